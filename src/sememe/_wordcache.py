@@ -1,0 +1,146 @@
+"""Word-level memo of tokenization, the reason sememe encodes faster than it tokenizes.
+
+For most tokenizers a text's tokens are the concatenation of its words' tokens:
+pre-tokenizers split at whitespace (BERT, Metaspace) or, as in Llama's BPE
+without pre-tokenizer, no merge can cross the space marker. Real text repeats
+words heavily, so sememe tokenizes each distinct word once, remembers its token
+ids, and builds a batch's vectors as (texts x words) @ (words x tokens) @ table
+with sparse products.
+
+:func:`split_mode` decides from the tokenizer's definition *and* by checking probe
+texts whether this shortcut is exact; when it is not, the encoder tokenizes whole
+texts instead. Texts the shortcut cannot represent (runs of spaces in ``"space"``
+mode, very long texts, texts over the token limit) also take the exact path.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+from tokenizers import Tokenizer
+
+SplitMode = Literal["space", "whitespace"]
+
+#: Distinct words remembered per encoder before the memo starts afresh (about 40 MB).
+CAPACITY = 400_000
+
+_MARKERS = (" ", "\u2581", "\u0120")  # space, sentencepiece's "▁", GPT-2's "Ġ"
+_SPLITTING_PRE_TOKENIZERS = {"Whitespace", "WhitespaceSplit", "BertPreTokenizer", "Metaspace"}
+_NEUTRAL_PRE_TOKENIZERS = {"Punctuation", "Digits", "UnicodeScripts", "CharDelimiterSplit"}
+
+_PROBES = (
+    "The quick brown fox jumps over the lazy dog.",
+    "Hello, World! It's 3:45pm on 2024-01-02; e-mail me@example.com or visit https://x.org/a?b=c.",
+    "naïve café Straße ÆØÅ résumé coöperate",
+    "日本語のテキスト と 中文 文本 and 한국어 텍스트",
+    "emoji 😀👍🏽 and symbols ©®™ ½ → ∑ ∞",
+    "tabs\tand\nnewlines\r\nmixed in words",
+    "UPPER lower MiXeD CamelCase snake_case kebab-case",
+    "numbers 1234567 3.14159 -42 1e-9 0xFF",
+    "quotes \"double\" 'single' «guillemets» (parens) [brackets] {braces}",
+    "don't won't y'all rock'n'roll",
+    "a b c d e f g h i j k l m n o p q r s t u v w x y z",
+    "supercalifragilisticexpialidocious pneumonoultramicroscopicsilicovolcanoconiosis",
+)
+
+
+def _pre_tokenizer_types(spec: dict | None) -> list[str]:
+    if spec is None:
+        return []
+    if spec.get("type") == "Sequence":
+        return [t for sub in spec.get("pretokenizers", []) for t in _pre_tokenizer_types(sub)]
+    return [spec.get("type", "?")]
+
+
+def _structurally_word_local(tokenizer: Tokenizer) -> bool:
+    """True when the tokenizer's definition rules out tokens spanning two words."""
+    spec = json.loads(tokenizer.to_str())
+    types = _pre_tokenizer_types(spec.get("pre_tokenizer"))
+    if types:
+        return any(t in _SPLITTING_PRE_TOKENIZERS for t in types) and all(
+            t in _SPLITTING_PRE_TOKENIZERS | _NEUTRAL_PRE_TOKENIZERS for t in types
+        )
+    # No pre-tokenizer (Llama-style BPE): safe only if no vocabulary entry has a space
+    # marker after another character, so that no merge can cross a word boundary.
+    for token in tokenizer.get_vocab():
+        body = token.lstrip("".join(_MARKERS))
+        if any(m in body for m in _MARKERS):
+            return False
+    return True
+
+
+def split_mode(tokenizer: Tokenizer, add_special_tokens: bool) -> SplitMode | None:
+    """How texts may be cut into independently tokenizable words, or None if they may not."""
+    if add_special_tokens or not _structurally_word_local(tokenizer):
+        return None
+    for mode in ("space", "whitespace"):
+        split = splitter(mode)
+        ok = True
+        for text in _PROBES:
+            whole = tokenizer.encode(text, add_special_tokens=False).ids
+            words = split(text)
+            parts = tokenizer.encode_batch(words, add_special_tokens=False) if words else []
+            if [i for p in parts for i in p.ids] != whole:
+                ok = False
+                break
+        if ok:
+            return mode
+    return None
+
+
+def splitter(mode: SplitMode) -> Callable[[str], list[str]]:
+    """The word splitter for a mode: single spaces, or any run of whitespace."""
+    if mode == "space":
+        return lambda text: text.split(" ")
+    return str.split
+
+
+class WordCache:
+    """Distinct words seen so far, each with its tokens as one row of a sparse matrix.
+
+    Rows hold pooling weights at the token columns. Row 0 is the empty word, which
+    marks a run of spaces in ``"space"`` mode. Readers may use the index while
+    another thread adds words: a word enters the index only after its row exists.
+    """
+
+    def __init__(self, vocab_size: int, token_weight: np.ndarray, denominator: np.ndarray) -> None:
+        self.index: dict[str, int] = {"": 0}
+        self.vocab_size = vocab_size
+        self._weight = token_weight
+        self._den = denominator
+        self.matrix = sp.csr_matrix((1, vocab_size), dtype=np.float32)
+        self.n_tokens = np.zeros(1, np.int64)
+        self.denominator = np.zeros(1, np.float64)
+        self.lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def add(self, words: Iterable[str], token_ids: Callable[[list[str]], list[list[int]]]) -> None:
+        """Tokenize ``words`` (with ``token_ids``) and append them."""
+        with self.lock:
+            new = [w for w in words if w not in self.index]
+            if not new:
+                return
+            ids = token_ids(new)
+            lens = np.fromiter(map(len, ids), np.int64, len(ids))
+            indptr = np.zeros(len(ids) + 1, np.int64)
+            np.cumsum(lens, out=indptr[1:])
+            flat = np.fromiter((i for row in ids for i in row), np.int32, int(indptr[-1]))
+            rows = sp.csr_matrix(
+                (self._weight[flat], flat, indptr), shape=(len(ids), self.vocab_size)
+            )
+            cum = np.zeros(len(flat) + 1, np.float64)
+            np.cumsum(self._den[flat], out=cum[1:])
+            base = self.matrix.shape[0]
+            self.n_tokens = np.concatenate([self.n_tokens, lens])
+            self.denominator = np.concatenate(
+                [self.denominator, cum[indptr[1:]] - cum[indptr[:-1]]]
+            )
+            self.matrix = sp.vstack([self.matrix, rows], format="csr")
+            self.index.update(zip(new, range(base, base + len(new)), strict=True))

@@ -1,0 +1,589 @@
+"""The static encoder: tokenize, look up, pool. Every sememe module is built on it.
+
+A text's vector is the weighted mean of the table rows of its tokens, optionally
+L2-normalised. Pooling a whole batch is one sparse-matrix product (texts x vocab
+times vocab x dim), so the cost beyond tokenization is small; tokenization of the
+next batch runs in a worker thread while the current one is pooled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from itertools import chain
+from pathlib import Path
+from typing import Any, overload
+
+import numpy as np
+import scipy.sparse as sp
+from tokenizers import Tokenizer
+
+from . import _text, _wordcache
+from ._progress import progress as _progress
+from .config import ModelConfig
+from .errors import ModelFormatError
+
+#: Characters kept per allowed token before tokenizing a very long text. Texts
+#: longer than ``max_tokens * CHARS_PER_TOKEN`` are cut at a space first, so a 1 GB
+#: string costs no more than a few pages; see :meth:`Encoder.encode`.
+CHARS_PER_TOKEN = 8
+
+_DEFAULT_BATCH = 8192
+
+
+@dataclass(frozen=True)
+class TokenizedText:
+    """The tokens of one text.
+
+    ``ids[i]`` covers ``text[offsets[i, 0]:offsets[i, 1]]`` (character offsets into
+    the original string; byte-fallback pieces of one character share its span).
+    """
+
+    ids: np.ndarray
+    offsets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class Encoder:
+    """Turns text into vectors with a static token table.
+
+    Build one with :func:`sememe.load`. An encoder is immutable once built, so one
+    instance can be shared by every module and called from many threads at once.
+
+    Parameters
+    ----------
+    tokenizer:
+        A Hugging Face ``tokenizers.Tokenizer``.
+    embeddings:
+        Table of shape ``(rows, dim)``; float16 or float32.
+    weights:
+        Optional per-token-id weights, shape ``(vocab_size,)``.
+    mapping:
+        Optional token id -> table row map, shape ``(vocab_size,)`` (Model2Vec's
+        vocabulary-quantised models).
+    config:
+        The model's :class:`~sememe.config.ModelConfig`.
+    dim:
+        Default output size; smaller than the table keeps the leading dimensions
+        (Matryoshka truncation).
+    source:
+        Where the model came from, used in error messages and :meth:`info`.
+    """
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        embeddings: np.ndarray,
+        *,
+        weights: np.ndarray | None = None,
+        mapping: np.ndarray | None = None,
+        config: ModelConfig | None = None,
+        dim: int | None = None,
+        source: str = "<memory>",
+    ) -> None:
+        if not isinstance(tokenizer, Tokenizer):
+            raise TypeError(
+                f"tokenizer must be a tokenizers.Tokenizer, got {type(tokenizer).__name__}"
+            )
+        embeddings = np.asarray(embeddings)
+        vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
+        if config is None:
+            config = ModelConfig(dim=int(embeddings.shape[-1]), vocab_size=vocab_size)
+        _check_arrays(embeddings, weights, mapping, config, vocab_size, source)
+        self.config = config
+        self.source = source
+        self._embeddings = embeddings
+        self._weights = None if weights is None else np.asarray(weights)
+        self._mapping = None if mapping is None else np.asarray(mapping)
+        self._tokenizer_json = tokenizer.to_str()
+
+        # A private tokenizer copy whose settings never change after this point: mutating a
+        # shared tokenizer while another thread encodes with it raises inside tokenizers.
+        tok = Tokenizer.from_str(self._tokenizer_json)
+        tok.no_padding()
+        tok.enable_truncation(config.max_tokens)
+        self._tokenizer = tok
+        self._offsets_tokenizer = Tokenizer.from_str(self._tokenizer_json)
+        self._offsets_tokenizer.no_padding()
+        self._offsets_tokenizer.no_truncation()
+        self._max_chars = config.max_tokens * CHARS_PER_TOKEN
+
+        self._table = np.ascontiguousarray(embeddings, dtype=np.float32)
+        w = np.ones(vocab_size, np.float32) if weights is None else weights.astype(np.float32)
+        counts = np.ones(vocab_size, np.float32)
+        if config.ignore_token_ids:
+            ignored = np.asarray(config.ignore_token_ids)
+            w[ignored] = 0.0
+            counts[ignored] = 0.0
+        self._token_weight = w
+        self._denominator = w if config.pooling == "weighted_mean" else counts
+        self._row_of = None if mapping is None else mapping.astype(np.int32)
+        self._tables: dict[int, np.ndarray] = {config.dim: self._table}
+        self._lock = threading.Lock()
+        self._fingerprint: str | None = None
+        self._split_mode = _wordcache.split_mode(self._offsets_tokenizer, config.add_special_tokens)
+        self._split = None if self._split_mode is None else _wordcache.splitter(self._split_mode)
+        self._cache = self._new_cache()
+        self.dim = self._check_dim(dim) if dim is not None else config.dim
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def full_dim(self) -> int:
+        """Columns of the table: the largest ``dim`` this encoder can give."""
+        return self.config.dim
+
+    @property
+    def max_tokens(self) -> int:
+        """Tokens per text that count; later ones are ignored."""
+        return self.config.max_tokens
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of token ids."""
+        return self.config.vocab_size
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """A fresh copy of the model's tokenizer, safe to reconfigure."""
+        return Tokenizer.from_str(self._tokenizer_json)
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 over everything that determines the vectors: tokenizer, table, weights, pooling.
+
+        Indexes store it so that vectors from different models are never mixed.
+        """
+        if self._fingerprint is None:
+            h = hashlib.sha256()
+            h.update(self._tokenizer_json.encode("utf-8"))
+            for arr in (self._embeddings, self._weights, self._mapping):
+                if arr is not None:
+                    h.update(str((arr.dtype.str, arr.shape)).encode())
+                    h.update(np.ascontiguousarray(arr).tobytes())
+            cfg = self.config
+            h.update(
+                repr(
+                    (cfg.pooling, cfg.max_tokens, cfg.add_special_tokens, cfg.ignore_token_ids)
+                ).encode()
+            )
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
+
+    def __repr__(self) -> str:
+        return (
+            f"Encoder(name={self.config.name!r}, dim={self.dim}, full_dim={self.full_dim}, "
+            f"vocab_size={self.vocab_size}, max_tokens={self.max_tokens})"
+        )
+
+    # ------------------------------------------------------------------ encoding
+    @overload
+    def encode(self, texts: str, **kwargs: Any) -> np.ndarray: ...
+    @overload
+    def encode(self, texts: Iterable[str], **kwargs: Any) -> np.ndarray: ...
+
+    def encode(
+        self,
+        texts: str | Iterable[str],
+        *,
+        batch_size: int = _DEFAULT_BATCH,
+        normalize: bool | None = None,
+        dim: int | None = None,
+        show_progress: bool | None = None,
+    ) -> np.ndarray:
+        """Embed texts as float32 vectors.
+
+        Parameters
+        ----------
+        texts:
+            One ``str`` (gives a 1-D vector) or any iterable of ``str`` (gives an
+            ``(n, dim)`` array, in input order). Generators are consumed in batches.
+        batch_size:
+            Texts tokenized per step; larger uses more memory, rarely more speed.
+        normalize:
+            L2-normalise each vector; defaults to the model's setting (True for
+            bundled models).
+        dim:
+            Keep only the first ``dim`` dimensions (Matryoshka truncation), then
+            normalise. Defaults to the encoder's ``dim``.
+        show_progress:
+            Draw a progress bar on stderr; ``None`` shows one for inputs over
+            50,000 texts when stderr is a terminal.
+
+        Notes
+        -----
+        Empty and whitespace-only texts give the zero vector (also when
+        normalised), whose cosine similarity to anything is 0. Only the first
+        ``max_tokens`` tokens of a text count. Texts longer than
+        ``max_tokens * 8`` characters are first cut at the last space before that
+        length (or at that length if there is none); for tokenizers that split on
+        whitespace this gives exactly the first ``max_tokens`` tokens. Lone
+        surrogates are treated as U+FFFD.
+        """
+        single = _text.is_single_text(texts)
+        dim = self.dim if dim is None else self._check_dim(dim)
+        normalize = self.config.normalize if normalize is None else bool(normalize)
+        total = len(texts) if hasattr(texts, "__len__") else None
+        table = self._table_for(dim)
+        parts: list[np.ndarray] = []
+        with _progress(total, show_progress, "encode") as bar:
+            for batch in _text.iter_batches(texts, batch_size):
+                parts.append(self._encode_batch(batch, table, normalize))
+                bar.update(len(batch))
+        if not parts:
+            out = np.zeros((0, dim), np.float32)
+        elif len(parts) == 1:
+            out = parts[0]
+        else:
+            out = np.concatenate(parts)
+        return out[0] if single else out
+
+    def encode_binary(
+        self,
+        texts: str | Iterable[str],
+        *,
+        dim: int | None = None,
+        batch_size: int = _DEFAULT_BATCH,
+        show_progress: bool | None = None,
+    ) -> np.ndarray:
+        """Embed texts as packed sign bits: uint8, ``(n, dim // 8)``.
+
+        Bit ``j`` of a vector (``1`` when component ``j`` is > 0) is stored in byte
+        ``j // 8`` at bit position ``j % 8``, least significant bit first: the
+        layout of ``faiss.real_to_binary`` and what ``faiss.IndexBinary*`` take.
+        The Hamming distance between two codes approximates the angle between the
+        float vectors. ``dim`` must be a multiple of 8.
+        """
+        dim = self.dim if dim is None else self._check_dim(dim)
+        if dim % 8:
+            raise ValueError(f"binary codes need dim to be a multiple of 8, got {dim}")
+        vectors = self.encode(
+            texts, batch_size=batch_size, normalize=False, dim=dim, show_progress=show_progress
+        )
+        return pack_bits(vectors)
+
+    def similarity(
+        self, a: str | Iterable[str], b: str | Iterable[str], *, dim: int | None = None
+    ) -> float | np.ndarray:
+        """Cosine similarity: a float for two strings, else an ``(len(a), len(b))`` matrix."""
+        va = self.encode(a, normalize=True, dim=dim)
+        vb = self.encode(b, normalize=True, dim=dim)
+        if va.ndim == 1 and vb.ndim == 1:
+            return float(va @ vb)
+        return np.atleast_2d(va) @ np.atleast_2d(vb).T
+
+    # ------------------------------------------------------------------ token-level API
+    def tokenize(self, texts: str | Iterable[str], *, truncate: bool = False) -> Any:
+        """Token ids and character offsets, for modules that work below the text level.
+
+        Returns a :class:`TokenizedText` for a ``str``, else a list of them.
+        Unlike :meth:`encode`, nothing is truncated unless ``truncate=True``.
+        """
+        single = _text.is_single_text(texts)
+        items = _text.as_list(texts)
+        tok = self._tokenizer if truncate else self._offsets_tokenizer
+        encs = self._encode_raw(tok, items, fast=False)
+        out = [
+            TokenizedText(
+                np.asarray(e.ids, dtype=np.int32),
+                np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2),
+            )
+            for e in encs
+        ]
+        return out[0] if single else out
+
+    def count_tokens(self, texts: str | Iterable[str]) -> Any:
+        """Number of tokens of each text, without truncation (an int for a ``str``)."""
+        single = _text.is_single_text(texts)
+        items = _text.as_list(texts)
+        encs = self._encode_raw(self._offsets_tokenizer, items, fast=True)
+        counts = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs))
+        return int(counts[0]) if single else counts
+
+    def encode_ids(
+        self,
+        ids: Iterable[Iterable[int]],
+        *,
+        normalize: bool | None = None,
+        dim: int | None = None,
+    ) -> np.ndarray:
+        """Pool given token-id sequences, as :meth:`encode` does after tokenizing.
+
+        Lets a module tokenize a document once and embed many spans of it (the
+        chunker does this) without re-tokenizing. No truncation is applied.
+        """
+        dim = self.dim if dim is None else self._check_dim(dim)
+        normalize = self.config.normalize if normalize is None else bool(normalize)
+        lists = [np.asarray(x, dtype=np.int64).ravel() for x in ids]
+        for i, arr in enumerate(lists):
+            if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size):
+                raise ValueError(f"ids[{i}] has token ids outside 0..{self.vocab_size - 1}")
+        return self._pool(lists, self._table_for(dim), normalize)
+
+    def token_vectors(
+        self, text: str, *, dim: int | None = None
+    ) -> tuple[np.ndarray, TokenizedText]:
+        """The (unnormalised, unweighted) table row of each token of ``text``, with the tokens."""
+        if not isinstance(text, str):
+            raise TypeError(f"text is {type(text).__name__}; expected str")
+        dim = self.dim if dim is None else self._check_dim(dim)
+        toks = self.tokenize(text)
+        rows = toks.ids if self._row_of is None else self._row_of[toks.ids]
+        return self._table_for(dim)[rows], toks
+
+    def token_weights(self, ids: np.ndarray) -> np.ndarray:
+        """Pooling weight of each token id (0 for ignored ids)."""
+        return self._token_weight[np.asarray(ids, dtype=np.int64)]
+
+    # ------------------------------------------------------------------ variants / persistence
+    def with_options(
+        self,
+        *,
+        dim: int | None = None,
+        max_tokens: int | None = None,
+        normalize: bool | None = None,
+    ) -> Encoder:
+        """A new encoder sharing this one's table, with other defaults."""
+        cfg = self.config
+        if max_tokens is not None or normalize is not None:
+            cfg = replace(
+                cfg,
+                max_tokens=cfg.max_tokens if max_tokens is None else max_tokens,
+                normalize=cfg.normalize if normalize is None else normalize,
+            )
+        return Encoder(
+            Tokenizer.from_str(self._tokenizer_json),
+            self._embeddings,
+            weights=self._weights,
+            mapping=self._mapping,
+            config=cfg,
+            dim=self.dim if dim is None else dim,
+            source=self.source,
+        )
+
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the model as a folder that :func:`sememe.load` reads back bit-exactly."""
+        from .persistence import save_model
+
+        return save_model(self, Path(path), overwrite=overwrite)
+
+    def info(self) -> dict[str, Any]:
+        """A summary: name, sizes, provenance and licence."""
+        n_params = int(self._embeddings.size + (0 if self._weights is None else self._weights.size))
+        return {
+            "name": self.config.name,
+            "source": self.source,
+            "dim": self.dim,
+            "full_dim": self.full_dim,
+            "vocab_size": self.vocab_size,
+            "table_rows": int(self._embeddings.shape[0]),
+            "parameters": n_params,
+            "table_dtype": str(self._embeddings.dtype),
+            "table_bytes": int(self._embeddings.nbytes),
+            "pooling": self.config.pooling,
+            "token_weights": self._weights is not None,
+            "normalize": self.config.normalize,
+            "max_tokens": self.max_tokens,
+            "matryoshka_dims": list(self.config.matryoshka_dims),
+            "license": self.config.license,
+            "description": self.config.description,
+            "provenance": self.config.provenance,
+            "fingerprint": self.fingerprint[:16],
+        }
+
+    # ------------------------------------------------------------------ internals
+    def _check_dim(self, dim: int) -> int:
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+        if not 1 <= dim <= self.config.dim:
+            raise ValueError(f"dim must be between 1 and {self.config.dim}, got {dim}")
+        return int(dim)
+
+    def _table_for(self, dim: int) -> np.ndarray:
+        table = self._tables.get(dim)
+        if table is None:
+            with self._lock:
+                table = self._tables.get(dim)
+                if table is None:
+                    table = np.ascontiguousarray(self._table[:, :dim])
+                    self._tables[dim] = table
+        return table
+
+    def _prepare(self, batch: list[str]) -> tuple[list[str], list[int]]:
+        """Blank out empty texts and cut very long ones; return the indices that were cut."""
+        limit = self._max_chars
+        cut: list[int] = []
+        out = batch
+        for i, t in enumerate(batch):
+            if len(t) > limit:
+                if out is batch:
+                    out = list(batch)
+                space = t.rfind(" ", limit // 2, limit)
+                out[i] = t[: space if space > 0 else limit]
+                cut.append(i)
+            elif t.isspace():
+                if out is batch:
+                    out = list(batch)
+                out[i] = ""
+        return out, cut
+
+    def _encode_raw(self, tok: Tokenizer, texts: list[str], fast: bool) -> list[Any]:
+        """Tokenize, replacing lone surrogates (which tokenizers cannot take) on the way."""
+        run = tok.encode_batch_fast if fast else tok.encode_batch
+        add = self.config.add_special_tokens
+        try:
+            return run(texts, add_special_tokens=add)
+        except (TypeError, UnicodeError):
+            return run([_text.replace_surrogates(t) for t in texts], add_special_tokens=add)
+
+    def _token_ids(self, batch: list[str]) -> list[list[int]]:
+        prepared, cut = self._prepare(batch)
+        encs = self._encode_raw(self._tokenizer, prepared, fast=True)
+        ids = [e.ids for e in encs]
+        if cut:
+            # The cut prefix was too short to hold max_tokens tokens (very long tokens);
+            # tokenize those few texts whole so truncation stays exact.
+            redo = [i for i in cut if len(ids[i]) < self.config.max_tokens]
+            if redo:
+                full = self._encode_raw(self._tokenizer, [batch[i] for i in redo], fast=True)
+                for i, e in zip(redo, full, strict=True):
+                    ids[i] = e.ids
+        return ids
+
+    def _word_token_ids(self, words: list[str]) -> list[list[int]]:
+        return [e.ids for e in self._encode_raw(self._offsets_tokenizer, words, fast=True)]
+
+    def _encode_batch(self, batch: list[str], table: np.ndarray, normalize: bool) -> np.ndarray:
+        """Vectors for one batch: through the word memo where exact, else whole-text tokenizing."""
+        if self._split is None:
+            return self._pool(self._token_ids(batch), table, normalize)
+        n = len(batch)
+        exact = np.fromiter(map(len, batch), np.int64, n) > self._max_chars
+        texts = (
+            ["" if e else t for t, e in zip(batch, exact, strict=True)] if exact.any() else batch
+        )
+        parts = list(map(self._split, texts))
+        indptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.fromiter(map(len, parts), np.int64, n), out=indptr[1:])
+        words = list(chain.from_iterable(parts))
+        cache = self._cache
+        missing = set(words).difference(cache.index)
+        if missing:
+            if len(cache) + len(missing) > _wordcache.CAPACITY:
+                cache = self._cache = self._new_cache()
+            cache.add(missing, self._word_token_ids)
+        idx = np.fromiter(map(cache.index.__getitem__, words), np.int64, len(words))
+        matrix, n_tokens, denominator = cache.matrix, cache.n_tokens, cache.denominator
+        uniq, inv = np.unique(idx, return_inverse=True)
+        texts_words = sp.csr_matrix(
+            (np.ones(len(idx), np.float32), inv.astype(np.int32).ravel(), indptr),
+            shape=(n, len(uniq)),
+        )
+        out = np.asarray(texts_words @ (matrix[uniq] @ table), dtype=np.float32)
+        exact |= texts_words @ n_tokens[uniq].astype(np.float32) > self.config.max_tokens
+        if self._split_mode == "space" and uniq.size and uniq[0] == 0:
+            exact |= texts_words[:, 0].toarray().ravel() > 0  # runs of spaces
+        if normalize:
+            norms = np.sqrt(np.einsum("ij,ij->i", out, out))
+        else:
+            norms = texts_words @ denominator[uniq]
+        norms[norms <= 0] = 1.0
+        out /= norms[:, None].astype(np.float32)
+        if exact.any():
+            rows = np.flatnonzero(exact)
+            out[rows] = self._pool(self._token_ids([batch[i] for i in rows]), table, normalize)
+        return out
+
+    def _new_cache(self) -> _wordcache.WordCache:
+        return _wordcache.WordCache(self.vocab_size, self._token_weight, self._denominator)
+
+    def _pool(self, ids: list[Any], table: np.ndarray, normalize: bool) -> np.ndarray:
+        n = len(ids)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, ids), dtype=np.int64, count=n), out=indptr[1:])
+        nnz = int(indptr[-1])
+        if ids and isinstance(ids[0], np.ndarray):
+            flat = np.concatenate(ids).astype(np.int32) if nnz else np.zeros(0, np.int32)
+        else:
+            flat = np.fromiter(chain.from_iterable(ids), dtype=np.int32, count=nnz)
+        cols = flat if self._row_of is None else self._row_of[flat]
+        matrix = sp.csr_matrix(
+            (self._token_weight[flat], cols, indptr), shape=(n, table.shape[0]), copy=False
+        )
+        out = np.asarray(matrix @ table, dtype=np.float32)
+        if normalize:
+            norms = np.sqrt(np.einsum("ij,ij->i", out, out))
+        else:
+            cum = np.zeros(nnz + 1, dtype=np.float64)
+            np.cumsum(self._denominator[flat], out=cum[1:])
+            norms = cum[indptr[1:]] - cum[indptr[:-1]]
+        norms[norms <= 0] = 1.0
+        out /= norms[:, None].astype(np.float32)
+        return out
+
+
+def pack_bits(vectors: np.ndarray) -> np.ndarray:
+    """Pack the signs of float vectors (> 0 is 1) into uint8 codes, LSB first (FAISS layout)."""
+    vectors = np.atleast_2d(vectors)
+    if vectors.shape[1] % 8:
+        raise ValueError(
+            f"binary codes need a dimension that is a multiple of 8, got {vectors.shape[1]}"
+        )
+    return np.packbits(vectors > 0, axis=1, bitorder="little")
+
+
+def _check_arrays(
+    embeddings: np.ndarray,
+    weights: np.ndarray | None,
+    mapping: np.ndarray | None,
+    config: ModelConfig,
+    vocab_size: int,
+    source: str,
+) -> None:
+    """Raise ModelFormatError when tables, tokenizer and config disagree."""
+    if embeddings.ndim != 2:
+        raise ModelFormatError(
+            f"{source}: embedding table must be 2-D, got shape {embeddings.shape}"
+        )
+    if embeddings.dtype not in (np.float16, np.float32, np.float64):
+        raise ModelFormatError(
+            f"{source}: embedding table has dtype {embeddings.dtype}; expected float"
+        )
+    rows, cols = embeddings.shape
+    if cols != config.dim:
+        raise ModelFormatError(
+            f"{source}: embedding table has {cols} columns but config says dim={config.dim}"
+        )
+    if config.vocab_size != vocab_size:
+        raise ModelFormatError(
+            f"{source}: tokenizer has {vocab_size} tokens but config says vocab_size={config.vocab_size}"
+        )
+    if mapping is None:
+        if rows != vocab_size:
+            raise ModelFormatError(
+                f"{source}: embedding table has {rows} rows but the tokenizer has {vocab_size} tokens"
+            )
+    else:
+        if mapping.shape != (vocab_size,) or not np.issubdtype(mapping.dtype, np.integer):
+            raise ModelFormatError(
+                f"{source}: token mapping must be {vocab_size} integers, got {mapping.dtype} {mapping.shape}"
+            )
+        if mapping.size and (mapping.min() < 0 or mapping.max() >= rows):
+            raise ModelFormatError(
+                f"{source}: token mapping points outside the table's {rows} rows"
+            )
+    if weights is not None:
+        if weights.shape != (vocab_size,):
+            raise ModelFormatError(
+                f"{source}: token weights have shape {weights.shape}; expected ({vocab_size},)"
+            )
+        if not np.all(np.isfinite(weights)):
+            raise ModelFormatError(f"{source}: token weights contain NaN or infinity")
+    if not np.all(np.isfinite(embeddings)):
+        raise ModelFormatError(f"{source}: embedding table contains NaN or infinity")
+    bad = [i for i in config.ignore_token_ids if not 0 <= i < vocab_size]
+    if bad:
+        raise ModelFormatError(f"{source}: ignore_token_ids {bad} are outside the vocabulary")

@@ -1,0 +1,164 @@
+"""``sememe.load``: one entry point for the bundled model, folders and registered names."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from .encoder import Encoder
+from .errors import ModelFormatError, ModelNotFoundError
+from .foreign import load_model2vec, load_sentence_transformers, load_wordllama, wordllama_files
+from .persistence import TABLE_FILE, is_sememe_folder, load_model, read_tensors
+
+#: Name of the model that ships inside the package.
+DEFAULT_MODEL = "sememe-base"
+
+_MODELS_DIR = Path(__file__).parent / "models"
+
+Format = Literal["auto", "sememe", "model2vec", "sentence-transformers", "wordllama"]
+
+_registry: dict[str, Callable[[], Encoder]] = {}
+_cache: dict[str, Encoder] = {}
+_cache_lock = threading.Lock()
+
+
+def register_model(name: str, source: str | Path | Callable[[], Encoder]) -> None:
+    """Make ``sememe.load(name)`` return the model at ``source`` (a path or a factory)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError("a model name must be a non-empty str")
+    if callable(source):
+        _registry[name] = source
+    else:
+        path = Path(source)
+        _registry[name] = lambda: load_path(path)
+    _cache.pop(name, None)
+
+
+def available_models() -> list[str]:
+    """Registered model names (the bundled one first)."""
+    return sorted(_registry, key=lambda n: (n != DEFAULT_MODEL, n))
+
+
+def default_model_path() -> Path:
+    """Folder of the bundled default model inside the installed package."""
+    return _MODELS_DIR / DEFAULT_MODEL
+
+
+def _detect(path: Path) -> str:
+    if path.is_file() and path.suffix == ".safetensors":
+        return "wordllama"
+    if not path.is_dir():
+        raise ModelNotFoundError(
+            f"{path}: no such model folder, and not a registered name "
+            f"(registered: {', '.join(available_models())})"
+        )
+    if is_sememe_folder(path):
+        return "sememe"
+    if (path / "modules.json").is_file() or (path / "0_StaticEmbedding").is_dir():
+        return "sentence-transformers"
+    if (path / TABLE_FILE).is_file():
+        tensors = read_tensors(path / TABLE_FILE)
+        if "embeddings" in tensors:
+            return "model2vec"
+        if "embedding.weight" in tensors:
+            return "sentence-transformers"
+    raise ModelFormatError(
+        f"{path}: not a model folder sememe knows (expected sememe, Model2Vec or "
+        "sentence-transformers StaticEmbedding files)"
+    )
+
+
+def load_path(
+    path: str | Path,
+    *,
+    format: Format = "auto",
+    dim: int | None = None,
+    max_tokens: int | None = None,
+    tokenizer: str | Path | None = None,
+) -> Encoder:
+    """Load a model from a folder (or a WordLlama ``.safetensors`` file)."""
+    path = Path(path)
+    fmt = _detect(path) if format == "auto" else format
+    if fmt == "sememe":
+        enc = load_model(path, dim=dim)
+        return enc if max_tokens is None else enc.with_options(max_tokens=max_tokens)
+    if fmt == "model2vec":
+        return load_model2vec(path, dim=dim, max_tokens=max_tokens)
+    if fmt == "sentence-transformers":
+        if (
+            path.is_dir()
+            and not (path / "modules.json").is_file()
+            and (path / "0_StaticEmbedding").is_dir()
+        ):
+            path = path / "0_StaticEmbedding"
+        return load_sentence_transformers(path, dim=dim, max_tokens=max_tokens)
+    if fmt == "wordllama":
+        if tokenizer is None:
+            siblings = sorted(path.parent.glob("*tokenizer*.json"))
+            if len(siblings) != 1:
+                raise ModelFormatError(
+                    f"{path}: WordLlama weights need their tokenizer file; pass tokenizer=PATH"
+                )
+            tokenizer = siblings[0]
+        return load_wordllama(path, tokenizer, dim=dim, max_tokens=max_tokens)
+    raise ValueError(f"unknown format {format!r}")
+
+
+def load(
+    model: str | Path | None = None,
+    *,
+    dim: int | None = None,
+    max_tokens: int | None = None,
+    normalize: bool | None = None,
+    format: Format = "auto",
+    tokenizer: str | Path | None = None,
+) -> Encoder:
+    """Load an encoder.
+
+    Parameters
+    ----------
+    model:
+        ``None`` for the bundled default model (works offline), a registered name
+        (see :func:`available_models`), or a path: a sememe model folder, a
+        Model2Vec folder, a sentence-transformers StaticEmbedding folder, or a
+        WordLlama ``.safetensors`` file.
+    dim:
+        Default output size; keeps the leading dimensions (Matryoshka truncation).
+    max_tokens:
+        Tokens per text that count (default: the model's, 512 for the bundled one).
+    normalize:
+        Override the model's default L2 normalisation.
+    format:
+        Skip format detection for a path.
+    tokenizer:
+        Tokenizer file for a WordLlama ``.safetensors`` path.
+
+    Registered models are loaded once per process and shared; the encoder is
+    immutable, so sharing is safe.
+    """
+    name = DEFAULT_MODEL if model is None else model
+    if isinstance(name, str) and name in _registry:
+        with _cache_lock:
+            enc = _cache.get(name)
+            if enc is None:
+                enc = _registry[name]()
+                _cache[name] = enc
+    elif isinstance(name, (str, Path)):
+        enc = load_path(name, format=format, dim=dim, max_tokens=max_tokens, tokenizer=tokenizer)
+        dim = max_tokens = None
+    else:
+        raise TypeError(f"model must be None, a name or a path, got {type(model).__name__}")
+    if dim is not None or max_tokens is not None or normalize is not None:
+        enc = enc.with_options(dim=dim, max_tokens=max_tokens, normalize=normalize)
+    return enc
+
+
+def _load_wordllama_package() -> Encoder:
+    weights, tok = wordllama_files(256)
+    return load_wordllama(weights, tok, name="wordllama-256")
+
+
+register_model(DEFAULT_MODEL, lambda: load_model(default_model_path()))
+register_model("wordllama-256", _load_wordllama_package)
