@@ -1,0 +1,145 @@
+"""Build sememe's bundled default model, ``src/sememe/models/sememe-base``.
+
+Recipe (every input is installable or in ``../shared``; nothing is downloaded):
+
+1. Start from WordLlama's MIT-licensed 32k x 256 codebook and its Llama-2 tokenizer,
+   both shipped inside the ``wordllama`` wheel (``pip install wordllama``).
+2. Count token frequencies on the openly licensed sentences in
+   ``../shared/corpus/sentences`` with that tokenizer.
+3. Per-token weights ``a / (a + p(token))`` (smooth inverse frequency), stored beside the
+   table so pooling becomes a weighted mean that discounts function words.
+4. Optionally remove the dominant common direction(s) of sentence vectors on a corpus
+   sample by projecting every table row (pooling is linear, so this equals removing it
+   from every sentence vector).
+
+    python scripts/build_default_model.py                       # writes the bundled model
+    python scripts/build_default_model.py --out /tmp/m --sif-a 1e-4 --remove-pcs 0
+
+The defaults are the settings chosen with ``benchmarks/quality.py`` (see MODEL_CARD.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import sememe
+from sememe.config import ModelConfig
+from sememe.foreign import load_wordllama, wordllama_files
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DEFAULT_OUT = ROOT / "src" / "sememe" / "models" / "sememe-base"
+
+#: Corpus files used for token frequencies, with their licences (for the model card).
+CORPUS_FILES = {
+    "wikipedia_en_wikitasks.txt.gz": "CC BY-SA 3.0 (English Wikipedia slice, WikiTasks)",
+    "nltk_gutenberg.txt.gz": "public domain (Project Gutenberg selections, NLTK)",
+    "nltk_masc_tagged.txt.gz": "MASC (commercial use allowed as stated)",
+    "nltk_state_union.txt.gz": "public domain (State of the Union addresses, NLTK)",
+    "nltk_inaugural.txt.gz": "public domain (US inaugural addresses, NLTK)",
+    "nltk_movie_reviews.txt.gz": "CC BY 4.0 as stated (movie reviews, NLTK)",
+    "nltk_product_reviews.txt.gz": "CC BY 4.0 as stated (product reviews, NLTK)",
+    "nltk_pros_cons.txt.gz": "CC BY 4.0 as stated (pros and cons, NLTK)",
+}
+
+
+def read_corpus(folder: Path, max_lines: int | None) -> list[str]:
+    """All lines of the corpus files, in a fixed order."""
+    lines: list[str] = []
+    for name in CORPUS_FILES:
+        path = folder / name
+        if not path.is_file():
+            sys.exit(f"{path} is missing; the corpus lives in ../shared/corpus/sentences")
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            lines.extend(f.read().splitlines())
+    return lines[:max_lines] if max_lines else lines
+
+
+def token_counts(enc: sememe.Encoder, lines: list[str], batch: int = 20_000) -> np.ndarray:
+    """How often each token id occurs in ``lines``."""
+    tok = enc.tokenizer
+    tok.no_truncation()
+    counts = np.zeros(enc.vocab_size, np.int64)
+    for start in range(0, len(lines), batch):
+        encs = tok.encode_batch_fast(lines[start : start + batch], add_special_tokens=False)
+        ids = np.fromiter((i for e in encs for i in e.ids), np.int64)
+        counts += np.bincount(ids, minlength=enc.vocab_size)
+    return counts
+
+
+def sif_weights(counts: np.ndarray, a: float) -> np.ndarray:
+    """Smooth inverse frequency ``a / (a + p)``, with add-one smoothing of p."""
+    p = (counts + 1.0) / (counts.sum() + len(counts))
+    return (a / (a + p)).astype(np.float32)
+
+
+def common_directions(enc: sememe.Encoder, lines: list[str], k: int, seed: int = 0) -> np.ndarray:
+    """Top ``k`` principal directions (uncentred) of sentence vectors of a corpus sample."""
+    rng = np.random.default_rng(seed)
+    sample = [lines[i] for i in rng.choice(len(lines), size=min(100_000, len(lines)), replace=False)]
+    vecs = enc.encode(sample, normalize=True).astype(np.float64)
+    _, _, vt = np.linalg.svd(vecs, full_matrices=False)
+    return vt[:k]
+
+
+def build(args: argparse.Namespace) -> sememe.Encoder:
+    """Run the recipe and return the resulting encoder."""
+    weights_path, tokenizer_path = wordllama_files(256)
+    base = load_wordllama(weights_path, tokenizer_path, name="wordllama-256")
+    t0 = time.perf_counter()
+    lines = read_corpus(args.corpus, args.max_lines)
+    counts = token_counts(base, lines)
+    print(f"counted {counts.sum():,} tokens in {len(lines):,} lines ({time.perf_counter() - t0:.0f}s)")
+    weights = sif_weights(counts, args.sif_a)
+
+    table = base._embeddings.astype(np.float32)
+    cfg = ModelConfig(
+        dim=256,
+        vocab_size=base.vocab_size,
+        name="sememe-base",
+        pooling="weighted_mean",
+        normalize=True,
+        max_tokens=512,
+        matryoshka_dims=(64, 128, 256),
+        license="MIT (table from WordLlama); token frequencies from CC BY-SA / CC BY / public-domain text",
+        description="WordLlama 256-d codebook with smooth-inverse-frequency token weights"
+        + (f" and {args.remove_pcs} common direction(s) removed" if args.remove_pcs else ""),
+        provenance={
+            "table": "wordllama 0.4 weights/l2_supercat_256.safetensors (MIT, github.com/dleemiller/WordLlama)",
+            "tokenizer": "wordllama tokenizers/l2_supercat_tokenizer_config.json (Llama 2 tokenizer)",
+            "token_weights": f"SIF a={args.sif_a} on {len(lines):,} lines of ../shared/corpus/sentences",
+            "corpus_files": CORPUS_FILES,
+            "removed_common_directions": args.remove_pcs,
+            "builder": "scripts/build_default_model.py",
+        },
+    )
+    weighted = sememe.Encoder(base.tokenizer, table, weights=weights, config=cfg)
+    if args.remove_pcs:
+        u = common_directions(weighted, lines, args.remove_pcs)
+        table = table - (table.astype(np.float64) @ u.T @ u).astype(np.float32)
+    return sememe.Encoder(base.tokenizer, table.astype(np.float16), weights=weights, config=cfg)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--corpus", type=Path, default=SHARED / "corpus" / "sentences")
+    ap.add_argument("--max-lines", type=int, default=None)
+    ap.add_argument("--sif-a", type=float, default=1e-3)
+    ap.add_argument("--remove-pcs", type=int, default=0)
+    args = ap.parse_args(argv)
+    enc = build(args)
+    enc.save(args.out, overwrite=True)
+    print(f"wrote {args.out}")
+    print(json.dumps(enc.info(), indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

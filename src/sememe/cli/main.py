@@ -1,0 +1,54 @@
+"""Entry point of the ``sememe`` console script."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import SememeError
+
+#: Subcommand modules, each with ``register(subparsers)``.
+COMMANDS = ["encode", "info"]
+
+#: Exceptions that mean "the user asked for something impossible", shown as one line.
+USER_ERRORS = (SememeError, OSError, ValueError, TypeError, UnicodeError, LookupError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sememe", description="Semantic text processing on static embeddings."
+    )
+    parser.add_argument("--version", action="version", version=f"sememe {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summaries")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"{__package__}.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("sememe: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except USER_ERRORS as exc:
+        if args.debug:
+            raise
+        print(f"sememe: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

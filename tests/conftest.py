@@ -1,0 +1,101 @@
+"""Shared fixtures: tiny models built in-process (nothing is downloaded) and the bundled one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
+
+import sememe
+from sememe.config import ModelConfig
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+WORDS = (
+    "the a cat dog sat on mat ran in park stock market fell sharply today bank money "
+    "loan interest rate river water fish swim quick brown fox jumps over lazy"
+).split()
+
+
+def word_tokenizer() -> Tokenizer:
+    """A BERT-like word-level tokenizer: lower-cased, split on whitespace and punctuation."""
+    vocab = {"[UNK]": 0, **{w: i + 1 for i, w in enumerate(WORDS)}, ".": len(WORDS) + 1}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    return tok
+
+
+def llama_like_tokenizer() -> Tokenizer:
+    """A byte-fallback BPE without pre-tokenizer, spaces turned into '▁' (as Llama 2 does)."""
+    chars = sorted(set("".join(WORDS)))
+    vocab: dict[str, int] = {"<unk>": 0}
+    for b in range(256):
+        vocab[f"<0x{b:02X}>"] = len(vocab)
+    for piece in ["▁", *chars, *(f"▁{c}" for c in chars)]:
+        vocab.setdefault(piece, len(vocab))
+    merges = []
+    for w in WORDS:  # merge each word left to right, prefixed with the space marker
+        cur = "▁" + w[0]
+        for c in w[1:]:
+            merges.append((cur, c))
+            vocab.setdefault(cur + c, len(vocab))
+            cur += c
+    merges = list(dict.fromkeys(merges))
+    tok = Tokenizer(models.BPE(vocab, merges, unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()])
+    return tok
+
+
+def tiny_encoder(tokenizer: Tokenizer | None = None, dim: int = 16, seed: int = 0, **cfg) -> sememe.Encoder:
+    """A random-table encoder over ``tokenizer`` with per-token weights."""
+    tokenizer = tokenizer or word_tokenizer()
+    n = tokenizer.get_vocab_size()
+    rng = np.random.default_rng(seed)
+    table = rng.standard_normal((n, dim)).astype(np.float32)
+    weights = rng.uniform(0.2, 1.0, n).astype(np.float32)
+    config = ModelConfig(dim=dim, vocab_size=n, name="tiny", **cfg)
+    return sememe.Encoder(tokenizer, table, weights=weights, config=config)
+
+
+@pytest.fixture
+def tiny() -> sememe.Encoder:
+    return tiny_encoder()
+
+
+@pytest.fixture
+def tiny_llama() -> sememe.Encoder:
+    return tiny_encoder(llama_like_tokenizer())
+
+
+@pytest.fixture(scope="session")
+def default() -> sememe.Encoder:
+    return sememe.load()
+
+
+def reference_vectors(enc: sememe.Encoder, texts: list[str], normalize: bool = True) -> np.ndarray:
+    """Straightforward re-implementation of pooling, one text at a time, for comparison."""
+    tok = enc.tokenizer
+    tok.no_truncation()
+    out = np.zeros((len(texts), enc.full_dim), np.float32)
+    for i, t in enumerate(texts):
+        if not t.strip():
+            continue
+        ids = np.array(tok.encode(t, add_special_tokens=False).ids[: enc.max_tokens], dtype=np.int64)
+        keep = ~np.isin(ids, enc.config.ignore_token_ids)
+        ids = ids[keep]
+        if ids.size == 0:
+            continue
+        rows = ids if enc._mapping is None else enc._mapping[ids]
+        w = enc._token_weight[ids].astype(np.float64)
+        s = (enc._table[rows].astype(np.float64) * w[:, None]).sum(0)
+        if normalize:
+            norm = np.linalg.norm(s)
+            out[i] = s / norm if norm > 0 else 0
+        else:
+            den = w.sum() if enc.config.pooling == "weighted_mean" else len(ids)
+            out[i] = s / den
+    return out
