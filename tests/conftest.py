@@ -19,6 +19,19 @@ WORDS = (
 ).split()
 
 
+TEXTS = [
+    "The cat sat on the mat.",
+    "A dog ran in the park",
+    "stock market fell sharply today",
+    "",
+    "   \t\n ",
+    "the  cat   sat",  # runs of spaces
+    " leading and trailing ",
+    "unknown zebra words ☃ 😀 日本語",
+    "tabs\tand\nnewlines",
+]
+
+
 def word_tokenizer() -> Tokenizer:
     """A BERT-like word-level tokenizer: lower-cased, split on whitespace and punctuation."""
     vocab = {"[UNK]": 0, **{w: i + 1 for i, w in enumerate(WORDS)}, ".": len(WORDS) + 1}

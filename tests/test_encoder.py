@@ -7,24 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from conftest import llama_like_tokenizer, reference_vectors, tiny_encoder, word_tokenizer
+from conftest import TEXTS, llama_like_tokenizer, reference_vectors, tiny_encoder, word_tokenizer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sememe
 from sememe import _wordcache
 
-TEXTS = [
-    "The cat sat on the mat.",
-    "A dog ran in the park",
-    "stock market fell sharply today",
-    "",
-    "   \t\n ",
-    "the  cat   sat",  # runs of spaces
-    " leading and trailing ",
-    "unknown zebra words ☃ 😀 日本語",
-    "tabs\tand\nnewlines",
-]
 
 
 @pytest.mark.parametrize("make", [word_tokenizer, llama_like_tokenizer])

@@ -103,17 +103,24 @@ def splitter(mode: SplitMode) -> Callable[[str], list[str]]:
 class WordCache:
     """Distinct words seen so far, each with its tokens as one row of a sparse matrix.
 
-    Rows hold pooling weights at the token columns. Row 0 is the empty word, which
+    Rows hold pooling weights at the columns of the tokens' table rows. Row 0 is the empty word, which
     marks a run of spaces in ``"space"`` mode. Readers may use the index while
     another thread adds words: a word enters the index only after its row exists.
     """
 
-    def __init__(self, vocab_size: int, token_weight: np.ndarray, denominator: np.ndarray) -> None:
+    def __init__(
+        self,
+        n_rows: int,
+        token_weight: np.ndarray,
+        denominator: np.ndarray,
+        row_of: np.ndarray | None = None,
+    ) -> None:
         self.index: dict[str, int] = {"": 0}
-        self.vocab_size = vocab_size
+        self.n_rows = n_rows
+        self._row_of = row_of
         self._weight = token_weight
         self._den = denominator
-        self.matrix = sp.csr_matrix((1, vocab_size), dtype=np.float32)
+        self.matrix = sp.csr_matrix((1, n_rows), dtype=np.float32)
         self.n_tokens = np.zeros(1, np.int64)
         self.denominator = np.zeros(1, np.float64)
         self.lock = threading.Lock()
@@ -132,9 +139,8 @@ class WordCache:
             indptr = np.zeros(len(ids) + 1, np.int64)
             np.cumsum(lens, out=indptr[1:])
             flat = np.fromiter((i for row in ids for i in row), np.int32, int(indptr[-1]))
-            rows = sp.csr_matrix(
-                (self._weight[flat], flat, indptr), shape=(len(ids), self.vocab_size)
-            )
+            cols = flat if self._row_of is None else self._row_of[flat]
+            rows = sp.csr_matrix((self._weight[flat], cols, indptr), shape=(len(ids), self.n_rows))
             cum = np.zeros(len(flat) + 1, np.float64)
             np.cumsum(self._den[flat], out=cum[1:])
             base = self.matrix.shape[0]

@@ -498,7 +498,9 @@ class Encoder:
         return out
 
     def _new_cache(self) -> _wordcache.WordCache:
-        return _wordcache.WordCache(self.vocab_size, self._token_weight, self._denominator)
+        return _wordcache.WordCache(
+            self._table.shape[0], self._token_weight, self._denominator, self._row_of
+        )
 
     def _pool(self, ids: list[Any], table: np.ndarray, normalize: bool) -> np.ndarray:
         n = len(ids)
