@@ -6,14 +6,16 @@ Recipe (every input is installable or in ``../shared``; nothing is downloaded):
    both shipped inside the ``wordllama`` wheel (``pip install wordllama``).
 2. Count token frequencies on the openly licensed sentences in
    ``../shared/corpus/sentences`` with that tokenizer.
-3. Per-token weights ``a / (a + p(token))`` (smooth inverse frequency), stored beside the
-   table so pooling becomes a weighted mean that discounts function words.
+3. Optionally (``--sif-a``), per-token weights ``a / (a + p(token))`` (smooth inverse
+   frequency), stored beside the table so pooling becomes a weighted mean that discounts
+   function words. Measured with benchmarks/quality.py, they do not help this codebook
+   (it was trained for plain mean pooling), so the bundled model leaves them out.
 4. Optionally remove the dominant common direction(s) of sentence vectors on a corpus
    sample by projecting every table row (pooling is linear, so this equals removing it
    from every sentence vector).
 
     python scripts/build_default_model.py                       # writes the bundled model
-    python scripts/build_default_model.py --out /tmp/m --sif-a 1e-4 --remove-pcs 0
+    python scripts/build_default_model.py --out /tmp/m --sif-a 1e-2 --remove-pcs 1
 
 The defaults are the settings chosen with ``benchmarks/quality.py`` (see MODEL_CARD.md).
 """
@@ -93,11 +95,15 @@ def build(args: argparse.Namespace) -> sememe.Encoder:
     """Run the recipe and return the resulting encoder."""
     weights_path, tokenizer_path = wordllama_files(256)
     base = load_wordllama(weights_path, tokenizer_path, name="wordllama-256")
-    t0 = time.perf_counter()
-    lines = read_corpus(args.corpus, args.max_lines)
-    counts = token_counts(base, lines)
-    print(f"counted {counts.sum():,} tokens in {len(lines):,} lines ({time.perf_counter() - t0:.0f}s)")
-    weights = sif_weights(counts, args.sif_a)
+    lines: list[str] = []
+    weights = None
+    if args.sif_a is not None or args.remove_pcs:
+        t0 = time.perf_counter()
+        lines = read_corpus(args.corpus, args.max_lines)
+    if args.sif_a is not None:
+        counts = token_counts(base, lines)
+        print(f"counted {counts.sum():,} tokens in {len(lines):,} lines ({time.perf_counter() - t0:.0f}s)")
+        weights = sif_weights(counts, args.sif_a)
 
     table = base._embeddings.astype(np.float32)
     cfg = ModelConfig(
@@ -106,16 +112,19 @@ def build(args: argparse.Namespace) -> sememe.Encoder:
         name="sememe-base",
         pooling="weighted_mean",
         normalize=True,
-        max_tokens=512,
+        max_tokens=args.max_tokens,
         matryoshka_dims=(64, 128, 256),
-        license="MIT (table from WordLlama); token frequencies from CC BY-SA / CC BY / public-domain text",
-        description="WordLlama 256-d codebook with smooth-inverse-frequency token weights"
-        + (f" and {args.remove_pcs} common direction(s) removed" if args.remove_pcs else ""),
+        license="MIT",
+        description="WordLlama's 256-d codebook (Llama 2 tokenizer), mean pooling"
+        + (f", SIF token weights (a={args.sif_a})" if args.sif_a is not None else "")
+        + (f", {args.remove_pcs} common direction(s) removed" if args.remove_pcs else ""),
         provenance={
             "table": "wordllama 0.4 weights/l2_supercat_256.safetensors (MIT, github.com/dleemiller/WordLlama)",
             "tokenizer": "wordllama tokenizers/l2_supercat_tokenizer_config.json (Llama 2 tokenizer)",
-            "token_weights": f"SIF a={args.sif_a} on {len(lines):,} lines of ../shared/corpus/sentences",
-            "corpus_files": CORPUS_FILES,
+            "token_weights": None
+            if args.sif_a is None
+            else f"SIF a={args.sif_a} on {len(lines):,} lines of ../shared/corpus/sentences",
+            "corpus_files": CORPUS_FILES if lines else {},
             "removed_common_directions": args.remove_pcs,
             "builder": "scripts/build_default_model.py",
         },
@@ -132,7 +141,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--corpus", type=Path, default=SHARED / "corpus" / "sentences")
     ap.add_argument("--max-lines", type=int, default=None)
-    ap.add_argument("--sif-a", type=float, default=1e-3)
+    ap.add_argument("--sif-a", type=float, default=None, help="SIF weights a/(a+p); default none")
+    ap.add_argument("--max-tokens", type=int, default=2048)
     ap.add_argument("--remove-pcs", type=int, default=0)
     args = ap.parse_args(argv)
     enc = build(args)

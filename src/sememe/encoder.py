@@ -495,6 +495,7 @@ class Encoder:
         if exact.any():
             rows = np.flatnonzero(exact)
             out[rows] = self._pool(self._token_ids([batch[i] for i in rows]), table, normalize)
+        out[np.fromiter(map(str.isspace, batch), bool, n)] = 0.0  # e.g. "\x85", "\u3000"
         return out
 
     def _new_cache(self) -> _wordcache.WordCache:

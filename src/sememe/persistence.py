@@ -119,6 +119,9 @@ def save_model(encoder: Encoder, path: Path, *, overwrite: bool = False) -> Path
             json.dumps(encoder.config.to_dict(), indent=2, ensure_ascii=False) + "\n",
             encoding="utf-8",
         )
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a model folder is meant to be shared
+        for f in tmp.iterdir():
+            os.chmod(f, 0o644)
         if path.exists():
             old = path.with_name(f".{path.name}.old")
             if old.exists():
