@@ -24,3 +24,19 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
 def show_progress(args: argparse.Namespace, n: int) -> bool:
     """Progress bars for long work on a terminal, never with --quiet."""
     return not args.quiet and sys.stderr.isatty() and n >= 10_000
+
+
+def common_options() -> argparse.ArgumentParser:
+    """``--quiet`` and ``--debug``, accepted after the subcommand too (pass as ``parents=``)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="no progress bars or summaries",
+    )
+    p.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors"
+    )
+    return p

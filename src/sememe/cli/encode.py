@@ -11,12 +11,13 @@ import numpy as np
 
 from ..loading import load
 from ._io import read_texts
-from .common import add_input_options, add_model_options, show_progress
+from .common import add_input_options, add_model_options, common_options, show_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "encode",
+        parents=[common_options()],
         help="embed texts (one per line, or a jsonl/csv field) into a .npy file",
         description="Embed texts into an (n, dim) float32 .npy matrix, row i for text i. "
         "Empty lines give zero vectors, so rows stay aligned with lines.",

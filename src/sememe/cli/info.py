@@ -6,11 +6,15 @@ import argparse
 import json
 
 from ..loading import available_models, load
-from .common import add_model_options
+from .common import add_model_options, common_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="show a model's size, dimensions, provenance and licence")
+    p = sub.add_parser(
+        "info",
+        parents=[common_options()],
+        help="show a model's size, dimensions, provenance and licence",
+    )
     add_model_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--list", action="store_true", help="list the registered model names")

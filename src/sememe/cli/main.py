@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import SememeError
 
-#: Subcommand modules, each with ``register(subparsers)``.
-COMMANDS = ["encode", "info"]
+#: Listed first in ``sememe --help``; every other module of this package that defines
+#: ``register(subparsers)`` is added after them, so a capability adds its subcommand by
+#: adding a module here.
+FIRST = ["encode", "info"]
+
+
+def command_modules() -> list[str]:
+    """Names of the modules in this package that define a subcommand."""
+    names = [
+        m.name
+        for m in pkgutil.iter_modules(importlib.import_module(__package__).__path__)
+        if not m.name.startswith("_")
+    ]
+    names = [n for n in names if n not in ("main", "common")]
+    return [n for n in FIRST if n in names] + sorted(n for n in names if n not in FIRST)
+
 
 #: Exceptions that mean "the user asked for something impossible", shown as one line.
 USER_ERRORS = (SememeError, OSError, ValueError, TypeError, UnicodeError, LookupError)
@@ -25,8 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summaries")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"{__package__}.{name}").register(sub)
+    for name in command_modules():
+        module = importlib.import_module(f"{__package__}.{name}")
+        if hasattr(module, "register"):
+            module.register(sub)
     return parser
 
 
