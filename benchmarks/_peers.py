@@ -133,8 +133,9 @@ class MiniLMEncoder:
             _require("transformers", "transformers")
         self.cache_dir = cache_dir
         self.batch_size = batch_size
-        self.hits = 0
-        self.misses = 0
+        self.hits = 0  # calls answered from vectors cached by an earlier run
+        self.misses = 0  # calls that ran the model
+        self._written: set[Path] = set()  # cache files this instance wrote itself
         self._encode_uncached: EncodeFn | None = None
 
     def _cache_path(self, texts: Sequence[str]) -> Path | None:
@@ -153,7 +154,7 @@ class MiniLMEncoder:
         if path is not None and path.is_file():
             cached = np.load(path)
             if cached.shape[0] == len(texts):
-                self.hits += 1
+                self.hits += path not in self._written
                 return l2_normalize(cached)
         self.misses += 1
         if self._encode_uncached is None:
@@ -164,6 +165,7 @@ class MiniLMEncoder:
             tmp = path.with_suffix(".tmp.npy")
             np.save(tmp, vectors.astype(np.float16))
             tmp.replace(path)
+            self._written.add(path)
         # Round through float16 so a first run scores exactly like later, cached runs.
         return l2_normalize(vectors.astype(np.float16))
 

@@ -55,7 +55,10 @@ def contenders(enc: sememe.Encoder, texts: list[str]) -> dict[str, Callable[[], 
         check = texts[:2000]
         agree = np.einsum("ij,ij->i", m2v.encode(check), enc.encode(check))
         nonblank = np.array([bool(t.strip()) for t in check])
-        print(f"model2vec vs sememe cosine on 2000 texts: min {agree[nonblank].min():.6f}", file=sys.stderr)
+        print(
+            f"model2vec vs sememe cosine on 2000 texts: min {agree[nonblank].min():.6f}",
+            file=sys.stderr,
+        )
         runs["model2vec (1 process)"] = lambda: m2v.encode(texts, use_multiprocessing=False)
         runs["model2vec (multiprocessing)"] = lambda: m2v.encode(texts, use_multiprocessing=True)
     try:
@@ -93,8 +96,10 @@ def main(argv: list[str] | None = None) -> None:
     med = {name: statistics.median(ts) for name, ts in times.items()}
     base = med["sememe"]
     tok_t = med["tokenizer alone"]
-    print(f"\n{len(texts):,} texts from {args.input.name}, model {enc.config.name}, "
-          f"median of {args.repeats} interleaved runs\n")
+    print(
+        f"\n{len(texts):,} texts from {args.input.name}, model {enc.config.name}, "
+        f"median of {args.repeats} interleaved runs\n"
+    )
     print("| contender | median s | texts/s | sememe speed-up | time / tokenizer alone |")
     print("|---|---:|---:|---:|---:|")
     for name, t in med.items():

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -38,6 +39,7 @@ from sememe.foreign import load_wordllama, wordllama_files
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 DEFAULT_OUT = ROOT / "src" / "sememe" / "models" / "sememe-base"
+MODEL_CARD = ROOT / "scripts" / "model_cards" / "sememe-base.md"
 
 #: Corpus files used for token frequencies, with their licences (for the model card).
 CORPUS_FILES = {
@@ -85,7 +87,9 @@ def sif_weights(counts: np.ndarray, a: float) -> np.ndarray:
 def common_directions(enc: sememe.Encoder, lines: list[str], k: int, seed: int = 0) -> np.ndarray:
     """Top ``k`` principal directions (uncentred) of sentence vectors of a corpus sample."""
     rng = np.random.default_rng(seed)
-    sample = [lines[i] for i in rng.choice(len(lines), size=min(100_000, len(lines)), replace=False)]
+    sample = [
+        lines[i] for i in rng.choice(len(lines), size=min(100_000, len(lines)), replace=False)
+    ]
     vecs = enc.encode(sample, normalize=True).astype(np.float64)
     _, _, vt = np.linalg.svd(vecs, full_matrices=False)
     return vt[:k]
@@ -102,7 +106,9 @@ def build(args: argparse.Namespace) -> sememe.Encoder:
         lines = read_corpus(args.corpus, args.max_lines)
     if args.sif_a is not None:
         counts = token_counts(base, lines)
-        print(f"counted {counts.sum():,} tokens in {len(lines):,} lines ({time.perf_counter() - t0:.0f}s)")
+        print(
+            f"counted {counts.sum():,} tokens in {len(lines):,} lines ({time.perf_counter() - t0:.0f}s)"
+        )
         weights = sif_weights(counts, args.sif_a)
 
     table = base._embeddings.astype(np.float32)
@@ -147,6 +153,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     enc = build(args)
     enc.save(args.out, overwrite=True)
+    if args.out.resolve() == DEFAULT_OUT.resolve():
+        shutil.copyfile(MODEL_CARD, args.out / "MODEL_CARD.md")
     print(f"wrote {args.out}")
     print(json.dumps(enc.info(), indent=2, default=str))
 

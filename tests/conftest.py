@@ -13,10 +13,38 @@ from sememe.config import ModelConfig
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
-WORDS = (
-    "the a cat dog sat on mat ran in park stock market fell sharply today bank money "
-    "loan interest rate river water fish swim quick brown fox jumps over lazy"
-).split()
+WORDS = [
+    "the",
+    "a",
+    "cat",
+    "dog",
+    "sat",
+    "on",
+    "mat",
+    "ran",
+    "in",
+    "park",
+    "stock",
+    "market",
+    "fell",
+    "sharply",
+    "today",
+    "bank",
+    "money",
+    "loan",
+    "interest",
+    "rate",
+    "river",
+    "water",
+    "fish",
+    "swim",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+]
 
 
 TEXTS = [
@@ -59,11 +87,15 @@ def llama_like_tokenizer() -> Tokenizer:
     merges = list(dict.fromkeys(merges))
     tok = Tokenizer(models.BPE(vocab, merges, unk_token="<unk>", byte_fallback=True, fuse_unk=True))
     tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
-    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()])
+    tok.decoder = decoders.Sequence(
+        [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()]
+    )
     return tok
 
 
-def tiny_encoder(tokenizer: Tokenizer | None = None, dim: int = 16, seed: int = 0, **cfg) -> sememe.Encoder:
+def tiny_encoder(
+    tokenizer: Tokenizer | None = None, dim: int = 16, seed: int = 0, **cfg
+) -> sememe.Encoder:
     """A random-table encoder over ``tokenizer`` with per-token weights."""
     tokenizer = tokenizer or word_tokenizer()
     n = tokenizer.get_vocab_size()
@@ -97,7 +129,9 @@ def reference_vectors(enc: sememe.Encoder, texts: list[str], normalize: bool = T
     for i, t in enumerate(texts):
         if not t.strip():
             continue
-        ids = np.array(tok.encode(t, add_special_tokens=False).ids[: enc.max_tokens], dtype=np.int64)
+        ids = np.array(
+            tok.encode(t, add_special_tokens=False).ids[: enc.max_tokens], dtype=np.int64
+        )
         keep = ~np.isin(ids, enc.config.ignore_token_ids)
         ids = ids[keep]
         if ids.size == 0:

@@ -15,7 +15,6 @@ import sememe
 from sememe import _wordcache
 
 
-
 @pytest.mark.parametrize("make", [word_tokenizer, llama_like_tokenizer])
 def test_matches_reference_pooling(make):
     enc = tiny_encoder(make())
@@ -96,7 +95,15 @@ def test_non_iterable_rejected(tiny, bad):
 
 
 def test_awkward_unicode_never_crashes(tiny_llama):
-    texts = ["a\ud800b", "\udfff", "\x00\x01\x7f", "😀" * 1000, "日本語" * 5000, "\u200b\u200d", "e\u0301"]
+    texts = [
+        "a\ud800b",
+        "\udfff",
+        "\x00\x01\x7f",
+        "😀" * 1000,
+        "日本語" * 5000,
+        "\u200b\u200d",
+        "e\u0301",
+    ]
     v = tiny_llama.encode(texts)
     assert v.shape == (len(texts), 16) and np.all(np.isfinite(v))
     # a lone surrogate is read as U+FFFD
@@ -108,14 +115,18 @@ def test_huge_text_truncated_exactly(tiny_llama):
     long = "the cat sat on the mat " * 50_000  # 1.1 MB
     prefix = "the cat sat on the mat " * 4
     # 20 tokens: with one token per word here, the first 20 words
-    np.testing.assert_allclose(enc.encode(long), enc.encode(prefix[: prefix.rfind("mat") + 3]), atol=1e-6)
+    np.testing.assert_allclose(
+        enc.encode(long), enc.encode(prefix[: prefix.rfind("mat") + 3]), atol=1e-6
+    )
     one_token = "x" * 1_000_000
     assert np.isfinite(enc.encode(one_token)).all()
 
 
 def test_truncation_uses_first_tokens(tiny):
     enc = tiny.with_options(max_tokens=3)
-    np.testing.assert_allclose(enc.encode("cat dog fish river bank"), enc.encode("cat dog fish"), atol=1e-6)
+    np.testing.assert_allclose(
+        enc.encode("cat dog fish river bank"), enc.encode("cat dog fish"), atol=1e-6
+    )
 
 
 def test_deterministic_across_instances():
@@ -142,7 +153,9 @@ def test_binary_codes_match_faiss_reference(tiny):
     codes = tiny.encode_binary(TEXTS)
     assert codes.dtype == np.uint8 and codes.shape == (len(TEXTS), 2)
     ref = np.zeros(codes.size, np.uint8)
-    faiss.real_to_binary(vecs.size, faiss.swig_ptr(np.ascontiguousarray(vecs.ravel())), faiss.swig_ptr(ref))
+    faiss.real_to_binary(
+        vecs.size, faiss.swig_ptr(np.ascontiguousarray(vecs.ravel())), faiss.swig_ptr(ref)
+    )
     np.testing.assert_array_equal(codes.ravel(), ref)
     # and in plain terms: bit j of the code is component j > 0, least significant bit first
     bits = np.unpackbits(codes, axis=1, bitorder="little").astype(bool)
@@ -195,14 +208,16 @@ def test_tokenize_offsets_point_into_text(tiny_llama):
     text = "the cat  sat ☃"
     toks = tiny_llama.tokenize(text)
     assert len(toks) == tiny_llama.count_tokens(text)
-    for (s, e) in toks.offsets:
+    for s, e in toks.offsets:
         assert 0 <= s <= e <= len(text)
     assert tiny_llama.count_tokens(["cat", ""]).tolist()[1] == 0
 
 
 def test_encode_ids_equals_encode(tiny):
     toks = tiny.tokenize(["the cat sat", "dog"])
-    np.testing.assert_allclose(tiny.encode_ids([t.ids for t in toks]), tiny.encode(["the cat sat", "dog"]), atol=1e-6)
+    np.testing.assert_allclose(
+        tiny.encode_ids([t.ids for t in toks]), tiny.encode(["the cat sat", "dog"]), atol=1e-6
+    )
     with pytest.raises(ValueError, match="outside"):
         tiny.encode_ids([[10_000]])
 

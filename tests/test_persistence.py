@@ -15,7 +15,11 @@ from sememe import ModelFormatError
 
 def test_round_trip_is_bit_exact(tmp_path, tiny):
     path = tiny.save(tmp_path / "m")
-    assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
+    assert sorted(p.name for p in path.iterdir()) == [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+    ]
     back = sememe.load(path)
     np.testing.assert_array_equal(back.encode(TEXTS), tiny.encode(TEXTS))
     np.testing.assert_array_equal(back._embeddings, tiny._embeddings)
@@ -103,8 +107,11 @@ def test_vocab_mismatch(saved):
 
 @pytest.mark.parametrize(
     "content, message",
-    [("{not json", "not valid JSON"), ('{"model_type": "sememe", "vocab_size": 3}', "missing field 'dim'"),
-     ('{"model_type": "sememe", "dim": 16, "vocab_size": 32, "colour": 1}', "unknown field")],
+    [
+        ("{not json", "not valid JSON"),
+        ('{"model_type": "sememe", "vocab_size": 3}', "missing field 'dim'"),
+        ('{"model_type": "sememe", "dim": 16, "vocab_size": 32, "colour": 1}', "unknown field"),
+    ],
 )
 def test_bad_config(saved, content, message):
     (saved / "config.json").write_text(content)
