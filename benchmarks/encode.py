@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         f"\n{len(texts):,} texts from {args.input.name}, model {enc.config.name}, "
         f"median of {args.repeats} interleaved runs\n"
     )
-    print("| contender | median s | texts/s | sememe speed-up | time / tokenizer alone |")
+    print("| contender | median s | texts/s | time / sememe | time / tokenizer alone |")
     print("|---|---:|---:|---:|---:|")
     for name, t in med.items():
         print(f"| {name} | {t:.2f} | {len(texts) / t:,.0f} | {t / base:.2f}x | {t / tok_t:.2f} |")
