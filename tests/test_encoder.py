@@ -48,6 +48,14 @@ def test_memo_starts_afresh_when_full(tiny, monkeypatch):
     np.testing.assert_array_equal(tiny.encode(TEXTS), before)
 
 
+def test_memo_restart_keeps_known_words_of_the_batch(tiny_llama, monkeypatch):
+    monkeypatch.setattr(_wordcache, "CAPACITY", 5)
+    tiny_llama.encode(["the cat sat"])
+    # "the" and "cat" are memoised; the new words overflow the memo, which starts afresh
+    got = tiny_llama.encode(["the cat ran in park today"])
+    np.testing.assert_allclose(got, reference_vectors(tiny_llama, ["the cat ran in park today"]), atol=1e-6)
+
+
 def test_single_text_gives_vector(tiny):
     v = tiny.encode("the cat")
     assert v.shape == (16,)

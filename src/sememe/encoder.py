@@ -474,6 +474,7 @@ class Encoder:
         if missing:
             if len(cache) + len(missing) > _wordcache.CAPACITY:
                 cache = self._cache = self._new_cache()
+                missing = set(words)  # the fresh memo lacks the batch's known words too
             cache.add(missing, self._word_token_ids)
         idx = np.fromiter(map(cache.index.__getitem__, words), np.int64, len(words))
         matrix, n_tokens, denominator = cache.matrix, cache.n_tokens, cache.denominator
