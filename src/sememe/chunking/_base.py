@@ -1,0 +1,299 @@
+"""What both chunkers share: arguments, exact size checks, splitting at token boundaries."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .. import _text
+from ._counting import TokenCounter, make_counter
+from .sentences import TextInfo, space_mask
+from .types import Chunk
+
+Span = tuple[int, int]
+
+
+def check_int(name: str, value: Any, low: int) -> int:
+    """``value`` as an int >= ``low``, or a TypeError/ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def check_text(text: Any, name: str = "text") -> str:
+    if not isinstance(text, str):
+        what = "None" if text is None else f"of type {type(text).__name__}"
+        raise TypeError(f"{name} is {what}; expected str")
+    return text
+
+
+class ChunkerBase:
+    """Common machinery; subclasses implement :meth:`chunk`.
+
+    Arguments are checked and stored as given; the encoder (loaded on first use when
+    None) and the token counter are created lazily and kept (the counter of an
+    encoder's own tokenizer is shared by all chunkers of that encoder), so a chunker
+    is cheap to build and gets faster as the word memo warms up. Instances are safe
+    to share between threads.
+    """
+
+    encoder: Any
+    max_tokens: int
+    tokenizer: Any
+
+    def __init__(self, encoder: Any = None, *, max_tokens: int = 512, tokenizer: Any = None):
+        self.encoder = encoder
+        self.max_tokens = check_int("max_tokens", max_tokens, 1)
+        if tokenizer is not None and not callable(tokenizer):
+            from tokenizers import Tokenizer
+
+            if not isinstance(tokenizer, Tokenizer):
+                raise TypeError(
+                    "tokenizer must be None (the encoder's), a tokenizers.Tokenizer or a "
+                    f"callable str -> int, got {type(tokenizer).__name__}"
+                )
+        self.tokenizer = tokenizer
+        self._lock = threading.Lock()
+        self._state: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ public API
+    def chunk(self, text: str) -> list[Chunk]:
+        """Cut ``text`` into chunks; see the class docstring."""
+        raise NotImplementedError
+
+    def chunk_batch(self, texts: Iterable[str]) -> list[list[Chunk]]:
+        """:meth:`chunk` for each text of ``texts`` (a list, any iterable, or a str)."""
+        return [self.chunk(t) for t in _text.as_list(texts)]
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
+        return f"{type(self).__name__}({params})"
+
+    def _params(self) -> dict[str, Any]:
+        return {"max_tokens": self.max_tokens}
+
+    # ------------------------------------------------------------------ lazily built state
+    def _get_encoder(self) -> Any:
+        enc = self._state.get("encoder")
+        if enc is None:
+            if self.encoder is None:
+                from ..loading import load
+
+                enc = load()
+            else:
+                enc = self.encoder
+                from ..encoder import Encoder
+
+                if not isinstance(enc, Encoder):
+                    raise TypeError(
+                        f"encoder must be a sememe.Encoder or None, got {type(enc).__name__}"
+                    )
+            self._state["encoder"] = enc
+        return enc
+
+    def _counter(self) -> TokenCounter:
+        counter = self._state.get("counter")
+        if counter is None:
+            with self._lock:
+                counter = self._state.get("counter")
+                if counter is None:
+                    enc = self._get_encoder() if self.tokenizer is None else None
+                    counter = make_counter(self.tokenizer, enc)
+                    if counter.n_special >= self.max_tokens:
+                        raise ValueError(
+                            f"max_tokens={self.max_tokens} leaves no room: the tokenizer adds "
+                            f"{counter.n_special} special tokens to every text"
+                        )
+                    self._state["counter"] = counter
+        return counter
+
+    # ------------------------------------------------------------------ exact sizes
+    def _finish(
+        self,
+        text: str,
+        spans: list[Span],
+        repair: Any = None,
+        info: TextInfo | None = None,
+        words: Any = None,
+    ) -> list[Chunk]:
+        """Count every span exactly, re-cut the ones over the limit, build the chunks.
+
+        ``repair(span) -> list[Span]`` re-cuts a span found over the limit (default:
+        at token boundaries); pieces still over the limit are cut at token boundaries.
+        ``words`` (the counter's :meth:`doc_words` of the text) makes counting fast.
+        """
+        repair = repair or (lambda span: self._split_long(text, *span))
+        counter = self._counter()
+        limit = self.max_tokens
+        spans = [s for s in spans if s[1] > s[0]]
+        if words is not None and spans:
+            arr = np.asarray(spans, np.int64)
+            counts = counter.span_counts(info, words, arr[:, 0], arr[:, 1]).tolist()
+        else:
+            counts = counter.count([text[s:e] for s, e in spans]).tolist()
+        out: list[tuple[int, int, int]] = []
+        for (s, e), n in zip(spans, counts, strict=True):
+            if n <= limit:
+                out.append((s, e, n))
+                continue
+            parts = repair((s, e))
+            sub = counter.count([text[a:b] for a, b in parts]).tolist()
+            for (a, b), m in zip(parts, sub, strict=True):
+                if m <= limit:
+                    out.append((a, b, m))
+                else:  # the repair's own split was too coarse: go to token boundaries
+                    pieces = self._split_long(text, a, b)
+                    sizes = counter.count([text[x:y] for x, y in pieces]).tolist()
+                    out.extend((x, y, k) for (x, y), k in zip(pieces, sizes, strict=True))
+        return [Chunk(text[s:e], s, e, n, i) for i, (s, e, n) in enumerate(out)]
+
+    def _split_long(self, text: str, start: int, end: int) -> list[Span]:
+        """Cut ``text[start:end]`` into pieces of at most ``max_tokens`` tokens each.
+
+        Cuts fall on token boundaries that are also character boundaries, preferring a
+        whitespace in the last half of each piece; every piece is counted exactly.
+        With a plain callable as tokenizer the cut points are found by bisection over
+        word starts (or characters, inside one long word).
+        """
+        counter = self._counter()
+        piece = text[start:end]
+        try:
+            cuts = counter.token_starts(piece)
+            if cuts is None:
+                spans = _bisect_pieces(piece, counter, self.max_tokens)
+            else:
+                spans = _token_pieces(piece, cuts, counter, self.max_tokens)
+        except _TooSmall as exc:
+            raise exc.shifted(start) from None
+        return [(start + a, start + b) for a, b in spans]
+
+
+def strip_span(text: str, a: int, b: int) -> Span:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
+class _TooSmall(ValueError):
+    """``max_tokens`` below the tokens of one indivisible piece of text."""
+
+    def __init__(self, piece: str, at: int, n: int, limit: int) -> None:
+        self.piece, self.at, self.n, self.limit = piece, at, n, limit
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        shown = self.piece if len(self.piece) <= 20 else self.piece[:20] + "..."
+        return (
+            f"max_tokens={self.limit} is too small for this text: {shown!r} at offset "
+            f"{self.at} is {self.n} tokens and cannot be cut further (chunks never split "
+            "a character); use a larger max_tokens"
+        )
+
+    def shifted(self, base: int) -> _TooSmall:
+        return _TooSmall(self.piece, self.at + base, self.n, self.limit)
+
+
+def _too_small(text: str, at: int, counter: TokenCounter, limit: int, stop: int) -> _TooSmall:
+    piece = text[at : max(stop, at + 1)]
+    return _TooSmall(piece, at, int(counter.count([piece])[0]), limit)
+
+
+def _token_pieces(
+    text: str, cuts: tuple[np.ndarray, np.ndarray, int], counter: TokenCounter, limit: int
+) -> list[Span]:
+    """Greedy pieces of ``text`` cut between tokens, each counted exactly to fit ``limit``.
+
+    ``cuts`` is :meth:`TokenCounter.token_starts` of ``text``. Each piece takes the
+    tokens that fit the budget, ending at whitespace when there is some in the last
+    half; if the exact count of the piece (tokenized alone) is over, it is shortened in
+    proportion and counted again.
+    """
+    offsets, index, n_tokens = cuts
+    budget = max(1, limit - getattr(counter, "n_special", 0))
+    spaces = space_mask(text)
+    out: list[Span] = []
+    a, end = strip_span(text, 0, len(text))
+    t_a = 0  # index of the token at a
+    while a < end:
+        pos = int(np.searchsorted(offsets, a, side="right"))  # first cut after a
+        if n_tokens - t_a <= budget:
+            s, e = strip_span(text, a, end)
+            if int(counter.count([text[s:e]])[0]) <= limit:
+                out.append((s, e))
+                break
+        hi = int(np.searchsorted(index, t_a + budget, side="right")) - 1
+        hi = min(hi, len(offsets) - 1)
+        if hi < pos:  # the next token group alone is over the limit
+            nxt = int(offsets[pos]) if pos < len(offsets) else end
+            raise _too_small(text, a, counter, limit, nxt)
+        pick = hi
+        for j in range(hi, pos + (hi - pos) // 2 - 1, -1):  # prefer ending at whitespace
+            c = int(offsets[j])
+            if spaces[c - 1] or spaces[c]:
+                pick = j
+                break
+        while True:
+            s, e = strip_span(text, a, int(offsets[pick]))
+            n = int(counter.count([text[s:e]])[0]) if e > s else 0
+            if n <= limit:
+                break
+            pick = min(pick - 1, pos + (pick - pos) * limit // n)
+            if pick < pos:
+                raise _too_small(text, a, counter, limit, int(offsets[pos]))
+        if e > s:
+            out.append((s, e))
+        a, t_a = int(offsets[pick]), int(index[pick])
+    return out
+
+
+def _bisect_pieces(text: str, counter: TokenCounter, limit: int) -> list[Span]:
+    """Pieces for counters without token offsets: the longest prefix that fits, by bisection.
+
+    Candidate ends are word starts (every character inside one long word). The search
+    looks at a window a few times the previous piece's length, widening it while the
+    whole window fits, so long texts cost about ``log`` calls per piece.
+    """
+    spaces = space_mask(text)
+    word_starts = np.flatnonzero(~spaces & np.concatenate(([True], spaces[:-1])))
+    out: list[Span] = []
+    a, end = strip_span(text, 0, len(text))
+
+    def fits(s: int, e: int) -> bool:
+        s, e = strip_span(text, s, e)
+        return e <= s or int(counter.count([text[s:e]])[0]) <= limit
+
+    reach = max(64, limit * 16)  # characters to look ahead; adapts to the text
+    while a < end:
+        stop = min(end, a + reach)
+        while stop < end and fits(a, stop):
+            stop = min(end, a + 2 * (stop - a))
+        if stop == end and fits(a, end):
+            out.append(strip_span(text, a, end))
+            break
+        cands = word_starts[(word_starts > a) & (word_starts < stop)]
+        if len(cands) == 0 or not fits(a, int(cands[0])):
+            nxt = int(cands[0]) if len(cands) else stop
+            cands = np.arange(a + 1, nxt, dtype=np.int64)
+        lo, hi = -1, len(cands) - 1  # invariant: cands[lo] fits (lo = -1: nothing yet)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if fits(a, int(cands[mid])):
+                lo = mid
+            else:
+                hi = mid - 1
+        if lo < 0:
+            raise _too_small(text, a, counter, limit, int(cands[0]) if len(cands) else stop)
+        cut = int(cands[lo])
+        s, e = strip_span(text, a, cut)
+        if e > s:
+            out.append((s, e))
+        reach = max(64, 4 * (cut - a))
+        a = strip_span(text, cut, end)[0]
+    return out

@@ -1,0 +1,379 @@
+"""Token counting for the chunkers: exact counts of spans, and cuts at token boundaries.
+
+A chunk's ``n_tokens`` is the number of tokens of its text counted alone with the chosen
+tokenizer, and ``max_tokens`` bounds that number. Tokenizing every candidate chunk
+would be slow, so a text is cut into words once, each distinct word is tokenized once
+(and remembered across calls), and counts of spans are sums over words.
+
+That sum is exact for tokenizers whose tokens never span two words (BERT-like ones,
+split at any whitespace, and Llama-like ones, split at single spaces; the property is
+checked on probe texts by :func:`sememe._wordcache.split_mode`). A word cut by a span's
+edge is counted as the piece inside the span. Other tokenizers, spans with runs of
+spaces in Llama-like ones, and plain ``str -> int`` callables count whole texts.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from itertools import chain
+from typing import Any
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from .. import _text, _wordcache
+from .sentences import TextInfo
+
+#: Words remembered per tokenizer before the memo starts afresh.
+MEMO_WORDS = 500_000
+#: Token ids remembered per tokenizer before the memo starts afresh.
+MEMO_TOKENS = 20_000_000
+
+
+class WordMemo:
+    """Distinct words with their token ids (tokenized alone, without special tokens).
+
+    ``rows(words)`` gives each word's row; ``lens[row]`` is its token count and
+    ``ids[indptr[row]:indptr[row + 1]]`` its token ids. Thread-safe: rows are added
+    under a lock, and arrays are replaced, never changed in place, so rows handed out
+    stay valid. A memo only grows; its owner replaces it with a fresh one when it is
+    :meth:`full` (between texts, never while one is being processed).
+    """
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self._tok = tokenizer
+        self._lock = threading.Lock()
+        self.index: dict[str, int] = {}
+        self.lens = np.zeros(0, np.int64)
+        self.indptr = np.zeros(1, np.int64)
+        self.ids = np.zeros(0, np.int32)
+
+    def rows(self, words: list[str]) -> np.ndarray:
+        """Row of each word, tokenizing the ones not seen before."""
+        index = self.index
+        try:  # the usual case once the memo is warm: every word known
+            return np.fromiter(map(index.__getitem__, words), np.int64, len(words))
+        except KeyError:
+            pass
+        missing = set(words).difference(index)
+        if missing:
+            with self._lock:
+                self._add([w for w in missing if w not in self.index])
+            index = self.index
+        return np.fromiter(map(index.__getitem__, words), np.int64, len(words))
+
+    def _add(self, words: list[str]) -> None:
+        if not words:
+            return
+        encs = _encode(self._tok, words, add_special_tokens=False)
+        ids = [e.ids for e in encs]
+        lens = np.fromiter(map(len, ids), np.int64, len(ids))
+        flat = np.fromiter(chain.from_iterable(ids), np.int32, int(lens.sum()))
+        base = len(self.lens)
+        self.ids = np.concatenate([self.ids, flat])
+        self.indptr = np.concatenate([self.indptr, self.indptr[-1] + np.cumsum(lens)])
+        self.lens = np.concatenate([self.lens, lens])
+        self.index.update(zip(words, range(base, base + len(words)), strict=True))
+
+    def full(self) -> bool:
+        return len(self.index) > MEMO_WORDS or len(self.ids) > MEMO_TOKENS
+
+    def gather(self, rows: np.ndarray) -> np.ndarray:
+        """The token ids of the words ``rows``, concatenated."""
+        lens = self.lens[rows]
+        total = int(lens.sum())
+        if total == 0:
+            return np.zeros(0, np.int32)
+        ends = np.cumsum(lens)
+        offsets = np.repeat(self.indptr[rows] - ends + lens, lens) + np.arange(total)
+        return self.ids[offsets]
+
+
+def _encode(tok: Tokenizer, texts: list[str], *, add_special_tokens: bool) -> list[Any]:
+    """Tokenize a batch, replacing lone surrogates (which tokenizers refuse) first."""
+    try:
+        return tok.encode_batch_fast(texts, add_special_tokens=add_special_tokens)
+    except (TypeError, UnicodeError):
+        return tok.encode_batch_fast(
+            [_text.replace_surrogates(t) for t in texts], add_special_tokens=add_special_tokens
+        )
+
+
+class DocWords:
+    """The words of one text: offsets, token counts and memo rows (for the token ids)."""
+
+    __slots__ = ("cum", "empty", "ends", "lens", "memo", "rows", "starts")
+
+    def __init__(
+        self, memo: WordMemo, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray
+    ) -> None:
+        lens = memo.lens[rows]
+        self.memo = memo  # the memo the rows belong to
+        self.starts = starts
+        self.ends = ends
+        self.lens = lens
+        self.rows = rows
+        #: ``cum[k]``: tokens in words ``0..k-1``; ``empty[k]``: empty words among them.
+        self.cum = np.concatenate(([0], np.cumsum(lens)))
+        self.empty = np.concatenate(([0], np.cumsum(ends == starts)))
+
+
+class TokenCounter:
+    """Counts tokens of texts with one tokenizer; see the module docstring.
+
+    Subclasses: :class:`TokenizerCounter` (a ``tokenizers.Tokenizer``) and
+    :class:`CallableCounter` (any ``str -> int`` function).
+    """
+
+    def count(self, texts: Sequence[str]) -> np.ndarray:
+        """Exact token count of each text, counted alone (int64 array)."""
+        raise NotImplementedError
+
+    def span_counts(self, info: TextInfo, words: Any, starts, ends) -> np.ndarray:
+        """Exact counts of the spans ``info.text[starts[i]:ends[i]]``, each counted alone."""
+        return self.count(_pieces(info.text, starts, ends))
+
+    def doc_words(self, info: TextInfo) -> Any:
+        """Per-text word data that makes :meth:`span_counts` fast (None: not needed)."""
+        return None
+
+    def token_starts(self, text: str) -> tuple[np.ndarray, np.ndarray, int] | None:
+        """Where ``text`` may be cut between tokens, or None when the tokenizer cannot tell.
+
+        Returns ``(offsets, index, n)``: character offsets (increasing, inside the
+        text) where a token starts on a character boundary, the index of that token,
+        and the number of tokens. Byte-fallback tokens that share one character's
+        offsets give a single offset, so a cut never splits a character.
+        """
+        return None
+
+
+class TokenizerCounter(TokenCounter):
+    """Counts with a Hugging Face ``tokenizers.Tokenizer`` (truncation and padding off).
+
+    Parameters
+    ----------
+    tokenizer:
+        The tokenizer; copied (unless ``copy=False``: for a private copy, such as
+        :attr:`sememe.Encoder.tokenizer` returns), so the caller's object is never
+        reconfigured.
+    add_special_tokens:
+        Count the special tokens (``[CLS]``, ``<s>``, ...) the tokenizer adds to every
+        text. Off for user tokenizers: chunks are usually pasted into larger prompts.
+    """
+
+    def __init__(
+        self, tokenizer: Tokenizer, *, add_special_tokens: bool = False, copy: bool = True
+    ) -> None:
+        tok = Tokenizer.from_str(tokenizer.to_str()) if copy else tokenizer
+        tok.no_truncation()
+        tok.no_padding()
+        self.tokenizer = tok
+        self.add_special_tokens = add_special_tokens
+        self.mode = _wordcache.split_mode(tok, add_special_tokens)
+        self.memo = WordMemo(tok)
+        self.n_special = (
+            len(tok.encode("", add_special_tokens=True).ids) if add_special_tokens else 0
+        )
+        probe = self.count_exact(["x y", "x\n\ny"])
+        #: Estimated tokens per newline between two pieces of text (0 for BERT, 1 for Llama).
+        self.newline_cost = max(0.0, float(probe[1] - probe[0]) / 2.0)
+
+    def count_exact(self, texts: Sequence[str]) -> np.ndarray:
+        """Counts by tokenizing each whole text."""
+        if not texts:
+            return np.zeros(0, np.int64)
+        encs = _encode(self.tokenizer, list(texts), add_special_tokens=self.add_special_tokens)
+        return np.fromiter((len(e.ids) for e in encs), np.int64, len(encs))
+
+    def count(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if self.mode is None or not texts:
+            return self.count_exact(texts)
+        split = str.split if self.mode == "whitespace" else _split_spaces
+        parts = [split(t) for t in texts]
+        out = np.zeros(len(texts), np.int64)
+        exact = [i for i, p in enumerate(parts) if p is None]
+        if exact:
+            out[exact] = self.count_exact([texts[i] for i in exact])
+            parts = [p or [] for p in parts]
+        sizes = np.fromiter(map(len, parts), np.int64, len(parts))
+        words = list(chain.from_iterable(parts))
+        memo = self.memo
+        rows = memo.rows(words)  # before reading lens: it may add rows
+        lens = memo.lens[rows]
+        cum = np.concatenate(([0], np.cumsum(lens)))
+        bounds = np.concatenate(([0], np.cumsum(sizes)))
+        summed = cum[bounds[1:]] - cum[bounds[:-1]]
+        keep = np.ones(len(texts), bool)
+        keep[exact] = False
+        out[keep] = summed[keep]
+        return out
+
+    def doc_words(self, info: TextInfo) -> DocWords:
+        """The text cut into the words this tokenizer's counts add up over.
+
+        Single spaces for tokenizers in ``"space"`` mode (Llama-like: a word may hold a
+        newline), any whitespace otherwise. Each word is tokenized once via the memo.
+        """
+        text = info.text
+        if self.memo.full():
+            self.memo = WordMemo(self.tokenizer)
+        memo = self.memo
+        if self.mode == "space":
+            words = text.split(" ")
+            spaces = np.flatnonzero(info.codes == 32)
+            starts = np.concatenate(([0], spaces + 1))
+            ends = np.concatenate((spaces, [len(text)]))
+        else:
+            solid = ~info.space
+            edge = np.diff(np.concatenate(([False], solid, [False])).astype(np.int8))
+            starts = np.flatnonzero(edge == 1)
+            ends = np.flatnonzero(edge == -1)
+            words = text.split()
+            if len(words) != len(starts):  # pragma: no cover - split and isspace disagree
+                raise RuntimeError("word boundaries disagree with str.split")
+        return DocWords(memo, starts, ends, memo.rows(words))
+
+    def span_counts(self, info: TextInfo, words: DocWords, starts, ends) -> np.ndarray:
+        """Exact counts of the spans ``text[starts[i]:ends[i]]``, each counted alone.
+
+        For word-local tokenizers a span's count is the sum over its words: whole
+        words come from the memo, and a word cut by the span's edge is counted as the
+        piece inside. Spans with a run of spaces (``"space"`` mode) and all spans of
+        other tokenizers are tokenized whole.
+        """
+        starts = np.asarray(starts, np.int64)
+        ends = np.asarray(ends, np.int64)
+        text = info.text
+        if self.mode is None or len(starts) == 0:
+            return self.count_exact(_pieces(text, starts, ends))
+        ws, we, lens, cum = words.starts, words.ends, words.lens, words.cum
+        a = np.searchsorted(we, starts, side="right")  # first word ending after the start
+        b = np.searchsorted(ws, ends, side="left") - 1  # last word starting before the end
+        out = cum[b + 1] - cum[a]
+        cut_left = ws[a] < starts
+        cut_right = we[b] > ends
+        # Edge pieces of cut words: count the piece instead of the whole word.
+        single = (a == b) & (cut_left | cut_right)
+        left = np.flatnonzero(cut_left & ~single)
+        right = np.flatnonzero(cut_right & ~single)
+        one = np.flatnonzero(single)
+        pieces = (
+            _pieces(text, starts[left], we[a[left]])
+            + _pieces(text, ws[b[right]], ends[right])
+            + _pieces(text, starts[one], ends[one])
+        )
+        if pieces:
+            memo = words.memo
+            rows = memo.rows(pieces)
+            got = memo.lens[rows]
+            k, m = len(left), len(right)
+            out[left] += got[:k] - lens[a[left]]
+            out[right] += got[k : k + m] - lens[b[right]]
+            out[one] = got[k + m :]
+        if self.mode == "space":
+            # A run of spaces shows up as an empty word; such spans are tokenized whole.
+            empty = words.empty
+            runs = np.flatnonzero(empty[b + 1] - empty[a] > 0)
+            if len(runs):
+                out[runs] = self.count_exact(_pieces(text, starts[runs], ends[runs]))
+        return out
+
+    def token_starts(self, text: str) -> tuple[np.ndarray, np.ndarray, int]:
+        try:
+            enc = self.tokenizer.encode(text, add_special_tokens=False)
+        except (TypeError, UnicodeError):
+            enc = self.tokenizer.encode(_text.replace_surrogates(text), add_special_tokens=False)
+        offsets = np.asarray(enc.offsets, np.int64).reshape(-1, 2)
+        if len(offsets) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
+        starts = offsets[:, 0]
+        prev_end = np.maximum.accumulate(offsets[:, 1])
+        # A token may start a piece only if it begins after everything before it ends
+        # (byte-fallback pieces of one character share that character's offsets).
+        ok = np.zeros(len(starts), bool)
+        ok[1:] = (starts[1:] >= prev_end[:-1]) & (starts[1:] > 0) & (starts[1:] < len(text))
+        index = np.flatnonzero(ok)
+        return starts[index], index, len(offsets)
+
+
+class CallableCounter(TokenCounter):
+    """Counts with any function ``str -> int`` (e.g. ``lambda s: len(tiktoken_enc.encode(s))``)."""
+
+    def __init__(self, fn: Callable[[str], int]) -> None:
+        self.fn = fn
+        self.n_special = 0
+
+    def count(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros(len(texts), np.int64)
+        for i, t in enumerate(texts):
+            n = self.fn(t)
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+                raise TypeError(
+                    f"tokenizer callable returned {n!r} for a text; expected an int >= 0"
+                )
+            out[i] = n
+        return out
+
+
+def _pieces(text: str, starts: Any, ends: Any) -> list[str]:
+    """``[text[s:e] for each span]``."""
+    spans = map(slice, np.asarray(starts).tolist(), np.asarray(ends).tolist())
+    return list(map(text.__getitem__, spans))
+
+
+def _split_spaces(text: str) -> list[str] | None:
+    """Single-space words, or None when the text has runs of spaces or edge spaces."""
+    words = text.split(" ")
+    return None if "" in words else words
+
+
+_SHARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def encoder_state(encoder: Any) -> dict[str, Any]:
+    """State shared by all chunkers of one encoder (its counter, its token table, a lock).
+
+    Building a counter copies the tokenizer and probes it (about half a second for a
+    32k vocabulary), and its word memo is worth keeping warm, so chunkers of the same
+    encoder share one. Dropped with the encoder.
+    """
+    with _SHARED_LOCK:
+        state = _SHARED.get(encoder)
+        if state is None:
+            state = {"lock": threading.Lock()}
+            _SHARED[encoder] = state
+    return state
+
+
+def encoder_counter(encoder: Any) -> TokenizerCounter:
+    """The shared counter for ``encoder``'s own tokenizer (with its special tokens)."""
+    state = encoder_state(encoder)
+    with state["lock"]:
+        counter = state.get("counter")
+        if counter is None:
+            counter = TokenizerCounter(
+                encoder.tokenizer,  # a fresh copy on every access
+                add_special_tokens=encoder.config.add_special_tokens,
+                copy=False,
+            )
+            state["counter"] = counter
+    return counter
+
+
+def make_counter(tokenizer: Any, encoder: Any) -> TokenCounter:
+    """The counter for a chunker's ``tokenizer`` argument (None: the encoder's tokenizer)."""
+    if tokenizer is None:
+        return encoder_counter(encoder)
+    if isinstance(tokenizer, Tokenizer):
+        return TokenizerCounter(tokenizer)
+    if callable(tokenizer):
+        return CallableCounter(tokenizer)
+    raise TypeError(
+        f"tokenizer must be None, a tokenizers.Tokenizer or a callable str -> int, "
+        f"got {type(tokenizer).__name__}"
+    )
