@@ -1,0 +1,137 @@
+"""``sememe cluster``: group texts by meaning, write the labels, print what each group is."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..clustering import METHODS, Clusters, cluster
+from ..loading import load
+from ._io import InputError, read_records
+from .common import add_input_options, add_model_options, common_options, show_progress
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "cluster",
+        parents=[common_options()],
+        help="cluster texts; write labels and print each cluster's keywords and an example",
+        description="Cluster texts (one per line, or a jsonl/csv field) and print a table of "
+        "clusters: size, class-based TF-IDF keywords and the text nearest the centre. "
+        "Blank texts get cluster -1, as does HDBSCAN's noise.",
+    )
+    add_input_options(p)
+    add_model_options(p)
+    p.add_argument(
+        "-k",
+        "--clusters",
+        type=int,
+        default=None,
+        help="number of clusters (default: chosen by silhouette; not for hdbscan)",
+    )
+    p.add_argument("--method", choices=METHODS, default="kmeans", help="default: kmeans")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="write labels: .jsonl/.csv add 'cluster' and 'cluster_distance' to each input "
+        "record; any other name gets one label per line",
+    )
+    p.add_argument("--plot", type=Path, default=None, help="draw a 2-D map to this image file")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--min-cluster-size", type=int, default=5, help="hdbscan only (default: 5)")
+    p.add_argument("--keywords", type=int, default=5, help="keywords shown per cluster")
+    p.add_argument("--top", type=int, default=30, help="clusters shown in the table (default 30)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    records = read_records(args.input, fmt=args.format, field=args.field)
+    texts = _texts_of(records, args.field, args.input)
+    enc = load(args.model, dim=args.dim)
+    t0 = time.perf_counter()
+    result = cluster(
+        texts,
+        args.clusters,
+        method=args.method,
+        encoder=enc,
+        seed=args.seed,
+        min_cluster_size=args.min_cluster_size,
+        show_progress=show_progress(args, len(texts)),
+    )
+    secs = time.perf_counter() - t0
+    if args.output is not None:
+        _write(args.output, records, result)
+    if args.plot is not None:
+        result.plot(args.plot)
+    if not args.quiet:
+        print(format_table(result, n_keywords=args.keywords, top=args.top))
+        where = f" -> {args.output}" if args.output is not None else ""
+        print(
+            f"clustered {len(texts):,} texts into {result.n_clusters} clusters "
+            f"({result.n_noise:,} unclustered) in {secs:.2f}s{where}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def format_table(result: Clusters, *, n_keywords: int = 5, top: int = 30, width: int = 70) -> str:
+    """A markdown table of the largest ``top`` clusters."""
+    lines = ["| cluster | size | keywords | representative |", "|---:|---:|---|---|"]
+    for s in result.describe(n_keywords=max(n_keywords, 1), n_representatives=1)[:top]:
+        rep = " ".join(s.representatives[0].split()) if s.representatives else ""
+        if len(rep) > width:
+            rep = rep[: width - 1] + "…"
+        words = ", ".join(s.keywords[:n_keywords]) if n_keywords > 0 else ""
+        lines.append(f"| {s.label} | {s.size:,} | {words} | {rep.replace('|', '/')} |")
+    if result.n_clusters > top:
+        rest = int(result.sizes[top:].sum())
+        lines.append(f"| … | {rest:,} | ({result.n_clusters - top} more clusters) | |")
+    if result.n_noise:
+        lines.append(f"| -1 | {result.n_noise:,} | (noise or blank) | |")
+    return "\n".join(lines)
+
+
+def _texts_of(records: list[dict], field: str | None, path: str | None) -> list[str]:
+    key = field or "text"
+    name = "stdin" if path in (None, "-") else str(path)
+    texts = []
+    for i, rec in enumerate(records):
+        if key not in rec:
+            raise InputError(
+                f"{name}: record {i} has no field {key!r} (fields: {sorted(rec)}); use --field"
+            )
+        value = "" if rec[key] is None else rec[key]
+        if not isinstance(value, str):
+            raise InputError(
+                f"{name}: record {i} field {key!r} is {type(value).__name__}, expected text"
+            )
+        texts.append(value)
+    return texts
+
+
+def _write(path: Path, records: list[dict], result: Clusters) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    labels = result.labels.tolist()
+    distances = [round(float(d), 6) for d in result.distances]
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        with path.open("w", encoding="utf-8") as f:
+            for rec, lab, dist in zip(records, labels, distances, strict=True):
+                out = {**rec, "cluster": lab, "cluster_distance": dist}
+                f.write(json.dumps(out, ensure_ascii=False) + "\n")
+    elif suffix in (".csv", ".tsv"):
+        fields = list(dict.fromkeys(k for rec in records for k in rec))
+        fields += [k for k in ("cluster", "cluster_distance") if k not in fields]
+        with path.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fields, delimiter="\t" if suffix == ".tsv" else ",")
+            writer.writeheader()
+            for rec, lab, dist in zip(records, labels, distances, strict=True):
+                writer.writerow({**rec, "cluster": lab, "cluster_distance": dist})
+    else:
+        path.write_text("".join(f"{lab}\n" for lab in labels), encoding="utf-8")

@@ -1,0 +1,782 @@
+"""Clustering texts: labels, centroids, representatives and keywords.
+
+:func:`cluster` embeds texts with the shared encoder and groups them; the result is a
+:class:`Clusters` object that also explains the groups (the texts nearest each centroid,
+class-based TF-IDF keywords) and exports them. :class:`TextClusterer` wraps the same code
+as a scikit-learn estimator for pipelines.
+
+Why these choices:
+
+* **k-means is spherical and runs in FAISS.** Sentence vectors are compared by cosine, so
+  clusters are found on L2-normalised vectors with unit-length centroids. FAISS trains on
+  at most 256 points per centroid and assigns everything else with one matrix product, so
+  a million texts cost little more than encoding them.
+* **Duplicates are clustered once.** k-means runs on distinct texts weighted by how often
+  they occur, so a corpus full of repeats neither slows it down nor starves it of
+  distinct centroids.
+* **Empty texts are not clustered.** Blank texts (and texts whose vector is zero) carry
+  no meaning; they get the label ``-1``, like HDBSCAN's noise, instead of being forced
+  into an arbitrary cluster.
+* **Labels are ordered by size.** Cluster ``0`` is the largest, so output is stable and
+  readable whatever order the algorithm found the clusters in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from . import _text
+from .classify._encoders import EncoderParamMixin, resolve_encoder
+
+if TYPE_CHECKING:
+    from .encoder import Encoder
+
+Method = Literal["kmeans", "hdbscan", "agglomerative"]
+METHODS: tuple[str, ...] = ("kmeans", "hdbscan", "agglomerative")
+
+#: Label of texts that belong to no cluster: blank texts and HDBSCAN's noise.
+NOISE = -1
+
+#: Agglomerative clustering needs memory quadratic in the number of distinct texts.
+MAX_AGGLOMERATIVE = 20_000
+
+#: Texts clustered (on a sample) and scored when ``n_clusters=None`` picks k.
+AUTO_K_SAMPLE = 10_000
+#: Texts the silhouette score is computed on for each candidate k.
+SILHOUETTE_SAMPLE = 3_000
+#: Largest k tried when ``n_clusters=None``.
+AUTO_K_MAX = 100
+
+_KMEANS_ITERATIONS = 25
+#: Text-centroid pairs per k-means run that ``n_init=None`` spends on restarts.
+AUTO_INIT_BUDGET = 2_000_000
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    """One line of :meth:`Clusters.describe`: a cluster's size, keywords and examples."""
+
+    label: int
+    size: int
+    keywords: list[str]
+    representatives: list[str]
+
+
+@dataclass(eq=False)
+class Clusters:
+    """The result of :func:`cluster`.
+
+    Attributes
+    ----------
+    texts:
+        The input texts, in input order.
+    labels:
+        ``int64 (n,)``: the cluster of each text; ``-1`` for blank texts and HDBSCAN noise.
+        Clusters are numbered by size, ``0`` being the largest.
+    centroids:
+        ``float32 (k, dim)``: unit-length centre of each cluster.
+    sizes:
+        ``int64 (k,)``: texts in each cluster (duplicates counted).
+    distances:
+        ``float32 (n,)``: cosine distance (``1 - cosine``) of each text to its cluster's
+        centroid; the outlier score, larger is more atypical. Noise points get the
+        distance to the nearest centroid, blank texts ``1.0``.
+    method:
+        ``"kmeans"``, ``"hdbscan"`` or ``"agglomerative"``.
+    seed:
+        The random seed used.
+    k_scores:
+        When k was chosen automatically, the silhouette score of each candidate k;
+        empty otherwise.
+    vectors:
+        ``float32 (m, dim)``: unit vectors of the ``m`` distinct non-blank texts, kept for
+        :meth:`plot` and left out of :meth:`to_dict`.
+    vector_index:
+        ``int64 (n,)``: row of ``vectors`` holding each text's vector; ``-1`` for blank
+        texts (whose vector is zero). Duplicated texts share a row.
+    """
+
+    texts: list[str]
+    labels: np.ndarray
+    centroids: np.ndarray
+    sizes: np.ndarray
+    distances: np.ndarray
+    method: str
+    seed: int
+    k_scores: dict[int, float] = field(default_factory=dict)
+    vectors: np.ndarray | None = field(default=None, repr=False)
+    vector_index: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def n_clusters(self) -> int:
+        """Number of clusters (noise not counted)."""
+        return len(self.sizes)
+
+    @property
+    def n_noise(self) -> int:
+        """Texts labelled ``-1`` (blank texts and HDBSCAN noise)."""
+        return int(np.count_nonzero(self.labels == NOISE))
+
+    def __len__(self) -> int:
+        return self.n_clusters
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(map(str, self.sizes[:8].tolist()))
+        more = ", ..." if self.n_clusters > 8 else ""
+        return (
+            f"Clusters(n_texts={len(self.texts)}, n_clusters={self.n_clusters}, "
+            f"method={self.method!r}, sizes=[{sizes}{more}], noise={self.n_noise})"
+        )
+
+    def members(self, label: int) -> np.ndarray:
+        """Indices of the texts in cluster ``label`` (``-1`` for noise), in input order."""
+        if not NOISE <= label < self.n_clusters:
+            raise IndexError(f"label {label} is outside -1..{self.n_clusters - 1}")
+        return np.flatnonzero(self.labels == label)
+
+    def representatives(self, n: int = 3) -> list[list[str]]:
+        """For each cluster, its ``n`` distinct texts nearest the centroid, nearest first."""
+        _check_positive(n, "n")
+        order = np.lexsort((self.distances, self.labels))
+        bounds = np.searchsorted(self.labels[order], np.arange(self.n_clusters + 1))
+        out = []
+        for c in range(self.n_clusters):
+            picked: dict[str, None] = {}
+            for i in order[bounds[c] : bounds[c + 1]]:
+                picked.setdefault(self.texts[i], None)
+                if len(picked) == n:
+                    break
+            out.append(list(picked))
+        return out
+
+    def keywords(
+        self,
+        n: int = 5,
+        *,
+        stop_words: str | list[str] | None = "english",
+        ngram_range: tuple[int, int] = (1, 1),
+        max_texts: int = 200_000,
+    ) -> list[list[str]]:
+        """For each cluster, the ``n`` terms that characterise it best (class-based TF-IDF).
+
+        Each cluster's texts are treated as one document: a term scores high when it is
+        frequent in this cluster and rare across clusters. Counting uses scikit-learn's
+        ``CountVectorizer`` (lower-cased words of two or more characters starting with a
+        letter; ``stop_words`` and ``ngram_range`` are passed to it). Above ``max_texts``
+        clustered texts a seeded random sample of that size is counted.
+        """
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        _check_positive(n, "n")
+        k = self.n_clusters
+        rows = np.flatnonzero(self.labels >= 0)
+        if k == 0 or rows.size == 0:
+            return [[] for _ in range(k)]
+        if rows.size > max_texts:
+            rng = np.random.default_rng(self.seed)
+            rows = np.sort(rng.choice(rows, max_texts, replace=False))
+        vectorizer = CountVectorizer(
+            stop_words=stop_words,
+            ngram_range=ngram_range,
+            token_pattern=r"(?u)\b[^\W\d_][^\W_]+\b",
+            dtype=np.float64,
+        )
+        try:
+            counts = vectorizer.fit_transform([self.texts[i] for i in rows])
+        except ValueError:  # no term at all (only stop words, digits or punctuation)
+            return [[] for _ in range(k)]
+        import scipy.sparse as sp
+
+        onehot = sp.csr_matrix(
+            (np.ones(rows.size), (self.labels[rows], np.arange(rows.size))), shape=(k, rows.size)
+        )
+        per_class = np.asarray((onehot @ counts).todense())
+        tf = per_class / np.maximum(per_class.sum(axis=1, keepdims=True), 1.0)
+        term_total = per_class.sum(axis=0)
+        avg_words = per_class.sum() / k
+        idf = np.log1p(avg_words / np.maximum(term_total, 1.0))
+        scores = tf * idf
+        vocab = vectorizer.get_feature_names_out()
+        out = []
+        for row in scores:
+            top = np.argsort(-row, kind="stable")[:n]
+            out.append([str(vocab[j]) for j in top if row[j] > 0])
+        return out
+
+    def outliers(self, n: int = 10) -> np.ndarray:
+        """Indices of the ``n`` clustered texts farthest from their centroid, farthest first."""
+        _check_positive(n, "n")
+        rows = np.flatnonzero(self.labels >= 0)
+        order = np.argsort(-self.distances[rows], kind="stable")
+        return rows[order[:n]]
+
+    def describe(self, n_keywords: int = 5, n_representatives: int = 1) -> list[ClusterSummary]:
+        """One :class:`ClusterSummary` per cluster, largest first (what the CLI prints)."""
+        words = self.keywords(n_keywords)
+        reps = self.representatives(n_representatives)
+        return [ClusterSummary(c, int(self.sizes[c]), words[c], reps[c]) for c in range(len(words))]
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One dict per text: ``index``, ``text``, ``label`` and ``distance``."""
+        return [
+            {"index": i, "text": t, "label": int(lab), "distance": float(d)}
+            for i, (t, lab, d) in enumerate(
+                zip(self.texts, self.labels.tolist(), self.distances.tolist(), strict=True)
+            )
+        ]
+
+    def to_dataframe(self) -> Any:
+        """The records as a pandas DataFrame (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError(
+                "Clusters.to_dataframe needs pandas: pip install pandas "
+                "(or use Clusters.to_records)"
+            ) from None
+        return pd.DataFrame(
+            {
+                "text": self.texts,
+                "label": self.labels,
+                "distance": self.distances,
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable form (without the vectors)."""
+        return {
+            "method": self.method,
+            "seed": self.seed,
+            "n_clusters": self.n_clusters,
+            "texts": list(self.texts),
+            "labels": self.labels.tolist(),
+            "sizes": self.sizes.tolist(),
+            "distances": self.distances.tolist(),
+            "centroids": self.centroids.tolist(),
+            "k_scores": {str(k): v for k, v in self.k_scores.items()},
+        }
+
+    def plot(
+        self,
+        path: str | Path | None = None,
+        *,
+        max_points: int = 50_000,
+        title: str | None = None,
+        annotate: bool = True,
+    ) -> Any:
+        """Draw a 2-D map of the texts coloured by cluster; save it to ``path`` if given.
+
+        The map is a PCA projection of the unit vectors (fast and deterministic; it keeps
+        the directions of largest spread, so well separated clusters stay apart).
+        At most ``max_points`` texts are drawn (a seeded sample); noise is grey. Needs
+        matplotlib (``pip install 'sememe[plot]'``). Returns the matplotlib figure.
+        """
+        figure_cls, colormaps = _require_matplotlib()
+        from sklearn.decomposition import PCA
+
+        if self.vectors is None or self.vector_index is None:
+            raise ValueError("these Clusters have no vectors to plot (built without them)")
+        rows = np.arange(len(self.texts))
+        if rows.size > max_points:
+            rng = np.random.default_rng(self.seed)
+            rows = np.sort(rng.choice(rows, max_points, replace=False))
+        index = self.vector_index[rows]
+        vectors = self.vectors[np.maximum(index, 0)]
+        vectors[index < 0] = 0.0
+        labels = self.labels[rows]
+        fig = figure_cls(figsize=(9, 7), dpi=110)
+        ax = fig.add_subplot()
+        if len(rows) >= 2 and vectors.shape[1] >= 2:
+            xy = PCA(n_components=2, random_state=self.seed).fit_transform(vectors)
+        else:
+            xy = np.zeros((len(rows), 2))
+        noise = labels == NOISE
+        size = max(1.0, min(12.0, 4000.0 / max(len(rows), 1)))
+        ax.scatter(xy[noise, 0], xy[noise, 1], s=size, c="lightgrey", label="noise / blank")
+        cmap = colormaps["tab20" if self.n_clusters > 10 else "tab10"]
+        ax.scatter(
+            xy[~noise, 0],
+            xy[~noise, 1],
+            s=size,
+            c=[cmap(int(lab) % cmap.N) for lab in labels[~noise]],
+        )
+        if annotate:  # each label at the median position of its drawn members
+            for c in range(min(self.n_clusters, 50)):
+                drawn = xy[labels == c]
+                if len(drawn):
+                    x, y = np.median(drawn, axis=0)
+                    ax.annotate(str(c), (x, y), fontsize=9, weight="bold", ha="center")
+        ax.set_title(title or f"{self.n_clusters} clusters of {len(self.texts):,} texts (PCA)")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path)
+        return fig
+
+
+# --------------------------------------------------------------------------- cluster()
+
+
+def cluster(
+    texts: Iterable[str],
+    n_clusters: int | None = None,
+    *,
+    method: Method = "kmeans",
+    encoder: Encoder | str | Path | None = None,
+    seed: int = 0,
+    dim: int | None = None,
+    min_cluster_size: int = 5,
+    k_range: tuple[int, int] | None = None,
+    n_init: int | None = None,
+    show_progress: bool | None = None,
+) -> Clusters:
+    """Group texts by meaning.
+
+    Parameters
+    ----------
+    texts:
+        Any iterable of ``str``. Blank texts get label ``-1``; duplicates are fine.
+    n_clusters:
+        Number of clusters for ``"kmeans"`` and ``"agglomerative"``. ``None`` picks it:
+        candidates k between ``k_range`` (default ``2`` to ``sqrt(n / 2)``, at most 100)
+        are each run with k-means on a sample of up to 10,000 distinct texts, and the k
+        with the best cosine silhouette (on up to 3,000 of them) wins. Must be ``None``
+        for ``"hdbscan"``, which finds the number of clusters itself.
+    method:
+        ``"kmeans"`` (spherical k-means in FAISS, k-means++ start; scales to millions),
+        ``"hdbscan"`` (scikit-learn's HDBSCAN; density-based, leaves outliers as noise
+        ``-1``; slow above ~50,000 texts) or ``"agglomerative"`` (scikit-learn, Ward
+        linkage on unit vectors; at most 20,000 distinct texts).
+    encoder:
+        An :class:`~sememe.Encoder`, a model name or path for :func:`sememe.load`, or
+        ``None`` for the bundled model.
+    seed:
+        Seed for every random choice (sampling, k-means start); the same seed and input
+        give the same clusters.
+    dim:
+        Cluster on the first ``dim`` dimensions (Matryoshka truncation); faster, coarser.
+    min_cluster_size:
+        HDBSCAN's smallest cluster.
+    k_range:
+        ``(low, high)`` candidates for the automatic k.
+    n_init:
+        k-means restarts from different k-means++ starts; the run with the best objective
+        (total cosine to the centroids) is kept. ``None``: as many as fit a budget of
+        2 million text-centroid pairs per run, between 1 and 10 (10 for a few thousand
+        texts, 1 for a million at k=100).
+    show_progress:
+        Progress bar while encoding (``None``: automatic).
+
+    Raises
+    ------
+    ValueError
+        Empty input, only blank texts, ``n_clusters < 1``, or more clusters than
+        distinct texts.
+    TypeError
+        A text that is not a ``str`` (the message names its position).
+    """
+    items = _text.as_list(texts)
+    _check_method(method)
+    _check_n_clusters(n_clusters, method)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    seed = int(seed)
+    if not items:
+        raise ValueError("texts is empty; nothing to cluster")
+
+    enc = resolve_encoder(encoder)
+    # Cluster each distinct non-blank text once; row_of[i] is text i's row among them.
+    unique, row_of, counts = _distinct(items)
+    if not unique:
+        raise ValueError(f"all {len(items)} texts are empty or whitespace; nothing to cluster")
+    vectors = enc.encode(unique, normalize=True, dim=dim, show_progress=show_progress)
+    # Texts whose pooled vector is zero (only ignored tokens) cannot be placed either.
+    zero = np.einsum("ij,ij->i", vectors, vectors) <= 0
+    if zero.all():
+        raise ValueError(f"none of the {len(items)} texts has a non-zero vector to cluster")
+    if zero.any():
+        keep = np.flatnonzero(~zero)
+        remap = np.full(len(unique), -1, np.int64)
+        remap[keep] = np.arange(keep.size)
+        row_of = np.where(row_of >= 0, remap[np.maximum(row_of, 0)], -1)
+        unique = [unique[i] for i in keep]
+        vectors, counts = vectors[keep], counts[keep]
+    n_distinct = len(unique)
+    if n_clusters is not None and n_clusters > n_distinct:
+        raise ValueError(
+            f"n_clusters={n_clusters} is larger than the {n_distinct} distinct non-empty "
+            f"texts; use n_clusters <= {n_distinct}"
+        )
+    if method == "agglomerative" and n_distinct > MAX_AGGLOMERATIVE:
+        raise ValueError(
+            f"agglomerative clustering of {n_distinct:,} distinct texts needs too much memory "
+            f"(limit {MAX_AGGLOMERATIVE:,}); use method='kmeans'"
+        )
+
+    k_scores: dict[int, float] = {}
+    if n_clusters is None and method != "hdbscan":
+        n_clusters, k_scores = _choose_k(vectors, counts, seed, k_range)
+
+    if method == "kmeans":
+        if n_init is None:
+            n_init = max(1, min(10, AUTO_INIT_BUDGET // (n_distinct * n_clusters)))
+        _check_positive(n_init, "n_init")
+        centroids, distinct_labels = _spherical_kmeans(vectors, counts, n_clusters, seed, n_init)
+        labels = _expand(distinct_labels, row_of)
+    elif method == "agglomerative":
+        distinct_labels = _agglomerative(vectors, n_clusters)
+        centroids = _centroids_of(vectors, distinct_labels, counts)
+        labels = _expand(distinct_labels, row_of)
+    else:
+        # HDBSCAN sees every copy of a duplicate: repeats make a region denser.
+        rows = np.flatnonzero(row_of >= 0)
+        labels = np.full(len(items), NOISE, np.int64)
+        labels[rows] = _hdbscan(vectors[row_of[rows]], min_cluster_size)
+        centroids = _centroids_of(vectors[row_of[rows]], labels[rows])
+
+    labels, centroids = _order_by_size(labels, centroids)
+    return Clusters(
+        texts=items,
+        labels=labels,
+        centroids=centroids,
+        sizes=np.bincount(labels[labels >= 0], minlength=len(centroids)).astype(np.int64),
+        distances=_distances(vectors, row_of, labels, centroids),
+        method=method,
+        seed=seed,
+        k_scores=k_scores,
+        vectors=vectors,
+        vector_index=row_of,
+    )
+
+
+# --------------------------------------------------------------------------- estimator
+
+
+class TextClusterer(EncoderParamMixin, ClusterMixin, TransformerMixin, BaseEstimator):
+    """scikit-learn clusterer for raw texts, backed by :func:`cluster`.
+
+    Parameters mirror :func:`cluster` (``random_state`` is its ``seed``). After ``fit``:
+    ``labels_`` (the training texts' clusters), ``cluster_centers_`` (unit centroids),
+    ``n_clusters_`` and ``clusters_`` (the full :class:`Clusters` result, with keywords
+    and representatives). ``predict`` assigns new texts to the nearest centroid by cosine
+    (blank texts get ``-1``); ``transform`` gives cosine distances to every centroid.
+
+    ``clone`` shares the ``encoder`` (encoders are immutable) and pickling stores the
+    bundled or any registered model by name, not its table.
+
+    Example
+    -------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> model = TextClusterer(n_clusters=2).fit(["cats purr", "dogs bark", "stocks fell"])
+    """
+
+    def __init__(
+        self,
+        n_clusters: int | None = None,
+        *,
+        method: Method = "kmeans",
+        encoder: Encoder | str | Path | None = None,
+        dim: int | None = None,
+        min_cluster_size: int = 5,
+        k_range: tuple[int, int] | None = None,
+        n_init: int | None = None,
+        random_state: int | None = 0,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.method = method
+        self.encoder = encoder
+        self.dim = dim
+        self.min_cluster_size = min_cluster_size
+        self.k_range = k_range
+        self.n_init = n_init
+        self.random_state = random_state
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.non_deterministic = False
+        return tags
+
+    def fit(self, X: Iterable[str], y: Any = None) -> TextClusterer:
+        """Cluster the texts ``X``; ``y`` is ignored."""
+        seed = self.random_state
+        if seed is None:
+            seed = int(np.random.default_rng().integers(2**31 - 1))
+        elif isinstance(seed, np.random.RandomState):
+            seed = int(seed.randint(2**31 - 1))
+        result = cluster(
+            X,
+            self.n_clusters,
+            method=self.method,
+            encoder=self.encoder,
+            seed=seed,
+            dim=self.dim,
+            min_cluster_size=self.min_cluster_size,
+            k_range=self.k_range,
+            n_init=self.n_init,
+        )
+        self.clusters_ = result
+        self.labels_ = result.labels
+        self.cluster_centers_ = result.centroids
+        self.n_clusters_ = result.n_clusters
+        return self
+
+    def _vectors(self, X: Iterable[str]) -> np.ndarray:
+        check_is_fitted(self, "cluster_centers_")
+        items = _text.as_list(X, "X")
+        enc = resolve_encoder(self.encoder)
+        return enc.encode(items, normalize=True, dim=self.dim)
+
+    def predict(self, X: Iterable[str]) -> np.ndarray:
+        """Cluster of each text: the nearest centroid by cosine; ``-1`` for blank texts."""
+        vectors = self._vectors(X)
+        return _nearest(vectors, self.cluster_centers_)[0]
+
+    def transform(self, X: Iterable[str]) -> np.ndarray:
+        """Cosine distance (``1 - cosine``) of each text to each centroid: ``(n, k)``."""
+        vectors = self._vectors(X)
+        return (1.0 - vectors @ self.cluster_centers_.T).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check_positive(n: Any, name: str) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {n!r}")
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+
+
+def _check_n_clusters(n_clusters: Any, method: str) -> None:
+    if n_clusters is None:
+        return
+    if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)):
+        raise TypeError(f"n_clusters must be an int or None, got {type(n_clusters).__name__}")
+    if n_clusters < 1:
+        raise ValueError(f"n_clusters must be >= 1, got {n_clusters}")
+    if method == "hdbscan":
+        raise ValueError(
+            "hdbscan finds the number of clusters itself; pass n_clusters=None "
+            "(tune min_cluster_size instead)"
+        )
+
+
+def _distinct(items: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Distinct non-blank texts, each text's row among them (``-1`` if blank), and counts."""
+    index: dict[str, int] = {}
+    inverse = np.empty(len(items), np.int64)
+    for i, t in enumerate(items):
+        if t and not t.isspace():
+            inverse[i] = index.setdefault(t, len(index))
+        else:
+            inverse[i] = -1
+    counts = np.bincount(inverse[inverse >= 0], minlength=len(index)).astype(np.float32)
+    return list(index), inverse, counts
+
+
+def _expand(unique_labels: np.ndarray, inverse: np.ndarray) -> np.ndarray:
+    """Labels of distinct texts spread back to every row; blank rows get -1."""
+    labels = np.full(len(inverse), NOISE, np.int64)
+    rows = inverse >= 0
+    labels[rows] = unique_labels[inverse[rows]]
+    return labels
+
+
+def _spherical_kmeans(
+    vectors: np.ndarray, weights: np.ndarray, k: int, seed: int, n_init: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """FAISS spherical k-means (k-means++ start), then assignment of every vector."""
+    import faiss
+
+    km = faiss.Kmeans(
+        vectors.shape[1],
+        int(k),
+        niter=_KMEANS_ITERATIONS,
+        seed=seed,
+        nredo=int(n_init),
+        spherical=True,
+        min_points_per_centroid=1,
+        max_points_per_centroid=256,
+        init_method=faiss.ClusteringInitMethod_KMEANS_PLUS_PLUS,
+        verbose=False,
+    )
+    if k == 1:
+        centroids = _unit(np.average(vectors, axis=0, weights=weights)[None, :])
+    else:
+        km.train(vectors, weights=weights)
+        centroids = _unit(km.centroids)
+    labels, _ = _nearest(vectors, centroids)
+    return centroids, labels
+
+
+def _agglomerative(vectors: np.ndarray, k: int) -> np.ndarray:
+    """Ward linkage on unit vectors (Euclidean there is a monotone function of cosine)."""
+    if k == 1:
+        return np.zeros(len(vectors), np.int64)
+    from sklearn.cluster import AgglomerativeClustering
+
+    model = AgglomerativeClustering(n_clusters=int(k), linkage="ward")
+    return model.fit_predict(vectors).astype(np.int64)
+
+
+def _hdbscan(vectors: np.ndarray, min_cluster_size: int) -> np.ndarray:
+    """scikit-learn HDBSCAN on unit vectors; noise keeps the label -1."""
+    from sklearn.cluster import HDBSCAN
+
+    _check_positive(min_cluster_size, "min_cluster_size")
+    if len(vectors) < max(2, min_cluster_size):
+        return np.full(len(vectors), NOISE, np.int64)
+    model = HDBSCAN(min_cluster_size=max(2, int(min_cluster_size)), copy=False)
+    return model.fit_predict(vectors).astype(np.int64)
+
+
+def _choose_k(
+    vectors: np.ndarray, weights: np.ndarray, seed: int, k_range: tuple[int, int] | None
+) -> tuple[int, dict[int, float]]:
+    """The k with the best cosine silhouette among a geometric grid of candidates."""
+    from sklearn.metrics import silhouette_score
+
+    n = len(vectors)
+    if k_range is None:
+        total = float(weights.sum())
+        high = int(min(AUTO_K_MAX, max(2, round(math.sqrt(total / 2)))))
+        low = 2
+    else:
+        low, high = (int(v) for v in k_range)
+        if low < 1 or high < low:
+            raise ValueError(f"k_range must be (low, high) with 1 <= low <= high, got {k_range}")
+    if n < 3:
+        return 1, {}
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(n, min(n, AUTO_K_SAMPLE), replace=False) if n > AUTO_K_SAMPLE else None
+    x = vectors if sample is None else vectors[sample]
+    w = weights if sample is None else weights[sample]
+    high = min(high, len(x) - 1)
+    low = min(max(low, 2), high)
+    if high < 2:
+        return 1, {}
+    grid = np.unique(np.round(np.geomspace(low, high, num=min(12, high - low + 1))).astype(int))
+    score_rows = (
+        rng.choice(len(x), SILHOUETTE_SAMPLE, replace=False) if len(x) > SILHOUETTE_SAMPLE else None
+    )
+    scores: dict[int, float] = {}
+    for k in grid.tolist():
+        _, labels = _spherical_kmeans(x, w, k, seed)
+        xs, ls = (x, labels) if score_rows is None else (x[score_rows], labels[score_rows])
+        if len(np.unique(ls)) < 2 or len(np.unique(ls)) >= len(ls):
+            continue
+        scores[k] = float(silhouette_score(xs, ls, metric="cosine"))
+    if not scores:
+        return 1, {}
+    best = max(scores, key=lambda k: (scores[k], -k))
+    return best, scores
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.ascontiguousarray(x / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def _centroids_of(
+    vectors: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Unit (weighted) mean vector of each label >= 0; rows labelled -1 are ignored."""
+    import scipy.sparse as sp
+
+    k = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
+    rows = np.flatnonzero(labels >= 0)
+    w = np.ones(rows.size) if weights is None else weights[rows]
+    onehot = sp.csr_matrix((w, (labels[rows], rows)), shape=(k, len(vectors)))
+    return _unit(np.asarray(onehot @ vectors.astype(np.float64)))
+
+
+def _nearest(
+    vectors: np.ndarray, centroids: np.ndarray, chunk: int = 65_536
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest centroid (by cosine) and the similarity to it; zero vectors get -1 and 0."""
+    n = len(vectors)
+    labels = np.full(n, NOISE, np.int64)
+    sims = np.zeros(n, np.float32)
+    if len(centroids) == 0:
+        return labels, sims
+    for start in range(0, n, chunk):
+        block = vectors[start : start + chunk] @ centroids.T
+        labels[start : start + chunk] = block.argmax(axis=1)
+        sims[start : start + chunk] = block.max(axis=1)
+    zero = np.einsum("ij,ij->i", vectors, vectors) <= 0
+    labels[zero] = NOISE
+    sims[zero] = 0.0
+    return labels, sims
+
+
+def _order_by_size(labels: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Renumber clusters by decreasing size (ties: lower old label first); drop empty ones."""
+    sizes = np.bincount(labels[labels >= 0], minlength=len(centroids))
+    order = np.lexsort((np.arange(len(sizes)), -sizes))
+    order = order[sizes[order] > 0]
+    new_of_old = np.full(len(sizes), NOISE, np.int64)
+    new_of_old[order] = np.arange(len(order))
+    out = np.where(labels >= 0, new_of_old[np.maximum(labels, 0)], NOISE)
+    return out.astype(np.int64), np.ascontiguousarray(centroids[order], dtype=np.float32)
+
+
+def _distances(
+    vectors: np.ndarray,
+    row_of: np.ndarray,
+    labels: np.ndarray,
+    centroids: np.ndarray,
+    chunk: int = 65_536,
+) -> np.ndarray:
+    """Cosine distance of each text to its centroid; noise: to the nearest one; blank: 1.
+
+    Works through the texts in chunks so that no (n, dim) copy is ever made.
+    """
+    out = np.ones(len(labels), np.float32)
+    if len(centroids) == 0:
+        return out
+    for start in range(0, len(labels), chunk):
+        rows = row_of[start : start + chunk]
+        has = np.flatnonzero(rows >= 0)
+        v = vectors[rows[has]]
+        lab = labels[start : start + chunk][has]
+        sims = np.empty(len(has), np.float32)
+        member = lab >= 0
+        sims[member] = np.einsum("ij,ij->i", v[member], centroids[lab[member]])
+        if not member.all():
+            sims[~member] = (v[~member] @ centroids.T).max(axis=1)
+        out[start + has] = 1.0 - sims
+    return np.clip(out, 0.0, 2.0)
+
+
+def _require_matplotlib() -> tuple[Any, Any]:
+    """matplotlib's Figure class and colormap registry, or an ImportError naming the extra.
+
+    Figures are built without pyplot, so plotting never changes the caller's backend.
+    """
+    try:
+        from matplotlib import colormaps
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError(
+            "plotting needs matplotlib, an optional extra: pip install 'sememe[plot]' "
+            "(or pip install matplotlib)"
+        ) from None
+    return Figure, colormaps

@@ -1,0 +1,422 @@
+"""Tests for sememe.clustering: cluster(), Clusters, TextClusterer and `sememe cluster`."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import sys
+
+import numpy as np
+import pytest
+from conftest import SHARED, tiny_encoder, word_tokenizer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import v_measure_score
+from sklearn.pipeline import make_pipeline
+
+import sememe
+from sememe.cli.main import main
+from sememe.clustering import Clusters, TextClusterer, cluster
+
+TOPICS = {
+    "pets": ["cat", "dog", "sat", "mat", "ran", "park"],
+    "money": ["stock", "market", "fell", "sharply", "bank", "money", "loan", "interest", "rate"],
+    "water": ["river", "water", "fish", "swim"],
+}
+
+
+def topic_texts(n_per_topic: int = 20, seed: int = 0) -> tuple[list[str], list[str]]:
+    """Texts of 3-5 words drawn from one topic each, and their topics."""
+    rng = np.random.default_rng(seed)
+    texts, topics = [], []
+    for topic, words in TOPICS.items():
+        for _ in range(n_per_topic):
+            size = int(rng.integers(3, 6))
+            texts.append(" ".join(rng.choice(words, size=size)))
+            topics.append(topic)
+    return texts, topics
+
+
+def topic_encoder(dim: int = 32, noise: float = 0.6, seed: int = 1) -> sememe.Encoder:
+    """A tiny encoder whose word vectors are their topic's direction plus noise."""
+    tokenizer = word_tokenizer()
+    vocab = tokenizer.get_vocab()
+    rng = np.random.default_rng(seed)
+    table = rng.standard_normal((len(vocab), dim)).astype(np.float32)
+    for words in TOPICS.values():
+        centre = rng.standard_normal(dim)
+        for w in words:
+            table[vocab[w]] = centre + noise * rng.standard_normal(dim)
+    config = sememe.ModelConfig(dim=dim, vocab_size=len(vocab), name="topics")
+    return sememe.Encoder(tokenizer, table, config=config)
+
+
+@pytest.fixture(scope="module")
+def enc():
+    return topic_encoder()
+
+
+# --------------------------------------------------------------------------- cluster()
+
+
+def test_kmeans_recovers_topics(enc):
+    texts, topics = topic_texts()
+    result = cluster(texts, 3, encoder=enc)
+    assert isinstance(result, Clusters)
+    assert result.n_clusters == 3 and len(result) == 3
+    assert v_measure_score(topics, result.labels) > 0.9
+    assert result.labels.shape == (len(texts),)
+    assert result.sizes.tolist() == sorted(result.sizes.tolist(), reverse=True)
+    assert result.sizes.sum() == len(texts)
+    np.testing.assert_allclose(np.linalg.norm(result.centroids, axis=1), 1.0, rtol=1e-5)
+    assert ((result.distances >= 0) & (result.distances <= 2)).all()
+
+
+def test_automatic_k_finds_the_topics(enc):
+    texts, topics = topic_texts(30)
+    result = cluster(texts, encoder=enc)
+    assert result.n_clusters == 3
+    assert set(result.k_scores) >= {2, 3, 4}
+    assert max(result.k_scores, key=result.k_scores.get) == 3
+    assert v_measure_score(topics, result.labels) > 0.9
+
+
+def test_same_seed_same_clusters(enc):
+    texts, _ = topic_texts(40, seed=3)
+    a = cluster(texts, 5, encoder=enc, seed=7)
+    b = cluster(texts, 5, encoder=enc, seed=7)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.centroids, b.centroids)
+
+
+def test_distances_are_cosine_distance_to_own_centroid(enc):
+    texts, _ = topic_texts(10)
+    result = cluster(texts, 3, encoder=enc)
+    vectors = enc.encode(texts, normalize=True)
+    expected = 1 - np.einsum("ij,ij->i", vectors, result.centroids[result.labels])
+    np.testing.assert_allclose(result.distances, expected, atol=1e-5)
+    far = result.outliers(3)
+    assert (result.distances[far[0]] >= result.distances[result.labels >= 0]).all()
+
+
+def test_representatives_are_nearest_distinct_members(enc):
+    texts, _ = topic_texts(15)
+    texts = texts + texts[:5]  # duplicates must not repeat among representatives
+    result = cluster(texts, 3, encoder=enc)
+    reps = result.representatives(4)
+    assert len(reps) == 3
+    for label, group in enumerate(reps):
+        assert len(group) == len(set(group)) == 4
+        rows = [texts.index(t) for t in group]
+        assert all(result.labels[r] == label for r in rows)
+        members = result.members(label)
+        assert result.distances[rows[0]] == pytest.approx(result.distances[members].min())
+
+
+def test_keywords_name_each_topic(enc):
+    texts, topics = topic_texts(20)
+    result = cluster(texts, 3, encoder=enc)
+    for label, words in enumerate(result.keywords(3)):
+        topic = topics[int(result.members(label)[0])]
+        assert len(words) == 3
+        assert set(words) <= set(TOPICS[topic])
+
+
+def test_keywords_skip_stop_words_and_handle_no_terms(enc):
+    result = cluster(["the cat", "the dog", "a river", "1 2"], 2, encoder=enc)
+    assert all("the" not in words for words in result.keywords())
+    only_digits = cluster(["1 cat", "2 2 dog", "3 river"], 2, encoder=enc, k_range=None)
+    no_terms = cluster(["1", "2 2", "33"], 1, encoder=enc)
+    assert no_terms.keywords() == [[]]
+    assert all(words and words[0] in "cat dog river" for words in only_digits.keywords())
+
+
+def test_texts_with_identical_vectors_can_give_fewer_clusters():
+    # "1", "2" and "3" are all the unknown token here: one point, so one non-empty cluster.
+    result = cluster(["1", "2", "3"], 2, encoder=tiny_encoder(dim=8))
+    assert result.n_clusters == 1 and result.labels.tolist() == [0, 0, 0]
+
+
+def test_duplicates_and_blanks(enc):
+    texts = ["cat dog", "", "river fish", "cat dog", "   ", "river fish", "stock market"]
+    result = cluster(texts, 3, encoder=enc)
+    assert result.labels[1] == result.labels[4] == -1
+    assert result.distances[1] == result.distances[4] == 1.0
+    assert result.labels[0] == result.labels[3] and result.labels[2] == result.labels[5]
+    assert result.n_noise == 2
+    assert sorted(result.sizes.tolist()) == [1, 2, 2]
+    assert result.vector_index[1] == -1 and result.vector_index[0] == result.vector_index[3]
+
+
+def test_k_equal_to_distinct_texts_puts_each_alone(enc):
+    texts = ["cat", "dog", "river", "cat", "river"]
+    result = cluster(texts, 3, encoder=enc)
+    assert result.n_clusters == 3
+    assert len({result.labels[0], result.labels[1], result.labels[2]}) == 3
+
+
+@pytest.mark.parametrize(
+    ("texts", "k", "error", "match"),
+    [
+        ([], 2, ValueError, "texts is empty"),
+        (["", " \t"], 2, ValueError, "empty or whitespace"),
+        (["cat", "dog"], 3, ValueError, r"n_clusters=3 is larger than the 2 distinct"),
+        (["cat", "dog", "dog"], 3, ValueError, "use n_clusters <= 2"),
+        (["cat", "dog"], 0, ValueError, "n_clusters must be >= 1"),
+        (["cat", "dog"], -2, ValueError, "n_clusters must be >= 1"),
+        (["cat", "dog"], 1.5, TypeError, "n_clusters must be an int"),
+        (["cat", "dog"], True, TypeError, "n_clusters must be an int"),
+        (None, 2, TypeError, "texts is None"),
+        (["cat", None, "dog"], 2, TypeError, r"texts\[1\] is None; expected str"),
+        (["cat", "dog", 3], 2, TypeError, r"texts\[2\] is of type int"),
+    ],
+)
+def test_bad_input_gives_clear_errors(enc, texts, k, error, match):
+    with pytest.raises(error, match=match):
+        cluster(texts, k, encoder=enc)
+
+
+def test_bad_method_and_options(enc):
+    with pytest.raises(ValueError, match="method must be one of"):
+        cluster(["cat", "dog"], 2, method="dbscan", encoder=enc)
+    with pytest.raises(ValueError, match="hdbscan finds the number of clusters itself"):
+        cluster(["cat", "dog"], 2, method="hdbscan", encoder=enc)
+    with pytest.raises(TypeError, match="encoder must be"):
+        cluster(["cat", "dog"], 2, encoder=42)
+    with pytest.raises(ValueError, match="n must be an int >= 1"):
+        cluster(["cat", "dog"], 2, encoder=enc).representatives(0)
+
+
+def test_one_cluster_and_single_text(enc):
+    result = cluster(["cat dog", "river fish"], 1, encoder=enc)
+    assert result.labels.tolist() == [0, 0]
+    alone = cluster("cat", encoder=enc)
+    assert alone.labels.tolist() == [0] and alone.texts == ["cat"]
+
+
+def test_hdbscan_keeps_noise(enc):
+    texts, topics = topic_texts(15)
+    odd = ["quick", "brown", "fox", "jumps", "over", "lazy", "today"]  # unrelated words
+    result = cluster([*texts, *odd], method="hdbscan", min_cluster_size=5, encoder=enc)
+    assert result.method == "hdbscan" and result.n_clusters == 3
+    labels = result.labels
+    assert v_measure_score(topics, labels[: len(texts)]) > 0.9
+    assert (labels[: len(texts)] >= 0).all()
+    assert (labels[len(texts) :] == -1).sum() >= 3  # outliers stay noise
+    noise = labels == -1
+    assert result.distances[noise].min() > np.median(result.distances[~noise])
+    assert result.sizes.sum() + result.n_noise == len(texts) + len(odd)
+    assert result.k_scores == {}
+
+
+def test_agglomerative(enc):
+    texts, topics = topic_texts(15)
+    result = cluster(texts, 3, method="agglomerative", encoder=enc)
+    assert result.n_clusters == 3
+    assert v_measure_score(topics, result.labels) > 0.9
+    np.testing.assert_allclose(np.linalg.norm(result.centroids, axis=1), 1.0, rtol=1e-5)
+
+
+def test_matryoshka_dim(enc):
+    texts, _ = topic_texts(5)
+    result = cluster(texts, 3, encoder=enc, dim=8)
+    assert result.centroids.shape == (3, 8)
+
+
+# --------------------------------------------------------------------------- export
+
+
+def test_records_dict_and_repr(enc):
+    texts = ["cat dog", "", "river fish", "stock market"]
+    result = cluster(texts, 2, encoder=enc)
+    records = result.to_records()
+    assert [r["text"] for r in records] == texts
+    assert records[1]["label"] == -1
+    assert {r["label"] for r in records} == {-1, 0, 1}
+    payload = json.loads(json.dumps(result.to_dict()))
+    assert payload["labels"] == result.labels.tolist() and payload["n_clusters"] == 2
+    text = repr(result)
+    assert "n_clusters=2" in text and "noise=1" in text
+    summaries = result.describe(n_keywords=2)
+    assert [s.label for s in summaries] == [0, 1]
+    assert [s.size for s in summaries] == result.sizes.tolist()
+
+
+def test_to_dataframe(enc, monkeypatch):
+    result = cluster(["cat", "dog", "river"], 2, encoder=enc)
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install pandas"):
+            result.to_dataframe()
+    else:
+        frame = result.to_dataframe()
+        assert list(frame.columns) == ["text", "label", "distance"]
+        assert frame["label"].tolist() == result.labels.tolist()
+
+
+def test_plot_writes_an_image(enc, tmp_path):
+    pytest.importorskip("matplotlib")
+    texts, _ = topic_texts(10)
+    result = cluster([*texts, ""], 3, encoder=enc)
+    out = tmp_path / "map.png"
+    fig = result.plot(out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert fig.axes
+
+
+def test_plot_without_matplotlib_names_the_extra(enc, monkeypatch):
+    result = cluster(["cat", "dog"], 2, encoder=enc)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(ImportError, match=r"sememe\[plot\]"):
+        result.plot("x.png")
+
+
+# --------------------------------------------------------------------------- invariants
+
+
+TEXTS = st.lists(
+    st.one_of(
+        st.just(""),
+        st.just("  "),
+        st.lists(
+            st.sampled_from([w for words in TOPICS.values() for w in words]), min_size=1, max_size=4
+        ).map(" ".join),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=TEXTS, k=st.integers(1, 6), seed=st.integers(0, 3))
+def test_labels_are_consistent_for_any_input(texts, k, seed):
+    enc = tiny_encoder(dim=16, seed=2)
+    distinct = {t for t in texts if t.strip()}
+    if not distinct or k > len(distinct):
+        with pytest.raises(ValueError):
+            cluster(texts, k, encoder=enc, seed=seed)
+        return
+    result = cluster(texts, k, encoder=enc, seed=seed)
+    labels = result.labels
+    blank = np.array([not t.strip() for t in texts])
+    assert (labels[blank] == -1).all() and (labels[~blank] >= 0).all()
+    assert (labels < result.n_clusters).all() and 1 <= result.n_clusters <= k
+    assert result.sizes.tolist() == np.bincount(labels[~blank], minlength=k)[: len(result)].tolist()
+    assert (result.sizes > 0).all()
+    assert result.sizes.sum() + result.n_noise == len(texts)
+    first = {}
+    for t, lab in zip(texts, labels.tolist(), strict=True):
+        assert first.setdefault(t, lab) == lab  # duplicates share a label
+
+
+# --------------------------------------------------------------------------- estimator
+
+
+def test_text_clusterer_fit_predict_transform(enc):
+    texts, _ = topic_texts(15)
+    model = TextClusterer(n_clusters=3, encoder=enc, random_state=0)
+    assert model.fit(texts) is model
+    assert model.labels_.shape == (len(texts),) and model.n_clusters_ == 3
+    assert model.cluster_centers_.shape == (3, enc.dim)
+    np.testing.assert_array_equal(model.predict(texts), model.labels_)
+    np.testing.assert_array_equal(model.fit_predict(texts), model.labels_)
+    distances = model.transform(["cat dog", "", "river fish"])
+    assert distances.shape == (3, 3)
+    assert model.predict(["", "river water fish"])[0] == -1
+    assert isinstance(model.clusters_, Clusters)
+
+
+def test_text_clusterer_sklearn_contract(enc):
+    model = TextClusterer(n_clusters=2, encoder=enc)
+    with pytest.raises(NotFittedError):
+        model.predict(["cat"])
+    params = model.get_params()
+    assert params["n_clusters"] == 2 and params["method"] == "kmeans"
+    assert clone(model).get_params()["encoder"] is enc
+    model.set_params(n_clusters=3)
+    assert model.n_clusters == 3
+    texts, _ = topic_texts(5)
+    fitted = TextClusterer(n_clusters=3).fit(texts)  # bundled model: pickles by name
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(again.predict(texts), fitted.predict(texts))
+    tags = model.__sklearn_tags__()
+    assert tags.input_tags.string and not tags.input_tags.two_d_array
+
+
+def test_text_clusterer_in_a_pipeline(enc):
+    from sklearn.preprocessing import FunctionTransformer
+
+    texts, _ = topic_texts(5)
+    pipe = make_pipeline(FunctionTransformer(lambda xs: [x.lower() for x in xs]), TextClusterer(3))
+    labels = pipe.fit_predict([t.upper() for t in texts])
+    assert len(labels) == len(texts)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_writes_labels_and_prints_table(tmp_path, capsys):
+    data = tmp_path / "in.jsonl"
+    texts, _ = topic_texts(6)
+    rows = [{"id": i, "body": t} for i, t in enumerate([*texts, ""])]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert main(["cluster", str(data), "-k", "3", "--field", "body", "-o", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("| cluster | size | keywords | representative |")
+    assert "| -1 | 1 | (noise or blank) |" in table
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [w["id"] for w in written] == list(range(len(rows)))
+    assert written[-1]["cluster"] == -1
+    assert {w["cluster"] for w in written[:-1]} == {0, 1, 2}
+    assert all(0 <= w["cluster_distance"] <= 2 for w in written)
+
+
+def test_cli_txt_and_csv_outputs(tmp_path, capsys):
+    data = tmp_path / "in.txt"
+    data.write_text("cats purr\ndogs bark\n\nstocks fell\nbonds rose\n", encoding="utf-8")
+    labels = tmp_path / "labels.txt"
+    assert main(["cluster", str(data), "-k", "2", "-q", "-o", str(labels)]) == 0
+    assert capsys.readouterr().out == ""
+    lines = labels.read_text().splitlines()
+    assert len(lines) == 5 and lines[2] == "-1"
+    table = tmp_path / "labels.csv"
+    assert main(["cluster", str(data), "-k", "2", "-q", "-o", str(table)]) == 0
+    header, *rows = table.read_text().splitlines()
+    assert header == "text,cluster,cluster_distance" and len(rows) == 5
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    data = tmp_path / "in.txt"
+    data.write_text("a\nb\n", encoding="utf-8")
+    assert main(["cluster", str(data), "-k", "5"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sememe: error: n_clusters=5 is larger") and err.count("\n") == 1
+    assert main(["cluster", str(tmp_path / "missing.txt")]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_cli_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    data = tmp_path / "in.txt"
+    data.write_text("cats purr\ndogs bark\nstocks fell\nbonds rose\n", encoding="utf-8")
+    image = tmp_path / "map.png"
+    assert main(["cluster", str(data), "-k", "2", "-q", "--plot", str(image)]) == 0
+    assert image.stat().st_size > 1000
+
+
+# --------------------------------------------------------------------------- realism
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared")
+def test_bundled_model_separates_banking_intents():
+    path = SHARED / "eval" / "banking77" / "train.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    chosen = ["card_arrival", "exchange_rate", "lost_or_stolen_phone", "age_limit", "top_up_failed"]
+    rows = [r for r in rows if r["label"] in chosen]
+    result = cluster([r["text"] for r in rows], len(chosen))
+    assert v_measure_score([r["label"] for r in rows], result.labels) > 0.6
