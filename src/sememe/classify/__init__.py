@@ -1,0 +1,18 @@
+"""Text classification with scikit-learn conventions on the shared encoder.
+
+* :class:`StaticEmbedder`: a transformer from texts to vectors, so any scikit-learn
+  model works on raw text (``make_pipeline(StaticEmbedder(), LogisticRegression())``).
+* :class:`StaticClassifier`: encoder plus a head (logistic regression, MLP, linear SVM,
+  ridge, or any scikit-learn classifier); single- and multi-label; ``save``/``load``
+  without pickle; optional fine-tuning of the encoder with torch.
+
+Layout: ``_estimators`` (the two estimators and input handling), ``_heads`` (head
+factory and the frozen array heads), ``_persist`` (the folder format), ``_finetune``
+(torch training), ``_encoders`` (the ``encoder`` parameter under clone and pickle).
+"""
+
+from __future__ import annotations
+
+from ._estimators import StaticClassifier, StaticEmbedder
+
+__all__ = ["StaticClassifier", "StaticEmbedder"]
