@@ -116,12 +116,7 @@ def speed(
     inputs: dict[str, list[str]], wl: object | None, repeats: int, peer_max: int
 ) -> list[str]:
     import sememe
-    from sememe import _wordcache
 
-    # Work around a foundation bug (encoder word memo: when the memo fills up mid-batch it
-    # restarts holding only that batch's *new* words, then KeyErrors on the others). A
-    # memo large enough for the whole corpus never restarts.
-    _wordcache.CAPACITY = max(_wordcache.CAPACITY, 4_000_000)
     lines = [
         "| input | texts | k | library | cold s | warm s (median) | texts/s warm | vs sememe |",
         "|---|---:|---:|---|---:|---:|---:|---:|",
