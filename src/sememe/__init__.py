@@ -27,9 +27,9 @@ __version__ = "0.1.0"
 _LAZY = {
     "Index": "index",
     "Hit": "index",
-    "dedupe": "dedupe",
-    "DedupeResult": "dedupe",
-    "Deduplicator": "dedupe",
+    "dedupe": "deduplication",
+    "DedupeResult": "deduplication",
+    "Deduplicator": "deduplication",
     "SemanticChunker": "chunking",
     "TokenChunker": "chunking",
     "Chunk": "chunking",

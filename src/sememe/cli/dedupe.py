@@ -1,0 +1,203 @@
+"""``sememe dedupe``: remove exact and near duplicates from a txt, jsonl or csv file."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from .._progress import progress
+from ..deduplication import Deduplicator, dedupe
+from ..deduplication._result import check_threshold, write_records
+from ..loading import load
+from ._io import _open_text, detect_format, read_records
+from .common import add_input_options, add_model_options, common_options, show_progress
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "dedupe",
+        parents=[common_options()],
+        help="remove exact and near duplicates (txt lines, jsonl or csv records)",
+        description="Keep one record of every group of duplicates (by --keep order, the "
+        "first by default): records equal after normalisation (case, Unicode form, "
+        "whitespace) or with cosine similarity >= --threshold. A record is removed only "
+        "when a kept record is that similar (no chaining). Output has the input's format "
+        "(or the output extension's); --report lists each removed record with the one it "
+        "duplicates. --stream handles files larger than memory.",
+    )
+    add_input_options(p)
+    add_model_options(p)
+    p.add_argument("-o", "--output", required=True, type=Path, help="deduplicated output file")
+    p.add_argument("-t", "--threshold", type=float, default=0.9, help="cosine threshold (0.9)")
+    p.add_argument(
+        "--keep",
+        choices=["first", "last", "longest", "shortest"],
+        default="first",
+        help="which record of a group survives (first)",
+    )
+    p.add_argument("--no-exact", action="store_true", help="no exact-text matching, vectors only")
+    p.add_argument("--report", type=Path, default=None, help="write removed records as jsonl")
+    p.add_argument("--against", default=None, help="reference file: also drop records it has")
+    p.add_argument("--target-size", type=int, default=None, help="pick the threshold keeping ~N")
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="read and decide in batches, keeping only kept vectors in memory (keep=first)",
+    )
+    p.add_argument("--batch-size", type=int, default=100_000, help="records per batch (--stream)")
+    p.add_argument("--search", choices=["auto", "exact", "cells"], default="auto")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    check_threshold(args.threshold)  # before reading a large file
+    kind = detect_format(
+        None if args.input in (None, "-") else str(args.input).removesuffix(".gz"), args.format
+    )
+    suffix = args.output.suffix.lower()
+    known = {".txt": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv"}
+    out_kind = known.get(suffix, kind)  # unknown extension: same format as the input
+    enc = load(args.model, dim=args.dim)
+    field = args.field or "text"
+    if args.stream:
+        if args.keep != "first" or args.target_size is not None or args.against:
+            raise ValueError("--stream supports only --keep first, without --target-size/--against")
+        n, kept, removed = _run_stream(args, enc, kind, out_kind, field)
+        threshold = args.threshold
+    else:
+        records = read_records(args.input, fmt=args.format, field=args.field)
+        texts = _field_texts(records, field, args.input)
+        against = None
+        if args.against:
+            against = _field_texts(
+                read_records(args.against, fmt=None, field=args.field), field, args.against
+            )
+        result = dedupe(
+            texts,
+            threshold=args.threshold,
+            encoder=enc,
+            keep=args.keep,
+            exact=not args.no_exact,
+            against=against,
+            target_size=args.target_size,
+            search=args.search,
+            show_progress=show_progress(args, len(texts)),
+        )
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        rows = [records[i] for i in result.kept]
+        write_records(args.output, _plain(rows, kind), out_kind, [texts[i] for i in result.kept])
+        if args.report:
+            result.write_report(args.report)
+        n, kept, removed, threshold = len(texts), result.n_kept, result.n_removed, result.threshold
+    if not args.quiet:
+        secs = time.perf_counter() - t0
+        share = removed / n if n else 0.0
+        print(
+            f"kept {kept:,} of {n:,} records ({removed:,} duplicates, {share:.2%}) at "
+            f"threshold {threshold:.4g} -> {args.output} in {secs:.2f}s",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _field_texts(records: list[dict], field: str, path: Any) -> list[str]:
+    """The text of each record, with errors naming the file and record."""
+    texts = []
+    for i, rec in enumerate(records):
+        if field not in rec:
+            raise ValueError(
+                f"{path}: record {i} has no field {field!r} (fields: {sorted(rec)}); use --field"
+            )
+        value = rec[field]
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise ValueError(
+                f"{path}: record {i} field {field!r} is {type(value).__name__}, expected text"
+            )
+        texts.append(value)
+    return texts
+
+
+def _plain(rows: list[dict], kind: str) -> list[Any]:
+    """txt input records are ``{"text": line}``: write them back as plain lines."""
+    return [r["text"] for r in rows] if kind == "txt" else rows
+
+
+def _iter_records(path: str | None, kind: str) -> Iterator[dict]:
+    """Records one at a time, so files larger than memory can be deduplicated."""
+    name = "stdin" if path in (None, "-") else str(path)
+    with _open_text(path) as f:
+        if kind == "txt":
+            for line in f:
+                yield {"text": line.rstrip("\r\n")}
+        elif kind == "jsonl":
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{name}:{n}: not valid JSON ({exc.msg})") from None
+                if not isinstance(rec, dict):
+                    raise ValueError(f"{name}:{n}: expected a JSON object")
+                yield rec
+        else:
+            delimiter = "\t" if str(path).removesuffix(".gz").endswith(".tsv") else ","
+            yield from csv.DictReader(f, delimiter=delimiter)
+
+
+def _run_stream(
+    args: argparse.Namespace, enc: Any, kind: str, out_kind: str, field: str
+) -> tuple[int, int, int]:
+    dd = Deduplicator(
+        args.threshold,
+        encoder=enc,
+        exact=not args.no_exact,
+        search=args.search,
+        show_progress=False,
+    )
+    records = _iter_records(args.input, kind)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    n = kept = 0
+    with ExitStack() as stack:
+        out = stack.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
+        bar = stack.enter_context(progress(None, show_progress(args, 10**9), "dedupe"))
+        report = None
+        if args.report:
+            report = stack.enter_context(open(args.report, "w", encoding="utf-8"))
+        writer = None
+        while batch := list(islice(records, args.batch_size)):
+            texts = _field_texts(batch, field, args.input)
+            result = dd.update(texts)
+            if out_kind == "csv":
+                if writer is None:
+                    writer = csv.DictWriter(out, fieldnames=list(batch[0]), extrasaction="ignore")
+                    writer.writeheader()
+                writer.writerows(batch[i] for i in result.kept)
+            elif out_kind == "jsonl":
+                for i in result.kept:
+                    out.write(json.dumps(batch[i], ensure_ascii=False) + "\n")
+            else:
+                for i in result.kept:
+                    out.write(texts[i].replace("\n", " ") + "\n")
+            if report is not None:
+                for row in result.report_rows():
+                    row["index"] += result.offset
+                    if not row["reference"]:
+                        row["duplicate_of"] += result.offset
+                    row["reference"] = False  # all positions are now line/record numbers
+                    report.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += len(texts)
+            kept += result.n_kept
+            bar.update(len(texts))
+    return n, kept, n - kept

@@ -1,0 +1,763 @@
+"""``dedupe()`` and ``Deduplicator``: records in, a :class:`DedupeResult` out.
+
+The pipeline, for one call:
+
+1. Take the text of each record (``key``) and validate it.
+2. Group records whose text is equal after :func:`normalize_text` (``exact=True``) or
+   identical (``exact=False``): each group is one *item*, represented by its
+   best-priority member; only representatives are encoded, once each.
+3. Find every pair of items with cosine >= the threshold (:mod:`._search`) and, with
+   ``against=``, each item's best match in the reference.
+4. Decide greedily in priority order without chaining (:func:`._result.resolve`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from .._progress import progress
+from .._text import check_texts
+from ..encoder import Encoder
+from ..errors import SememeError
+from ._result import (
+    KEEP_OPTIONS,
+    DedupeResult,
+    _Graph,
+    build_result,
+    check_threshold,
+    resolve,
+)
+from ._search import CELL_SIZE, NPROBE, TOLERANCE, CellIndex, SearchMode, choose_screen_dim
+
+Key = str | Callable[[Any], str] | None
+
+#: Texts encoded per step (also the unit of the progress bar).
+ENCODE_CHUNK = 16_384
+#: Thresholds tried, highest first, when looking for a ``target_size``.
+TARGET_FLOORS = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5)
+
+_STATE_VERSION = 1
+
+
+def normalize_text(text: str) -> str:
+    """The form in which texts are compared for exact duplicates.
+
+    Unicode NFKC (so full-width and compatibility characters match their plain
+    forms), case-folded, with every run of whitespace turned into one space and none
+    at the ends. ``"Hello,  World"`` and ``"hello, world\\n"`` are exact duplicates;
+    punctuation and digits still count.
+    """
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return " ".join(text.casefold().split())
+
+
+# ---------------------------------------------------------------------- records in
+
+
+def texts_of(records: Any, key: Key = None, name: str = "records") -> tuple[list[str], Any]:
+    """The text of each record, and the container to select kept records from.
+
+    ``records`` may be a list (or any iterable) of str, of dicts (text under ``key``,
+    default ``"text"``) or of anything ``key`` (a callable) turns into text; a
+    pandas Series; or a pandas DataFrame with ``key`` naming the text column.
+    """
+    if records is None:
+        raise TypeError(f"{name} is None; expected a list of texts or records")
+    if isinstance(records, str):
+        raise TypeError(
+            f"{name} is a single str; pass a list of texts (e.g. [text]) to deduplicate"
+        )
+    if hasattr(records, "columns") and hasattr(records, "iloc"):  # pandas DataFrame
+        if not isinstance(key, str):
+            raise TypeError(
+                f"{name} is a DataFrame; pass key=<column name> to say which column holds the text"
+            )
+        if key not in records.columns:
+            raise KeyError(f"{name} has no column {key!r} (columns: {list(records.columns)})")
+        return check_texts(records[key].tolist(), 0, f"{name}[{key!r}]"), records
+    if hasattr(records, "iloc") and hasattr(records, "tolist"):  # pandas Series
+        items = records.tolist()
+        container: Any = records
+    elif hasattr(records, "tolist") and not isinstance(records, list):  # numpy
+        items = records.tolist()
+        container = items
+    else:
+        try:
+            items = list(records)
+        except TypeError:
+            raise TypeError(
+                f"{name} is {type(records).__name__}; expected a list of texts or records"
+            ) from None
+        container = items
+    if key is None and not any(isinstance(x, dict) for x in items[:1]):
+        return check_texts(items, 0, name), container
+    texts = []
+    field = "text" if key is None else key
+    for i, item in enumerate(items):
+        if callable(field):
+            text = field(item)
+            where = f"key({name}[{i}])"
+        else:
+            if not isinstance(item, dict):
+                raise TypeError(
+                    f"{name}[{i}] is {type(item).__name__}; expected a dict with field {field!r}"
+                )
+            if field not in item:
+                raise KeyError(
+                    f"{name}[{i}] has no field {field!r} (fields: {sorted(item)}); pass key=..."
+                )
+            text = item[field]
+            where = f"{name}[{i}][{field!r}]"
+        if not isinstance(text, str):
+            what = "None" if text is None else f"of type {type(text).__name__}"
+            raise TypeError(f"{where} is {what}; expected str")
+        texts.append(text)
+    return texts, container
+
+
+def _priority(texts: Sequence[str], keep: str) -> np.ndarray:
+    """Rank of each record in the order records are visited (0 = first)."""
+    n = len(texts)
+    idx = np.arange(n)
+    if keep == "first":
+        return idx
+    if keep == "last":
+        return idx[::-1].copy()
+    lengths = np.fromiter(map(len, texts), np.int64, n)
+    order = np.lexsort((idx, -lengths if keep == "longest" else lengths))
+    rank = np.empty(n, np.int64)
+    rank[order] = idx
+    return rank
+
+
+def _group(keys: Sequence[str], rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Items of equal keys: the representative (best rank) of each, and each record's item."""
+    ids: dict[str, int] = {}
+    item_of = np.fromiter((ids.setdefault(k, len(ids)) for k in keys), np.int64, len(keys))
+    rep = np.full(len(ids), -1, np.int64)
+    order = np.argsort(rank, kind="stable")[::-1]  # worst first, so the best write wins
+    rep[item_of[order]] = order
+    return rep, item_of
+
+
+def _encode(encoder: Encoder, texts: list[str], show_progress: bool | None) -> np.ndarray:
+    """Unit vectors for ``texts``, chunks encoded on two threads, with a progress bar.
+
+    The encoder is thread-safe and its tokenizer releases the GIL, so two threads
+    encode about 1.3x faster than one on two cores.
+    """
+    out = np.zeros((len(texts), encoder.dim), np.float32)
+
+    def work(start: int) -> int:
+        chunk = texts[start : start + ENCODE_CHUNK]
+        out[start : start + len(chunk)] = encoder.encode(chunk, normalize=True, show_progress=False)
+        return len(chunk)
+
+    starts = list(range(0, len(texts), ENCODE_CHUNK))
+    workers = min(2, os.cpu_count() or 1, len(starts))
+    with progress(len(texts), show_progress, "dedupe: encode") as bar:
+        if workers <= 1:
+            for start in starts:
+                bar.update(work(start))
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                for done in pool.map(work, starts):
+                    bar.update(done)
+    return out
+
+
+def _resolve_encoder(encoder: Encoder | None) -> Encoder:
+    if encoder is None:
+        from ..loading import load
+
+        return load()
+    if not isinstance(encoder, Encoder):
+        raise TypeError(f"encoder must be a sememe.Encoder, got {type(encoder).__name__}")
+    return encoder
+
+
+def _best_per_query(
+    n: int, qi: np.ndarray, ids: np.ndarray, sims: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``n`` queries: best similarity (-inf if none) and its id (-1)."""
+    best = np.full(n, -np.inf, np.float32)
+    best_id = np.full(n, -1, np.int64)
+    if len(qi):
+        order = np.lexsort((-sims, qi))
+        first = order[np.r_[True, qi[order][1:] != qi[order][:-1]]]
+        best[qi[first]] = sims[first]
+        best_id[qi[first]] = ids[first]
+    return best, best_id
+
+
+# ---------------------------------------------------------------------- references
+
+
+class _Reference(Protocol):
+    """Something records are deduplicated against (it always wins)."""
+
+    def exact(self, keys: Sequence[str]) -> list[Any]: ...
+
+    def best(self, vectors: np.ndarray, floor: float) -> tuple[np.ndarray, list[Any]]: ...
+
+
+class _RecordsReference:
+    """Reference records given as texts or dicts: hashed and encoded like the input."""
+
+    def __init__(self, texts: list[str], encoder: Encoder, exact: bool, index_args: dict) -> None:
+        self.exact_on = exact
+        keys = [normalize_text(t) for t in texts] if exact else texts
+        self.first: dict[str, int] = {}
+        for i, k in enumerate(keys):
+            self.first.setdefault(k, i)
+        rep, _ = _group(keys, np.arange(len(texts)))
+        self.rep = rep
+        self.index = CellIndex(encoder.dim, **index_args)
+        if len(rep):
+            self.index.add(_encode(encoder, [texts[r] for r in rep], False))
+
+    def exact(self, keys: Sequence[str]) -> list[Any]:
+        if not self.exact_on:
+            return [None] * len(keys)
+        return [self.first.get(k) for k in keys]
+
+    def best(self, vectors: np.ndarray, floor: float) -> tuple[np.ndarray, list[Any]]:
+        qi, rows, sims = self.index.search(vectors, floor)
+        best, row = _best_per_query(len(vectors), qi, rows, sims)
+        return best, [int(self.rep[r]) if r >= 0 else None for r in row.tolist()]
+
+
+class _IndexReference:
+    """A retrieval :class:`~sememe.Index`: its nearest hit decides (no text hashing)."""
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    def exact(self, keys: Sequence[str]) -> list[Any]:
+        return [None] * len(keys)
+
+    def best(self, vectors: np.ndarray, floor: float) -> tuple[np.ndarray, list[Any]]:
+        best = np.full(len(vectors), -np.inf, np.float32)
+        ids: list[Any] = [None] * len(vectors)
+        if not len(vectors) or not len(self.index):
+            return best, ids
+        for q, hits in enumerate(self.index.search_vectors(vectors, 1)):
+            if hits and hits[0].score >= floor - TOLERANCE:
+                best[q] = hits[0].score
+                ids[q] = hits[0].id
+        return best, ids
+
+
+class _StreamReference:
+    """The records a :class:`Deduplicator` has kept so far."""
+
+    def __init__(self, dd: Deduplicator) -> None:
+        self.dd = dd
+
+    def exact(self, keys: Sequence[str]) -> list[Any]:
+        if not self.dd.exact:
+            return [None] * len(keys)
+        table = self.dd._hashes
+        return [table.get(_digest(k)) for k in keys]
+
+    def best(self, vectors: np.ndarray, floor: float) -> tuple[np.ndarray, list[Any]]:
+        qi, rows, sims = self.dd._index.search(vectors, floor)
+        best, row = _best_per_query(len(vectors), qi, rows, sims)
+        ids = self.dd._ids
+        return best, [int(ids[r]) if r >= 0 else None for r in row.tolist()]
+
+
+def _digest(key: str) -> int:
+    """Stable 64-bit hash of a normalised text (Python's hash() changes per process)."""
+    return int.from_bytes(
+        hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little"
+    )
+
+
+def _reference_for(
+    against: Any,
+    key: Key,
+    encoder: Encoder | None,
+    exact: bool,
+    search: SearchMode,
+    cell_size: int,
+    nprobe: int,
+) -> tuple[_Reference, Encoder]:
+    """Wrap ``against`` and settle which encoder both sides use."""
+    if isinstance(against, Deduplicator):
+        enc = against._encoder()
+        _same_model(encoder, enc, "the Deduplicator")
+        return _StreamReference(against), enc
+    if hasattr(against, "search_vectors") and hasattr(against, "encoder"):  # sememe.Index
+        enc = against.encoder
+        _same_model(encoder, enc, "the Index")
+        return _IndexReference(against), enc
+    enc = _resolve_encoder(encoder)
+    texts, _ = texts_of(against, key, name="against")
+    return _RecordsReference(texts, enc, exact, _index_args(enc, search, cell_size, nprobe)), enc
+
+
+def _same_model(given: Encoder | None, theirs: Encoder, what: str) -> None:
+    if given is not None and given.fingerprint != theirs.fingerprint:
+        raise ValueError(
+            f"encoder differs from the one {what} was built with; vectors of different "
+            f"models cannot be compared (leave encoder=None to use {what}'s)"
+        )
+
+
+# ---------------------------------------------------------------------- the core
+
+
+def _graph(
+    texts: list[str],
+    *,
+    floor: float,
+    encoder: Encoder,
+    keep: str,
+    exact: bool,
+    reference: _Reference | None,
+    index_args: dict,
+    show_progress: bool | None,
+) -> tuple[_Graph, CellIndex, np.ndarray]:
+    """Items, their similar pairs at ``floor`` and their reference matches."""
+    rank = _priority(texts, keep)
+    keys = [normalize_text(t) for t in texts] if exact else texts
+    rep, item_of = _group(keys, rank)
+    n_items = len(rep)
+    rep_keys = [keys[r] for r in rep.tolist()]
+    ref_exact = np.zeros(n_items, bool)
+    ref_id: list[Any] = [None] * n_items
+    if reference is not None and n_items:
+        for u, hit in enumerate(reference.exact(rep_keys)):
+            if hit is not None:
+                ref_exact[u] = True
+                ref_id[u] = hit
+    # Items equal to a reference text are removed whatever the threshold: not encoded.
+    todo = np.flatnonzero(~ref_exact)
+    vectors = _encode(encoder, [texts[r] for r in rep[todo].tolist()], show_progress)
+    index = CellIndex(encoder.dim, **index_args)
+    index.add(vectors)  # takes the array over without copying
+    ref_sim = np.full(n_items, -np.inf, np.float32)
+    if reference is not None and len(todo):
+        best, ids = reference.best(vectors, floor)
+        ref_sim[todo] = best
+        for k, u in enumerate(todo.tolist()):
+            if ids[k] is not None:
+                ref_id[u] = ids[k]
+    graph = _Graph(
+        n_records=len(texts),
+        rank=rank[rep] if n_items else np.zeros(0, np.int64),
+        rep=rep,
+        item_of=item_of,
+        ua=np.zeros(0, np.int64),
+        ub=np.zeros(0, np.int64),
+        sims=np.zeros(0, np.float32),
+        floor=floor,
+        ref_sim=ref_sim,
+        ref_id=ref_id,
+        ref_exact=ref_exact,
+        solo=np.zeros(n_items, bool),
+    )
+    if not exact:
+        blank = np.zeros(n_items, bool)
+        blank[todo] = ~np.any(vectors != 0, axis=1)
+        graph.solo = blank & (np.bincount(item_of, minlength=n_items) > 1)
+    _collect_pairs(graph, index, todo, floor)
+    return graph, index, todo
+
+
+def _collect_pairs(graph: _Graph, index: CellIndex, todo: np.ndarray, floor: float) -> None:
+    """Fill ``graph`` with the item pairs at ``floor`` (rows of ``index`` are ``todo`` items)."""
+    a, b, s = index.self_pairs(floor)
+    graph.ua, graph.ub, graph.sims = todo[a], todo[b], s
+    graph.floor = floor
+
+
+def _index_args(
+    encoder: Encoder, search: SearchMode, cell_size: int, nprobe: int
+) -> dict[str, Any]:
+    return {
+        "screen_dim": choose_screen_dim(encoder.dim, tuple(encoder.config.matryoshka_dims)),
+        "search": search,
+        "cell_size": cell_size,
+        "nprobe": nprobe,
+    }
+
+
+def _check_keep(keep: str) -> str:
+    if keep not in KEEP_OPTIONS:
+        raise ValueError(f"keep must be one of {', '.join(map(repr, KEEP_OPTIONS))}; got {keep!r}")
+    return keep
+
+
+def _n_kept(graph: _Graph, threshold: float) -> int:
+    kept, _, _ = resolve(graph, threshold)
+    sizes = np.bincount(graph.item_of, minlength=graph.n_items)
+    return int(kept.sum() + (sizes[graph.solo] - 1).sum())
+
+
+def _find_target(
+    graph: _Graph, index: CellIndex, todo: np.ndarray, target: int, reference: _Reference | None
+) -> float:
+    """Lower the floor until ``target`` records can be kept, then bisect the threshold."""
+    upper = 1.0
+    for floor in TARGET_FLOORS:
+        if floor < graph.floor:
+            _collect_pairs(graph, index, todo, floor)
+            if reference is not None and len(todo):
+                best, ids = reference.best(index.vectors, floor)
+                graph.ref_sim[todo] = best
+                for k, u in enumerate(todo.tolist()):
+                    if ids[k] is not None and not graph.ref_exact[u]:
+                        graph.ref_id[u] = ids[k]
+        if _n_kept(graph, floor) <= target:
+            break
+        upper = floor
+    else:
+        return graph.floor
+    # Candidate thresholds: the pair similarities in [floor, upper]; the kept count only
+    # changes there. It rises with the threshold (not strictly: removing a pair can
+    # free a record that then removes others), so bisect and keep the closest.
+    sims = np.concatenate([graph.sims, graph.ref_sim[np.isfinite(graph.ref_sim)]])
+    cand = np.unique(sims[(sims >= graph.floor) & (sims <= upper)])
+    cand = np.unique(np.concatenate([cand, [graph.floor, upper]]).astype(np.float64))
+    lo, hi = 0, len(cand) - 1
+    best_t, best_gap = cand[hi], abs(_n_kept(graph, cand[hi]) - target)
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        got = _n_kept(graph, float(cand[mid]))
+        if abs(got - target) < best_gap or (abs(got - target) == best_gap and cand[mid] > best_t):
+            best_t, best_gap = cand[mid], abs(got - target)
+        if got < target:
+            lo = mid + 1
+        elif got > target:
+            hi = mid - 1
+        else:
+            break
+    return float(best_t)
+
+
+def dedupe(
+    records: Any,
+    *,
+    threshold: float = 0.9,
+    key: Key = None,
+    encoder: Encoder | None = None,
+    keep: str = "first",
+    exact: bool = True,
+    against: Any = None,
+    target_size: int | None = None,
+    min_threshold: float | None = None,
+    search: SearchMode = "auto",
+    nprobe: int = NPROBE,
+    cell_size: int = CELL_SIZE,
+    show_progress: bool | None = None,
+) -> DedupeResult:
+    """Remove exact and near duplicates from ``records``.
+
+    Parameters
+    ----------
+    records:
+        A list (or iterable) of str; of dicts, the text under ``key`` (default
+        ``"text"``); of anything, with ``key`` a callable returning its text; a pandas
+        Series; or a DataFrame with ``key`` naming the text column.
+    threshold:
+        Cosine similarity at or above which two records are duplicates, in (0, 1].
+    key:
+        Field name or callable giving each record's text.
+    encoder:
+        The model (default: :func:`sememe.load`'s bundled model).
+    keep:
+        Which record of a duplicate group survives: ``"first"`` (input order),
+        ``"last"``, ``"longest"`` or ``"shortest"`` text (ties: earlier record).
+        Records are visited in that order; each is removed if an already kept record
+        is within the threshold (no chaining).
+    exact:
+        Treat texts equal after :func:`normalize_text` as duplicates (similarity 1.0)
+        by hashing, encoding each only once. With False, only the vectors decide
+        (identical texts are still encoded once; blank texts duplicate nothing).
+    against:
+        Reference records (same forms as ``records``, same ``key``), a
+        :class:`~sememe.Index`, or a :class:`Deduplicator`: records that duplicate a
+        reference record are removed (the reference always wins), on top of
+        deduplicating ``records`` among themselves.
+    target_size:
+        Instead of ``threshold``, find the threshold that keeps about this many
+        records (searched down to 0.5; the result's ``threshold`` says what was used).
+    min_threshold:
+        Also collect pairs down to this similarity, so that
+        :meth:`DedupeResult.rethreshold` can answer thresholds as low as it.
+    search:
+        ``"auto"`` (exact all-pairs up to 8,192 distinct texts, cells above),
+        ``"exact"`` (always all pairs: slow for large inputs, exact), ``"cells"``.
+    nprobe, cell_size:
+        Cells probed per record and records per cell of the candidate search; raise
+        ``nprobe`` for more recall, lower it for speed.
+    show_progress:
+        Progress bar on stderr (default: for large inputs on a terminal).
+
+    Returns
+    -------
+    DedupeResult
+        ``kept`` and ``removed`` positions (each record in exactly one), the pairs
+        behind the decision, and ``explain``/``rethreshold``/``write`` helpers.
+    """
+    threshold = check_threshold(threshold)
+    keep = _check_keep(keep)
+    floor = threshold if min_threshold is None else min(threshold, check_threshold(min_threshold))
+    if target_size is not None:
+        if (
+            isinstance(target_size, bool)
+            or not isinstance(target_size, (int, np.integer))
+            or target_size < 0
+        ):
+            raise ValueError(f"target_size must be an int >= 0, got {target_size!r}")
+        floor = max(TARGET_FLOORS[0], floor) if min_threshold is None else floor
+    texts, container = texts_of(records, key)
+    reference: _Reference | None = None
+    if against is None:
+        enc = _resolve_encoder(encoder)
+    else:
+        reference, enc = _reference_for(against, key, encoder, exact, search, cell_size, nprobe)
+    index_args = _index_args(enc, search, cell_size, nprobe)
+    graph, index, todo = _graph(
+        texts,
+        floor=floor,
+        encoder=enc,
+        keep=keep,
+        exact=exact,
+        reference=reference,
+        index_args=index_args,
+        show_progress=show_progress,
+    )
+    if target_size is not None:
+        threshold = _find_target(graph, index, todo, int(target_size), reference)
+    return build_result(graph, threshold, keep=keep, records=container, texts=texts)
+
+
+# ---------------------------------------------------------------------- streams
+
+
+class Deduplicator:
+    """Deduplicate a stream batch by batch against everything kept so far.
+
+    Each :meth:`update` removes the batch's records that duplicate a record kept in an
+    earlier batch, or an earlier record of the same batch (keep-first order, no
+    chaining), then remembers the batch's kept records. Kept vectors go into a
+    growing cell index (cells are re-trained only when it has grown fourfold), so a
+    batch costs about the same however long the stream is. The result over a stream
+    equals ``dedupe(all_records, keep="first")`` (up to the candidate search's recall).
+
+    Parameters mirror :func:`dedupe`; ``keep`` is always ``"first"``.
+    :meth:`save` and :meth:`load` persist the state (kept vectors, text hashes,
+    positions) so a stream can be resumed in another process.
+
+    Attributes
+    ----------
+    n_seen_:
+        Records given so far (the stream position of the next record).
+    n_kept_:
+        Records kept so far.
+    """
+
+    def __init__(
+        self,
+        threshold: float = 0.9,
+        *,
+        key: Key = None,
+        encoder: Encoder | None = None,
+        exact: bool = True,
+        search: SearchMode = "auto",
+        nprobe: int = NPROBE,
+        cell_size: int = CELL_SIZE,
+        show_progress: bool | None = None,
+    ) -> None:
+        self.threshold = threshold
+        self.key = key
+        self.encoder = encoder
+        self.exact = exact
+        self.search = search
+        self.nprobe = nprobe
+        self.cell_size = cell_size
+        self.show_progress = show_progress
+
+    # -- state -----------------------------------------------------------------
+    def _encoder(self) -> Encoder:
+        if getattr(self, "_enc", None) is None:
+            self._enc = _resolve_encoder(self.encoder)
+        return self._enc
+
+    def _ensure_state(self) -> None:
+        if not hasattr(self, "_index"):
+            self.reset()
+
+    def reset(self) -> Deduplicator:
+        """Forget everything seen so far."""
+        check_threshold(self.threshold)
+        enc = self._encoder()
+        self._index = CellIndex(
+            enc.dim, **_index_args(enc, self.search, self.cell_size, self.nprobe)
+        )
+        self._ids = np.zeros(0, np.int64)
+        self._hashes: dict[int, int] = {}
+        self._n_seen = 0
+        return self
+
+    @property
+    def n_seen_(self) -> int:
+        return getattr(self, "_n_seen", 0)
+
+    @property
+    def n_kept_(self) -> int:
+        self._ensure_state()
+        return len(self._ids)
+
+    def __len__(self) -> int:
+        return self.n_kept_
+
+    def __repr__(self) -> str:
+        seen = self.n_seen_
+        kept = len(getattr(self, "_ids", ()))
+        return f"Deduplicator(threshold={self.threshold}, seen={seen}, kept={kept})"
+
+    # -- work ------------------------------------------------------------------
+    def update(self, records: Any) -> DedupeResult:
+        """Deduplicate one batch against the stream so far; remember its kept records.
+
+        Positions in the result are within the batch; ``result.offset`` is the
+        stream position of the batch's first record. ``duplicate_of`` of a record
+        removed because of an earlier batch (``reference=True``) is that record's
+        stream position.
+        """
+        self._ensure_state()
+        threshold = check_threshold(self.threshold)
+        enc = self._encoder()
+        texts, container = texts_of(records, self.key)
+        graph, index, todo = _graph(
+            texts,
+            floor=threshold,
+            encoder=enc,
+            keep="first",
+            exact=self.exact,
+            reference=_StreamReference(self),
+            index_args=_index_args(enc, self.search, self.cell_size, self.nprobe),
+            show_progress=self.show_progress,
+        )
+        result = build_result(
+            graph, threshold, keep="first", records=container, texts=texts, offset=self._n_seen
+        )
+        kept_items, _, _ = resolve(graph, threshold)
+        row_of = np.full(graph.n_items, -1, np.int64)
+        row_of[todo] = np.arange(len(todo))
+        new = np.flatnonzero(kept_items & (row_of >= 0))
+        self._index.add(index.vectors[row_of[new]])
+        positions = graph.rep[new] + self._n_seen
+        self._ids = np.concatenate([self._ids, positions])
+        if self.exact:
+            for u, pos in zip(new.tolist(), positions.tolist(), strict=True):
+                self._hashes.setdefault(_digest(normalize_text(texts[graph.rep[u]])), pos)
+        # Blank texts compared by vector (exact=False) are kept but match nothing: skip.
+        self._n_seen += len(texts)
+        result._graph = None  # the state moved on; this batch cannot be re-decided
+        return result
+
+    def partial_fit(self, records: Any) -> Deduplicator:
+        """:meth:`update`, returning ``self`` (scikit-learn style)."""
+        self.update(records)
+        return self
+
+    def fit(self, records: Any) -> Deduplicator:
+        """Start afresh and take ``records`` as the first batch."""
+        self.reset()
+        return self.partial_fit(records)
+
+    def filter(self, records: Any) -> Any:
+        """The records of a batch that survive (:meth:`update` then ``deduplicated``)."""
+        return self.update(records).deduplicated
+
+    def run(self, batches: Iterable[Any]) -> Iterable[DedupeResult]:
+        """:meth:`update` each batch of an iterable, yielding results as they come."""
+        for batch in batches:
+            yield self.update(batch)
+
+    # -- persistence -----------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the state to folder ``path``: ``state.json`` and ``arrays.npz``."""
+        self._ensure_state()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        enc = self._encoder()
+        meta = {
+            "format_version": _STATE_VERSION,
+            "threshold": self.threshold,
+            "exact": self.exact,
+            "search": self.search,
+            "nprobe": self.nprobe,
+            "cell_size": self.cell_size,
+            "key": self.key if isinstance(self.key, str) or self.key is None else None,
+            "n_seen": self._n_seen,
+            "model": enc.config.name,
+            "dim": enc.dim,
+            "fingerprint": enc.fingerprint,
+        }
+        hashes = np.fromiter(self._hashes.keys(), np.uint64, len(self._hashes))
+        hash_ids = np.fromiter(self._hashes.values(), np.int64, len(self._hashes))
+        arrays = {f"index_{k}": v for k, v in self._index.arrays().items()}
+        np.savez(path / "arrays.npz", ids=self._ids, hashes=hashes, hash_ids=hash_ids, **arrays)
+        (path / "state.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(
+        cls, path: str | Path, *, encoder: Encoder | None = None, key: Key = None
+    ) -> Deduplicator:
+        """Read a state written by :meth:`save`; ``encoder`` must be the model it used."""
+        path = Path(path)
+        meta_path = path / "state.json"
+        if not meta_path.is_file():
+            raise FileNotFoundError(f"{path}: no Deduplicator state here (state.json missing)")
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("format_version") != _STATE_VERSION:
+            raise DedupeStateError(
+                f"{meta_path}: format_version {meta.get('format_version')!r} is not supported "
+                f"(expected {_STATE_VERSION})"
+            )
+        enc = _resolve_encoder(encoder)
+        if enc.dim != meta["dim"] and encoder is None:
+            enc = enc.with_options(dim=meta["dim"])
+        if enc.fingerprint != meta["fingerprint"] or enc.dim != meta["dim"]:
+            raise DedupeStateError(
+                f"{path}: saved with model {meta['model']!r} (dim {meta['dim']}); the given "
+                f"encoder is a different model; pass encoder=<that model>"
+            )
+        dd = cls(
+            meta["threshold"],
+            key=meta["key"] if key is None else key,
+            encoder=enc,
+            exact=meta["exact"],
+            search=meta["search"],
+            nprobe=meta["nprobe"],
+            cell_size=meta["cell_size"],
+        )
+        dd.reset()
+        with np.load(path / "arrays.npz") as z:
+            arrays = {k[len("index_") :]: z[k] for k in z.files if k.startswith("index_")}
+            dd._index.load_arrays(arrays)
+            dd._ids = z["ids"].astype(np.int64)
+            dd._hashes = dict(zip(z["hashes"].tolist(), z["hash_ids"].tolist(), strict=True))
+        dd._n_seen = int(meta["n_seen"])
+        return dd
+
+
+class DedupeStateError(SememeError, ValueError):
+    """A saved Deduplicator state that cannot be used as asked."""
