@@ -1,0 +1,107 @@
+"""``sememe index build``: embed a file of documents into a searchable index folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..index import KINDS, Index
+from ..loading import load
+from ._io import InputError, read_records
+from .common import add_input_options, add_model_options, common_options, show_progress
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "index",
+        parents=[common_options()],
+        help="build a search index from texts (see 'sememe search')",
+        description="Manage search indexes. 'sememe index build DOCS -o DIR' embeds DOCS.",
+    )
+    actions = p.add_subparsers(dest="index_command", metavar="ACTION", required=True)
+    b = actions.add_parser(
+        "build",
+        parents=[common_options()],
+        help="embed documents into an index folder",
+        description="Embed documents (txt: one per line; jsonl/csv: the --field column) into "
+        "an index folder for 'sememe search'. Blank documents are skipped. Ids are line "
+        "numbers for txt (from 1) and the --id-field of jsonl/csv records (record numbers "
+        "from 1 when absent); other jsonl/csv fields are kept as metadata.",
+    )
+    add_input_options(b)
+    add_model_options(b)
+    b.add_argument("-o", "--output", required=True, type=Path, help="index folder to write")
+    b.add_argument("--kind", choices=KINDS, default="float", help="default: float")
+    b.add_argument("--id-field", default="id", help="id field of jsonl/csv records (default: id)")
+    b.add_argument("--no-metadata", action="store_true", help="do not keep other fields")
+    b.add_argument(
+        "--factory",
+        default=None,
+        help="FAISS structure beyond --exact-limit, e.g. HNSW32, BIVF1024",
+    )
+    b.add_argument("--exact-limit", type=int, default=None, help="documents searched exactly")
+    b.add_argument("--overwrite", action="store_true", help="replace an existing index folder")
+    b.set_defaults(func=run_build)
+
+
+def _documents(args: argparse.Namespace) -> tuple[list[str], list[Any], list[dict | None], int]:
+    """Texts, ids and metadata of the input; also the number of blank documents skipped."""
+    records = read_records(args.input, fmt=args.format, field=args.field)
+    key = args.field or "text"
+    name = "stdin" if args.input in (None, "-") else str(args.input)
+    texts: list[str] = []
+    ids: list[Any] = []
+    meta: list[dict | None] = []
+    skipped = 0
+    for n, rec in enumerate(records, 1):
+        if key not in rec:
+            raise InputError(
+                f"{name}: record {n} has no field {key!r} (fields: {sorted(rec)}); use --field"
+            )
+        text = rec[key]
+        if text is None:
+            text = ""
+        if not isinstance(text, str):
+            raise InputError(
+                f"{name}: record {n} field {key!r} is {type(text).__name__}, expected text"
+            )
+        if not text.strip():
+            skipped += 1
+            continue
+        doc_id = rec.get(args.id_field, n)
+        if doc_id is None or isinstance(doc_id, (bool, float, list, dict)):
+            raise InputError(f"{name}: record {n} has id {doc_id!r}; ids must be text or integers")
+        rest = {k: v for k, v in rec.items() if k not in (key, args.id_field)}
+        texts.append(text)
+        ids.append(doc_id)
+        meta.append(None if args.no_metadata else (rest or None))
+    return texts, ids, meta, skipped
+
+
+def run_build(args: argparse.Namespace) -> int:
+    if args.output.exists() and not args.overwrite:
+        raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
+    t0 = time.perf_counter()
+    texts, ids, meta, skipped = _documents(args)
+    enc = load(args.model, dim=args.dim)
+    index = Index(
+        enc,
+        kind=args.kind,
+        factory=args.factory,
+        exact_limit=args.exact_limit,
+        show_progress=show_progress(args, len(texts)),
+    )
+    index.add(texts, ids, meta)
+    index.save(args.output, overwrite=args.overwrite)
+    if not args.quiet:
+        secs = time.perf_counter() - t0
+        extra = f", {skipped:,} blank skipped" if skipped else ""
+        print(
+            f"indexed {len(index):,} documents{extra} -> {args.output} "
+            f"(kind {index.kind}, {index.structure}) in {secs:.2f}s",
+            file=sys.stderr,
+        )
+    return 0

@@ -1,0 +1,102 @@
+"""``sememe search``: query an index folder written by ``sememe index build``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..index import Index
+from ..loading import load
+from ._io import read_texts
+from .common import common_options
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "search",
+        parents=[common_options()],
+        help="find the documents of an index closest to a query",
+        description="Search an index folder. Prints a table per query, or with --json one "
+        'JSON object per query: {"query": ..., "hits": [{"id", "score", "text", "metadata"}]}.',
+    )
+    p.add_argument("index", type=Path, help="index folder (from 'sememe index build')")
+    p.add_argument("query", nargs="*", help="query text(s)")
+    p.add_argument("-k", type=int, default=10, help="results per query (default: 10)")
+    p.add_argument("--queries", default=None, help="file with one query per line ('-': stdin)")
+    p.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="keep documents whose metadata FIELD equals VALUE (repeatable)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON lines")
+    p.add_argument("-m", "--model", default=None, help="model to load the index with")
+    p.add_argument("--ef-search", type=int, default=None, help="HNSW search breadth")
+    p.add_argument("--nprobe", type=int, default=None, help="IVF lists visited")
+    p.add_argument("--candidates", type=int, default=None, help="binary+rerank candidates")
+    p.add_argument(
+        "--no-verify", action="store_true", help="skip the checksums (faster for large indexes)"
+    )
+    p.set_defaults(func=run)
+
+
+def _where(items: list[str]) -> dict[str, Any] | None:
+    if not items:
+        return None
+    out: dict[str, Any] = {}
+    for item in items:
+        field, sep, value = item.partition("=")
+        if not sep or not field:
+            raise ValueError(f"--where {item!r}: expected FIELD=VALUE")
+        try:  # numbers and true/false compare as JSON values; anything else as text
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        out.setdefault(field, []).extend([value, parsed] if parsed != value else [value])
+    return out
+
+
+def _shorten(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def run(args: argparse.Namespace) -> int:
+    queries = list(args.query)
+    if args.queries is not None:
+        queries += [q for q in read_texts(args.queries, fmt="txt") if q.strip()]
+    if not queries:
+        raise ValueError("no query given; pass query text or --queries FILE")
+    encoder = load(args.model) if args.model else None
+    index = Index.load(args.index, encoder, verify=not args.no_verify)
+    results = index.search(
+        queries,
+        args.k,
+        where=_where(args.where),
+        ef_search=args.ef_search,
+        nprobe=args.nprobe,
+        candidates=args.candidates,
+    )
+    if args.json:
+        for query, hits in zip(queries, results, strict=True):
+            row = {"query": query, "hits": [h.to_dict() for h in hits]}
+            print(json.dumps(row, ensure_ascii=False))
+        return 0
+    width = shutil.get_terminal_size((100, 24)).columns
+    for n, (query, hits) in enumerate(zip(queries, results, strict=True)):
+        if len(queries) > 1:
+            print(("\n" if n else "") + f"query: {query}")
+        if not hits:
+            print("(no results)")
+            continue
+        ids = [str(h.id) for h in hits]
+        id_w = max(2, *map(len, ids))
+        print(f"{'#':>3}  {'score':>6}  {'id'.ljust(id_w)}  text")
+        for rank, (h, doc_id) in enumerate(zip(hits, ids, strict=True), 1):
+            text = _shorten(h.text, width - id_w - 17)
+            print(f"{rank:>3}  {h.score:6.3f}  {doc_id.ljust(id_w)}  {text}")
+    return 0

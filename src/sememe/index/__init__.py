@@ -1,0 +1,60 @@
+"""Top-k semantic search over the shared encoder, with FAISS as the engine.
+
+An :class:`Index` keeps documents (a text, a user id and optional JSON metadata) and
+their vectors from the shared :class:`~sememe.Encoder`, and answers "which documents
+are closest to this query?". Three kinds trade memory and speed for accuracy:
+
+``"float"``
+    Cosine similarity on float32 vectors (``Encoder.encode``), 1 KiB per document at
+    256 dimensions. Exact brute force up to ``exact_limit`` documents, a FAISS HNSW
+    graph beyond; scores are always exact cosines.
+``"binary"``
+    Hamming distance on packed sign bits (``Encoder.encode_binary``), 32 bytes per
+    document. The score is the cosine estimated from the Hamming distance,
+    ``cos(pi * hamming / bits)``.
+``"binary+rerank"``
+    Hamming search for ``candidates`` documents, then those re-scored with the float
+    vectors: close to ``"float"`` results at binary scan speed (the idea of the
+    WordLlama model card, made practical).
+
+Every kind keeps its own copy of the vectors (and/or codes) as the source of truth:
+exact search runs FAISS brute force over it, re-scoring reads it, and an
+approximate FAISS index (the "structure", given as a FAISS factory string such as
+``"HNSW32"`` or ``"BIVF1024"``) only proposes candidates. Documents keep their
+insertion order; removal compacts the arrays.
+
+Threads: any number of threads may search at once (FAISS releases the GIL). ``add``,
+``remove`` and ``compact`` take an exclusive lock: they wait for running searches and
+hold new ones back until they are done. Encoding the new texts happens before the
+lock is taken, so searches keep running while a large ``add`` encodes.
+"""
+
+from ._common import (
+    DEFAULT_CANDIDATES,
+    DEFAULT_EF_CONSTRUCTION,
+    DEFAULT_EF_SEARCH,
+    DEFAULT_EXACT_LIMIT,
+    DEFAULT_FACTORY,
+    DEFAULT_NPROBE,
+    KINDS,
+    REBUILD_FRACTION,
+    Hit,
+    IndexFormatError,
+    UnknownIdError,
+)
+from ._index import Index
+
+__all__ = [
+    "DEFAULT_CANDIDATES",
+    "DEFAULT_EF_CONSTRUCTION",
+    "DEFAULT_EF_SEARCH",
+    "DEFAULT_EXACT_LIMIT",
+    "DEFAULT_FACTORY",
+    "DEFAULT_NPROBE",
+    "KINDS",
+    "REBUILD_FRACTION",
+    "Hit",
+    "Index",
+    "IndexFormatError",
+    "UnknownIdError",
+]

@@ -1,0 +1,237 @@
+"""Shared pieces of the index package: result and error types, defaults, small helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from ..errors import SememeError
+
+Kind = Literal["float", "binary", "binary+rerank"]
+DocId = str | int
+Where = Mapping[str, Any] | Callable[[dict[str, Any]], bool]
+
+KINDS: tuple[str, ...] = ("float", "binary", "binary+rerank")
+
+#: Structure used beyond ``exact_limit`` documents when no ``factory`` is given.
+DEFAULT_FACTORY: dict[str, str] = {
+    "float": "HNSW32",
+    "binary": "BHNSW32",
+    "binary+rerank": "BHNSW32",
+}
+
+#: Collections up to this many documents are searched exactly (brute force). On one core
+#: a float scan costs about 0.1 ms per 1,000 documents and a Hamming scan about 0.002 ms,
+#: so an exact query stays near 5 ms at these sizes. Beyond them HNSW is far faster for
+#: floats; for binary codes FAISS's approximate structures (IVF, HNSW) lose more recall
+#: than they save time on this kind of embedding, hence the high binary limits.
+DEFAULT_EXACT_LIMIT: dict[str, int] = {
+    "float": 50_000,
+    "binary": 2_000_000,
+    "binary+rerank": 2_000_000,
+}
+
+#: HNSW ``efSearch`` for float indexes: breadth of the graph search (recall vs speed).
+DEFAULT_EF_SEARCH = 256
+#: HNSW ``efConstruction``: breadth of the graph search while inserting.
+DEFAULT_EF_CONSTRUCTION = 40
+#: IVF ``nprobe``: inverted lists visited per query.
+DEFAULT_NPROBE = 32
+#: Hamming candidates re-scored per query by ``"binary+rerank"``.
+DEFAULT_CANDIDATES = 1000
+#: An HNSW graph is rebuilt once this share of its entries belongs to removed documents.
+REBUILD_FRACTION = 0.3
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: the document's id, its similarity to the query, text and metadata.
+
+    ``score`` is a cosine similarity in [-1, 1] (estimated from the Hamming distance for
+    ``kind="binary"``); higher is closer. ``metadata`` is the dict given on ``add``
+    (as a JSON round trip would give it back) or ``None``.
+    """
+
+    id: DocId
+    score: float
+    text: str
+    metadata: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, ready for ``json.dumps``."""
+        return asdict(self)
+
+
+class IndexFormatError(SememeError, ValueError):
+    """A saved index folder that is missing, corrupt, or built with another encoder."""
+
+
+class UnknownIdError(SememeError, KeyError):
+    """An id that is not in the index."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+class RWLock:
+    """Many readers or one writer; a waiting writer holds back new readers."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+class Rows:
+    """A growable array of rows (amortised O(1) append); may start as a read-only memmap."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any, data: np.ndarray | None = None):
+        self.data = np.empty((0, *shape), dtype) if data is None else data
+        self.n = len(self.data)
+
+    def view(self) -> np.ndarray:
+        return self.data[: self.n]
+
+    def append(self, rows: np.ndarray) -> None:
+        need = self.n + len(rows)
+        if need > len(self.data) or not self.data.flags.writeable:
+            grown = np.empty((max(need, 2 * self.n, 1024), *self.data.shape[1:]), self.data.dtype)
+            grown[: self.n] = self.data[: self.n]
+            self.data = grown
+        self.data[self.n : need] = rows
+        self.n = need
+
+    def keep(self, mask: np.ndarray) -> None:
+        self.data = np.ascontiguousarray(self.data[: self.n][mask])
+        self.n = len(self.data)
+
+
+def faiss_module() -> Any:
+    import faiss
+
+    return faiss
+
+
+@contextlib.contextmanager
+def faiss_threads(n: int | None) -> Iterator[None]:
+    """Run FAISS with ``n`` OpenMP threads in this thread only (``None``: unchanged).
+
+    OpenMP's thread count is a per-thread setting, so this does not affect searches
+    running in other threads. A single query gains nothing from FAISS's threads (they
+    split the work by query) but pays to wake them: about 1 ms per query at 1M codes.
+    """
+    faiss = faiss_module()
+    before = faiss.omp_get_max_threads()
+    if n is None or n == before:
+        yield
+        return
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def ivf_of(index: Any) -> Any:
+    try:
+        return faiss_module().extract_index_ivf(index)
+    except RuntimeError:
+        return None
+
+
+def check_id(value: Any, where: str) -> DocId:
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where} is a bool; ids must be str or int")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, str):
+        return value
+    kind = "None" if value is None else f"of type {type(value).__name__}"
+    raise TypeError(f"{where} is {kind}; ids must be str or int")
+
+
+def check_positive(name: str, value: Any, allow_none: bool = True) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+def normalise_metadata(value: Any, where: str) -> dict[str, Any] | None:
+    """A JSON round trip of ``value``: what a saved and reloaded index will hold."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{where} is {type(value).__name__}; expected a dict or None")
+    try:
+        return json.loads(json.dumps(dict(value), ensure_ascii=False, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where} is not JSON-serialisable ({exc})") from None
+
+
+def hamming_score(distances: np.ndarray, bits: int) -> np.ndarray:
+    """Cosine estimated from the Hamming distance of sign bits (the SimHash angle)."""
+    return np.cos(np.pi * np.asarray(distances, np.float64) / bits).astype(np.float32)
+
+
+def family_of(factory: str) -> str:
+    """``"flat"``, ``"hnsw"`` or ``"ivf"`` for a supported factory string, else raise."""
+    spec = factory.strip()
+    body = spec[1:] if spec.startswith("B") else spec
+    if body == "Flat":
+        return "flat"
+    if re.fullmatch(r"HNSW\d+(,(Flat|SQ8|SQfp16|SQ4))?", body):
+        return "hnsw"
+    if re.fullmatch(r"IVF\d+(,(Flat|SQ8|SQfp16|SQ4|PQ\d+(x\d+)?))?", body):
+        return "ivf"
+    raise ValueError(
+        f"factory {factory!r} is not supported; use a FAISS factory string of the form "
+        "'Flat', 'HNSW32', 'HNSW32,SQ8', 'IVF4096,Flat' (float) or 'BFlat', 'BHNSW32', "
+        "'BIVF1024' (binary kinds)"
+    )
