@@ -83,11 +83,19 @@ def read_records(
 
 def read_texts(path: str | None, *, fmt: str | None = None, field: str | None = None) -> list[str]:
     """The texts of a file: lines of a txt, or ``field`` (default ``text``) of jsonl/csv rows."""
-    records = read_records(path, fmt=fmt, field=field)
+    return texts_of(read_records(path, fmt=fmt, field=field), field, path)
+
+
+def texts_of(records: list[dict], field: str | None, path: str | None, start: int = 0) -> list[str]:
+    """The text under ``field`` (default ``text``) of each record; a null value reads as "".
+
+    Errors name the file and the record number (``start`` is the number of the first
+    record, for callers that read in batches).
+    """
     key = field or "text"
     name = "stdin" if path in (None, "-") else str(path)
     texts = []
-    for i, rec in enumerate(records):
+    for i, rec in enumerate(records, start):
         if key not in rec:
             raise InputError(
                 f"{name}: record {i} has no field {key!r} (fields: {sorted(rec)}); use --field"

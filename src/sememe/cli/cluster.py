@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..clustering import METHODS, Clusters, cluster
 from ..loading import load
-from ._io import InputError, read_records
+from ._io import read_records, texts_of
 from .common import add_input_options, add_model_options, common_options, show_progress
 
 
@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     records = read_records(args.input, fmt=args.format, field=args.field)
-    texts = _texts_of(records, args.field, args.input)
+    texts = texts_of(records, args.field, args.input)
     enc = load(args.model, dim=args.dim)
     t0 = time.perf_counter()
     result = cluster(
@@ -95,24 +95,6 @@ def format_table(result: Clusters, *, n_keywords: int = 5, top: int = 30, width:
     if result.n_noise:
         lines.append(f"| -1 | {result.n_noise:,} | (noise or blank) | |")
     return "\n".join(lines)
-
-
-def _texts_of(records: list[dict], field: str | None, path: str | None) -> list[str]:
-    key = field or "text"
-    name = "stdin" if path in (None, "-") else str(path)
-    texts = []
-    for i, rec in enumerate(records):
-        if key not in rec:
-            raise InputError(
-                f"{name}: record {i} has no field {key!r} (fields: {sorted(rec)}); use --field"
-            )
-        value = "" if rec[key] is None else rec[key]
-        if not isinstance(value, str):
-            raise InputError(
-                f"{name}: record {i} field {key!r} is {type(value).__name__}, expected text"
-            )
-        texts.append(value)
-    return texts
 
 
 def _write(path: Path, records: list[dict], result: Clusters) -> None:

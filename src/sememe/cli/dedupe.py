@@ -17,7 +17,7 @@ from .._progress import progress
 from ..deduplication import Deduplicator, dedupe
 from ..deduplication._result import check_threshold, write_records
 from ..loading import load
-from ._io import _open_text, detect_format, read_records
+from ._io import _open_text, detect_format, read_records, texts_of
 from .common import add_input_options, add_model_options, common_options, show_progress
 
 
@@ -75,10 +75,10 @@ def run(args: argparse.Namespace) -> int:
         threshold = args.threshold
     else:
         records = read_records(args.input, fmt=args.format, field=args.field)
-        texts = _field_texts(records, field, args.input)
+        texts = texts_of(records, field, args.input)
         against = None
         if args.against:
-            against = _field_texts(
+            against = texts_of(
                 read_records(args.against, fmt=None, field=args.field), field, args.against
             )
         result = dedupe(
@@ -107,25 +107,6 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
-
-
-def _field_texts(records: list[dict], field: str, path: Any) -> list[str]:
-    """The text of each record, with errors naming the file and record."""
-    texts = []
-    for i, rec in enumerate(records):
-        if field not in rec:
-            raise ValueError(
-                f"{path}: record {i} has no field {field!r} (fields: {sorted(rec)}); use --field"
-            )
-        value = rec[field]
-        if value is None:
-            value = ""
-        if not isinstance(value, str):
-            raise ValueError(
-                f"{path}: record {i} field {field!r} is {type(value).__name__}, expected text"
-            )
-        texts.append(value)
-    return texts
 
 
 def _plain(rows: list[dict], kind: str) -> list[Any]:
@@ -176,8 +157,10 @@ def _run_stream(
         if args.report:
             report = stack.enter_context(open(args.report, "w", encoding="utf-8"))
         writer = None
+        seen = 0
         while batch := list(islice(records, args.batch_size)):
-            texts = _field_texts(batch, field, args.input)
+            texts = texts_of(batch, field, args.input, start=seen)
+            seen += len(batch)
             result = dd.update(texts)
             if out_kind == "csv":
                 if writer is None:
