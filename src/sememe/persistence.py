@@ -15,9 +15,6 @@ A model is a folder of three plain files:
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +23,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 from tokenizers import Tokenizer
 
+from ._atomic import atomic_folder
 from .config import ModelConfig
 from .errors import ModelFormatError
 
@@ -105,9 +103,7 @@ def save_model(encoder: Encoder, path: Path, *, overwrite: bool = False) -> Path
     path = Path(path)
     if path.exists() and not (path.is_dir() and not any(path.iterdir())) and not overwrite:
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    with atomic_folder(path) as tmp:
         tensors = {"embeddings": np.ascontiguousarray(encoder._embeddings)}
         if encoder._weights is not None:
             tensors["weights"] = np.ascontiguousarray(encoder._weights)
@@ -119,19 +115,4 @@ def save_model(encoder: Encoder, path: Path, *, overwrite: bool = False) -> Path
             json.dumps(encoder.config.to_dict(), indent=2, ensure_ascii=False) + "\n",
             encoding="utf-8",
         )
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a model folder is meant to be shared
-        for f in tmp.iterdir():
-            os.chmod(f, 0o644)
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path

@@ -18,9 +18,6 @@ executed, unlike a pickle.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from safetensors.numpy import save_file
 
+from .._atomic import atomic_folder
 from ..errors import ModelFormatError
 from ..persistence import read_tensors
 from . import _heads
@@ -128,9 +126,7 @@ def save_classifier(clf: StaticClassifier, path: Path, *, overwrite: bool = Fals
         "params": params,
     }
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    with atomic_folder(path) as tmp:
         arrays = {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in head.arrays().items()}
         save_file(arrays, str(tmp / HEAD_FILE), metadata={"format": FORMAT})
         if name is None:
@@ -138,19 +134,6 @@ def save_classifier(clf: StaticClassifier, path: Path, *, overwrite: bool = Fals
         (tmp / CONFIG_FILE).write_text(
             json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
-        os.chmod(tmp, 0o755)
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._atomic import atomic_folder
 from ..encoder import Encoder
 from ._common import IndexFormatError, Rows, check_id, faiss_module
 
@@ -59,25 +58,12 @@ def save_index(index: Index, path: str | os.PathLike[str], *, overwrite: bool = 
             raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
         if not target.is_dir() or not (target / _MANIFEST).is_file():
             raise FileExistsError(f"{target} exists and is not a sememe index; not replacing it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with atomic_folder(target) as tmp:
         with index._lock.read():
             files = _write_files(index, tmp)
             manifest = _manifest(index, files)
         (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         _fsync_dir_files(tmp)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            old.rmdir()
-            target.rename(old)
-            tmp.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
