@@ -10,7 +10,7 @@ from typing import Any
 
 from ..index import KINDS, Index
 from ..loading import load
-from ._io import InputError, read_records
+from ._io import InputError, read_records, texts_of
 from .common import add_input_options, add_model_options, common_options, show_progress
 
 
@@ -56,18 +56,10 @@ def _documents(args: argparse.Namespace) -> tuple[list[str], list[Any], list[dic
     ids: list[Any] = []
     meta: list[dict | None] = []
     skipped = 0
-    for n, rec in enumerate(records, 1):
-        if key not in rec:
-            raise InputError(
-                f"{name}: record {n} has no field {key!r} (fields: {sorted(rec)}); use --field"
-            )
-        text = rec[key]
-        if text is None:
-            text = ""
-        if not isinstance(text, str):
-            raise InputError(
-                f"{name}: record {n} field {key!r} is {type(text).__name__}, expected text"
-            )
+    # records are numbered from 1, like the lines of a txt file, which are their default ids
+    for n, (rec, text) in enumerate(
+        zip(records, texts_of(records, key, args.input, start=1), strict=True), 1
+    ):
         if not text.strip():
             skipped += 1
             continue
