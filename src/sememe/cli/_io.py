@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -43,10 +44,8 @@ def _open_text(path: str | None) -> io.TextIOBase:
     return open(p, encoding="utf-8", newline="")
 
 
-def read_records(
-    path: str | None, *, fmt: str | None = None, field: str | None = None
-) -> list[dict]:
-    """Records from a file: each a dict with at least the text under ``field``.
+def iter_records(path: str | None, *, fmt: str | None = None) -> Iterator[dict]:
+    """Records from a file, one at a time, so files larger than memory can be processed.
 
     txt: one record per line (``{"text": line}``; empty lines kept, so row numbers
     match line numbers). jsonl: one JSON object per line (blank lines skipped).
@@ -57,9 +56,9 @@ def read_records(
     try:
         with _open_text(path) as f:
             if kind == "txt":
-                return [{"text": line.rstrip("\r\n")} for line in f]
-            if kind == "jsonl":
-                out = []
+                for line in f:
+                    yield {"text": line.rstrip("\r\n")}
+            elif kind == "jsonl":
                 for n, line in enumerate(f, 1):
                     if not line.strip():
                         continue
@@ -71,14 +70,21 @@ def read_records(
                         raise InputError(
                             f"{name}:{n}: expected a JSON object, got {type(rec).__name__}"
                         )
-                    out.append(rec)
-                return out
-            delimiter = "\t" if str(path).removesuffix(".gz").endswith(".tsv") else ","
-            return list(csv.DictReader(f, delimiter=delimiter))
+                    yield rec
+            else:
+                delimiter = "\t" if str(path).removesuffix(".gz").endswith(".tsv") else ","
+                yield from csv.DictReader(f, delimiter=delimiter)
     except UnicodeDecodeError as exc:
         raise InputError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except csv.Error as exc:
         raise InputError(f"{name}: malformed CSV ({exc})") from None
+
+
+def read_records(
+    path: str | None, *, fmt: str | None = None, field: str | None = None
+) -> list[dict]:
+    """All records of a file (see :func:`iter_records`); ``field`` is read by :func:`texts_of`."""
+    return list(iter_records(path, fmt=fmt))
 
 
 def read_texts(path: str | None, *, fmt: str | None = None, field: str | None = None) -> list[str]:

@@ -7,7 +7,6 @@ import csv
 import json
 import sys
 import time
-from collections.abc import Iterator
 from contextlib import ExitStack
 from itertools import islice
 from pathlib import Path
@@ -17,7 +16,7 @@ from .._progress import progress
 from ..deduplication import Deduplicator, dedupe
 from ..deduplication._result import check_threshold, write_records
 from ..loading import load
-from ._io import _open_text, detect_format, read_records, texts_of
+from ._io import detect_format, iter_records, read_records, texts_of
 from .common import add_input_options, add_model_options, common_options, show_progress
 
 
@@ -114,29 +113,6 @@ def _plain(rows: list[dict], kind: str) -> list[Any]:
     return [r["text"] for r in rows] if kind == "txt" else rows
 
 
-def _iter_records(path: str | None, kind: str) -> Iterator[dict]:
-    """Records one at a time, so files larger than memory can be deduplicated."""
-    name = "stdin" if path in (None, "-") else str(path)
-    with _open_text(path) as f:
-        if kind == "txt":
-            for line in f:
-                yield {"text": line.rstrip("\r\n")}
-        elif kind == "jsonl":
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"{name}:{n}: not valid JSON ({exc.msg})") from None
-                if not isinstance(rec, dict):
-                    raise ValueError(f"{name}:{n}: expected a JSON object")
-                yield rec
-        else:
-            delimiter = "\t" if str(path).removesuffix(".gz").endswith(".tsv") else ","
-            yield from csv.DictReader(f, delimiter=delimiter)
-
-
 def _run_stream(
     args: argparse.Namespace, enc: Any, kind: str, out_kind: str, field: str
 ) -> tuple[int, int, int]:
@@ -147,7 +123,7 @@ def _run_stream(
         search=args.search,
         show_progress=False,
     )
-    records = _iter_records(args.input, kind)
+    records = iter_records(args.input, fmt=kind)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     n = kept = 0
     with ExitStack() as stack:
