@@ -263,8 +263,35 @@ def load_sememe(model_path: Path | None = None) -> EncodeFn:
     return enc.encode
 
 
+def binary_encode_fn(model_path: Path | None = None) -> EncodeFn:
+    """A sememe model's packed binary codes as +-1 vectors (cosine = 1 - 2 Hamming / bits)."""
+    load_sememe(None)  # makes sememe importable from a checkout
+    import sememe
+
+    enc = sememe.load(str(model_path) if model_path is not None else None)
+
+    def encode(texts: list[str]) -> np.ndarray:
+        bits = np.unpackbits(enc.encode_binary(texts), axis=1, bitorder="little")
+        return bits.astype(np.float32) * 2.0 - 1.0
+
+    return encode
+
+
 def load_model(name: str, args: argparse.Namespace) -> EncodeFn:
-    """Build the EncodeFn for a model name; raises PeerUnavailable if it cannot run here."""
+    """Build the EncodeFn for a model name; raises PeerUnavailable if it cannot run here.
+
+    ``LABEL=FOLDER`` names a sememe model folder; a ``:binary`` suffix (``sememe:binary``,
+    ``LABEL=FOLDER:binary``) scores that model's binary codes instead of its float vectors.
+    """
+    if name.endswith(":binary"):
+        base = name.removesuffix(":binary")
+        if base == "sememe":
+            return binary_encode_fn(args.sememe_model)
+        if "=" in base:
+            return binary_encode_fn(Path(base.split("=", 1)[1]))
+        raise ValueError(f"binary codes are only available for sememe models, not {base!r}")
+    if "=" in name:
+        return load_sememe(Path(name.split("=", 1)[1]))
     if name == "sememe":
         return load_sememe(args.sememe_model)
     if name == "wordllama":
@@ -308,7 +335,13 @@ def _parse_list(value: str) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point: evaluate the chosen models and print a markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default=",".join(MODELS), help="comma list of models")
+    parser.add_argument(
+        "--models",
+        default=",".join(MODELS),
+        help="comma list of models: "
+        + ", ".join(MODELS)
+        + ", LABEL=FOLDER (a sememe model folder); add :binary to a sememe model for its codes",
+    )
     parser.add_argument("--tasks", default=",".join(TASKS), help="comma list of tasks")
     parser.add_argument("--eval-dir", type=Path, default=default_eval_dir())
     parser.add_argument("--sememe-model", type=Path, default=None, help="sememe model folder")
@@ -321,7 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     models, tasks = _parse_list(args.models), _parse_list(args.tasks)
     for bad, known, what in ((models, MODELS, "model"), (tasks, TASKS, "task")):
-        unknown = [x for x in bad if x not in known]
+        unknown = [x for x in bad if x.removesuffix(":binary") not in known and "=" not in x]
         if unknown:
             parser.error(f"unknown {what}(s) {unknown}; choose from {list(known)}")
     if not args.eval_dir.is_dir():
@@ -331,11 +364,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, ModelResult] = {}
     skipped: dict[str, str] = {}
     failed = False
-    for name in models:
+    for model in models:
+        name = model.split("=", 1)[0] + (
+            ":binary" if model.endswith(":binary") and "=" in model else ""
+        )
         _stderr(f"[{name}] loading")
         start = time.perf_counter()
         try:
-            fn = load_model(name, args)
+            fn = load_model(model, args)
         except _peers.PeerUnavailable as exc:
             skipped[name] = str(exc)
             _stderr(f"[{name}] skipped: {exc}")

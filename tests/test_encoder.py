@@ -82,6 +82,7 @@ def test_input_kinds_agree(tiny):
 def test_empty_input(tiny):
     assert tiny.encode([]).shape == (0, 16)
     assert tiny.encode_binary([]).shape == (0, 2)
+    assert tiny.encode_binary("cat").shape == (2,)  # one str gives one code, like encode
 
 
 @pytest.mark.parametrize("bad, pos", [(["ok", None], 1), (["ok", "fine", 3], 2), ([b"bytes"], 0)])

@@ -249,7 +249,7 @@ class Encoder:
         batch_size: int = _DEFAULT_BATCH,
         show_progress: bool | None = None,
     ) -> np.ndarray:
-        """Embed texts as packed sign bits: uint8, ``(n, dim // 8)``.
+        """Embed texts as packed sign bits: uint8, ``(n, dim // 8)`` (``(dim // 8,)`` for a str).
 
         Bit ``j`` of a vector (``1`` when component ``j`` is > 0) is stored in byte
         ``j // 8`` at bit position ``j % 8``, least significant bit first: the
@@ -263,7 +263,8 @@ class Encoder:
         vectors = self.encode(
             texts, batch_size=batch_size, normalize=False, dim=dim, show_progress=show_progress
         )
-        return pack_bits(vectors)
+        codes = pack_bits(vectors)
+        return codes[0] if vectors.ndim == 1 else codes
 
     def similarity(
         self, a: str | Iterable[str], b: str | Iterable[str], *, dim: int | None = None

@@ -1,0 +1,323 @@
+"""The training stages as functions over one work folder, each resumable and cached.
+
+Work folder layout (every file is written atomically; a stage reuses what is there)::
+
+    WORK/teacher/corpus/    teacher vectors of corpus sentences (TeacherCache)
+    WORK/teacher/pairs/     teacher vectors of the pair texts (WordNet, STS-B/SICK/MRPC/Quora)
+    WORK/token-vectors.npy  teacher vectors of every vocabulary token
+    WORK/token-counts.npy   corpus token frequencies (for SIF)
+    WORK/<stage>/           each stage's model, an ordinary sememe model folder
+    WORK/<stage>.ckpt/      training checkpoints
+
+The command line in :mod:`sememe.training.__main__` calls these functions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from ..encoder import Encoder
+from ..loading import load
+from . import contrastive, distill, pairs, tokenlearn
+from .corpus import sif_weights, token_counts, training_sentences
+from .student import Student, to_encoder, tokenize
+from .teacher import Teacher, TeacherCache, encode_cached
+
+Log = Callable[[str], None] | None
+
+#: Sources that enter the model and their licences (copied into the model's provenance).
+DATA_LICENSES = {
+    "shared/corpus/sentences/wikipedia_en_wikitasks.txt.gz": "CC BY-SA 3.0 (English Wikipedia)",
+    "shared/corpus/sentences/nltk_*.txt.gz": "public domain / CC BY 4.0 as stated in SOURCES.md",
+    "shared/corpus/wordnet.jsonl.gz": "WordNet 3.0 licence (Princeton, permissive)",
+    "shared/eval/stsb/train.tsv": "STS Benchmark train (CC BY-SA 4.0 / source licences)",
+    "shared/eval/sick/train.tsv": "SICK train (CC BY-NC-SA 3.0)",
+    "shared/eval/mrpc/train.tsv": "MRPC train (Microsoft Research, research use)",
+    "shared/eval/quora/dev.tsv": "Quora Question Pairs (Quora terms of use)",
+}
+
+
+def _save(encoder: Encoder, folder: Path) -> None:
+    encoder.save(folder, overwrite=True)
+
+
+def teacher_pass(
+    work: Path,
+    *,
+    corpus_dir: Path,
+    eval_dir: Path | None,
+    wordnet: Path | None,
+    teacher_path: Path | None = None,
+    max_corpus: int | None = None,
+    threads: int | None = None,
+    log: Log = print,
+) -> None:
+    """Encode the pair texts, then the corpus sentences (up to ``max_corpus``), into caches."""
+    teacher = Teacher.load(teacher_path, threads=threads)
+    found = collect_pairs(eval_dir, wordnet)
+    texts = pairs.pair_texts(found, _scored(eval_dir))
+    if texts:
+        encode_cached(teacher, texts, work / "teacher" / "pairs", log=log)
+    sentences = training_sentences(corpus_dir)
+    shard = 10_000
+    max_shards = None if max_corpus is None else -(-max_corpus // shard)
+    encode_cached(
+        teacher,
+        sentences,
+        work / "teacher" / "corpus",
+        shard_size=shard,
+        max_shards=max_shards,
+        log=log,
+    )
+
+
+def collect_pairs(eval_dir: Path | None, wordnet: Path | None) -> pairs.Pairs:
+    found = pairs.Pairs()
+    if eval_dir is not None:
+        found.extend(pairs.eval_pairs(eval_dir))
+    if wordnet is not None:
+        found.extend(pairs.wordnet_pairs(wordnet))
+    return found
+
+
+def _scored(eval_dir: Path | None) -> pairs.ScoredPairs:
+    return pairs.scored_pairs(eval_dir) if eval_dir is not None else pairs.ScoredPairs()
+
+
+def teacher_data(work: Path, max_corpus: int | None = None) -> tuple[list[str], np.ndarray]:
+    """All cached teacher texts and vectors (corpus first, then pair texts)."""
+    texts: list[str] = []
+    parts: list[np.ndarray] = []
+    for name, limit in (("corpus", max_corpus), ("pairs", None)):
+        folder = work / "teacher" / name
+        if (folder / "manifest.json").is_file():
+            t, v = TeacherCache(folder).load(limit)
+            texts += t
+            if len(v):
+                parts.append(v)
+    if not texts:
+        raise FileNotFoundError(
+            f"no teacher vectors under {work / 'teacher'}; run the teacher stage"
+        )
+    return texts, np.concatenate(parts)
+
+
+def student_tokenizer(name: str | None) -> tuple[Tokenizer, Encoder]:
+    """The tokenizer (and model) of a sememe model folder or registered name."""
+    base = load(name) if name else load()
+    return base.tokenizer, base
+
+
+def distill_stage(
+    work: Path,
+    *,
+    tokenizer_from: str | None,
+    dim: int,
+    corpus_dir: Path,
+    sif_a: float,
+    teacher_path: Path | None = None,
+    threads: int | None = None,
+    log: Log = print,
+) -> Encoder:
+    """Vocabulary distillation: teacher token vectors -> PCA -> SIF weights -> model folder."""
+    tokenizer, base = student_tokenizer(tokenizer_from)
+    teacher = Teacher.load(teacher_path, threads=threads)
+    vectors = distill.teacher_token_vectors(teacher, tokenizer, work / "token-vectors.npy")
+    table, pca = distill.distilled_table(vectors, dim)
+    counts = corpus_token_counts(work, tokenizer, corpus_dir)
+    weights = sif_weights(counts, sif_a)
+    if log:
+        log(f"distilled {table.shape[0]} tokens; PCA keeps {pca.explained.sum():.1%} of variance")
+    encoder = to_encoder(
+        tokenizer,
+        table,
+        weights,
+        name="distilled",
+        description=f"teacher token vectors, PCA {dim}, SIF a={sif_a}",
+        provenance={"stage": "distill", "teacher": str(teacher.path), "sif_a": sif_a},
+        license="see MODEL_CARD.md",
+        matryoshka_dims=(*tuple(d for d in (64, 128) if d < dim), dim),
+        max_tokens=base.config.max_tokens,
+    )
+    _save(encoder, work / "distilled")
+    return encoder
+
+
+def corpus_token_counts(work: Path, tokenizer: Tokenizer, corpus_dir: Path) -> np.ndarray:
+    """Token frequencies over the corpus sentences, cached in ``WORK/token-counts.npy``."""
+    path = work / "token-counts.npy"
+    vocab = tokenizer.get_vocab_size(with_added_tokens=True)
+    if path.is_file():
+        counts = np.load(path)
+        if counts.shape == (vocab,):
+            return counts
+    counts = token_counts(tokenizer, training_sentences(corpus_dir), vocab)
+    work.mkdir(parents=True, exist_ok=True)
+    np.save(path, counts)
+    return counts
+
+
+def _initial(init: str, work: Path) -> Encoder:
+    """A starting model: ``distilled`` (from this work folder), a model name, or a folder."""
+    if init == "distilled":
+        return load(work / "distilled")
+    if (work / init).is_dir():
+        return load(work / init)
+    return load(init)
+
+
+def _arrays(encoder: Encoder) -> tuple[np.ndarray, np.ndarray | None]:
+    table = np.asarray(encoder._embeddings, dtype=np.float32)
+    if encoder._mapping is not None:
+        table = table[encoder._mapping]
+    weights = None if encoder._weights is None else np.asarray(encoder._weights, np.float32)
+    return table, weights
+
+
+def tokenlearn_stage(
+    work: Path,
+    *,
+    init: str,
+    out: str,
+    config: tokenlearn.TrainConfig,
+    max_corpus: int | None = None,
+    log: Log = print,
+) -> Encoder:
+    """Corpus training from ``init`` towards the cached teacher vectors."""
+    start = _initial(init, work)
+    texts, vectors = teacher_data(work, max_corpus)
+    table, weights = _arrays(start)
+    if config.loss == "cosine":
+        pca = distill.fit_pca(vectors, table.shape[1])
+        targets = pca.transform(vectors)
+        student = Student(table, weights)
+        data = tokenize(start.tokenizer, texts)
+        # Put the starting table into the target space first (pooling is linear in it).
+        with _no_grad():
+            sample = np.arange(min(50_000, len(data)))
+            pooled = student(*data.batch(sample)).numpy()
+        table = table @ tokenlearn.fit_alignment(pooled, targets[sample])
+    else:
+        targets = vectors
+        data = tokenize(start.tokenizer, texts)
+    student = Student(table, weights)
+    config = _scaled(config, table)
+    history = tokenlearn.train(student, data, targets, config, work / f"{out}.ckpt", log=log)
+    trained_table, trained_weights = student.arrays()
+    encoder = _finish(
+        start,
+        trained_table,
+        trained_weights,
+        out,
+        {
+            "stage": "tokenlearn",
+            "init": init,
+            "texts": len(texts),
+            "config": asdict(config),
+            "history": history.history,
+        },
+    )
+    _save(encoder, work / out)
+    return encoder
+
+
+def contrastive_stage(
+    work: Path,
+    *,
+    init: str,
+    out: str,
+    eval_dir: Path,
+    wordnet: Path | None,
+    config: contrastive.ContrastiveConfig,
+    mined: int = 0,
+    teacher: bool = True,
+    max_corpus: int | None = None,
+    log: Log = print,
+) -> Encoder:
+    """Contrastive fine-tuning of ``init`` on the offline pairs (plus mined pairs)."""
+    start = _initial(init, work)
+    found = collect_pairs(eval_dir, wordnet)
+    texts: list[str] = []
+    vectors = np.zeros((0, 0), np.float32)
+    if mined or teacher:
+        texts, vectors = teacher_data(work, max_corpus)
+    if mined:
+        found.extend(pairs.mined_pairs(texts, vectors, sample=mined))
+    if log:
+        log(f"pairs: {found.counts()}")
+    table, weights = _arrays(start)
+    student = Student(table, weights)
+    teacher_pack = (tokenize(start.tokenizer, texts), vectors) if teacher else None
+    config = _scaled(config, table)
+    history = contrastive.fine_tune(
+        student,
+        start.tokenizer,
+        found,
+        _scored(eval_dir),
+        config,
+        teacher_data=teacher_pack,
+        log=log,
+    )
+    trained_table, trained_weights = student.arrays()
+    encoder = _finish(
+        start,
+        trained_table,
+        trained_weights,
+        out,
+        {
+            "stage": "contrastive",
+            "init": init,
+            "pairs": found.counts(),
+            "config": asdict(config),
+            "history": history,
+        },
+    )
+    _save(encoder, work / out)
+    return encoder
+
+
+def _scaled(config: Any, table: np.ndarray) -> Any:
+    """Learning rates are given relative to the table's standard deviation."""
+    from dataclasses import replace
+
+    return replace(config, lr=config.lr * float(np.std(table)))
+
+
+def _finish(
+    start: Encoder, table: np.ndarray, weights: np.ndarray, name: str, provenance: dict[str, Any]
+) -> Encoder:
+    history = {"previous": start.config.provenance, **provenance}
+    return to_encoder(
+        start.tokenizer,
+        table,
+        weights,
+        name=name,
+        description=f"sememe training stage {provenance['stage']} from {provenance['init']}",
+        provenance=json.loads(json.dumps(history, default=str)),
+        license="see MODEL_CARD.md",
+        matryoshka_dims=(*tuple(d for d in (64, 128) if d < table.shape[1]), table.shape[1]),
+        max_tokens=start.config.max_tokens,
+    )
+
+
+class _no_grad:
+    def __enter__(self) -> None:
+        from .student import torch
+
+        self._ctx = torch.no_grad()
+        self._ctx.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._ctx.__exit__(*exc)
+
+
+def default_work() -> Path:
+    return Path(os.environ.get("SEMEME_TRAIN_WORK", "build/train"))
