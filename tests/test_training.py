@@ -326,15 +326,63 @@ def test_pipeline_end_to_end(
     distilled = sememe.load(work / "distilled")
     assert distilled.dim == 16 and distilled._weights is not None
     assert train_main(["tokenlearn", *common, "--epochs", "2", "--batch-size", "64"]) == 0
-    assert (
-        train_main(
-            ["contrastive", *common, "--epochs", "1", "--batch-size", "32", "--mined", "200"]
-        )
-        == 0
-    )
+    merge = ["--models", f"{student_dir},tokenlearn", "--alphas", "1,0.5", "--dim", "16"]
+    assert train_main(["merge", *common, *merge]) == 0
+    assert sememe.load(work / "merged").dim == 16
+    contrast = ["--init", "merged", "--epochs", "1", "--batch-size", "32", "--mined", "200"]
+    assert train_main(["contrastive", *common, *contrast]) == 0
     final = sememe.load(work / "contrastive")
     vectors = final.encode(["the cat eats an apple.", "a dog sees the map."])
     assert vectors.shape == (2, 16) and np.all(np.isfinite(vectors))
     provenance = final.config.provenance
-    assert provenance["stage"] == "contrastive" and provenance["previous"]["stage"] == "tokenlearn"
+    assert provenance["stage"] == "contrastive" and provenance["previous"]["stage"] == "merge"
     assert final.encode_binary("the cat").shape == (2,)
+
+
+def test_merge_is_one_table_of_the_concatenation(student_dir: Path, corpus: list[str]) -> None:
+    from sememe.training.merge import merge_tables
+
+    a = sememe.load(student_dir)
+    rng = np.random.default_rng(3)
+    b = to_encoder(
+        a.tokenizer,
+        rng.normal(size=(a.vocab_size, 16)),
+        None,
+        name="b",
+        description="",
+        provenance={},
+        license="MIT",
+    )
+    table = merge_tables([a, b], [1.0, 0.5], corpus, dim=32)  # full rank: a rotation
+    merged = to_encoder(
+        a.tokenizer, table, None, name="m", description="", provenance={}, license="MIT"
+    )
+    va = a.encode(corpus[:40], normalize=False)
+    vb = b.encode(corpus[:40], normalize=False)
+    sims = merged.similarity(corpus[:40], corpus[:40])
+    assert sims.shape == (40, 40)
+    # with dim = 32 nothing is dropped, so merged cosines equal those of the scaled concatenation
+    sa = np.median(np.linalg.norm(a.encode(corpus, normalize=False), axis=1))
+    sb = np.median(np.linalg.norm(b.encode(corpus, normalize=False), axis=1))
+    cat = np.concatenate([va / sa, 0.5 * vb / sb], axis=1)
+    cat /= np.linalg.norm(cat, axis=1, keepdims=True)
+    np.testing.assert_allclose(sims, cat @ cat.T, atol=2e-2)
+    with pytest.raises(ValueError, match="same tokenizer"):
+        other = Tokenizer(models.WordLevel({"x": 0, "<unk>": 1}, unk_token="<unk>"))
+        merge_tables(
+            [
+                a,
+                to_encoder(
+                    other,
+                    np.ones((2, 16)),
+                    None,
+                    name="o",
+                    description="",
+                    provenance={},
+                    license="MIT",
+                ),
+            ],
+            [1, 1],
+            corpus,
+            16,
+        )

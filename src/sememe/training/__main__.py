@@ -3,7 +3,9 @@
     python -m sememe.training teacher     --work build/train   # slow: run in the background
     python -m sememe.training distill     --work build/train
     python -m sememe.training tokenlearn  --work build/train --init distilled --out tokenlearn
-    python -m sememe.training contrastive --work build/train --init tokenlearn --out contrastive
+    python -m sememe.training merge       --work build/train --models sememe-base,tokenlearn \\
+                                          --alphas 1,0.7 --out merged
+    python -m sememe.training contrastive --work build/train --init merged --out contrastive
 
 Every stage reads and writes the work folder, skips what is already done and resumes after
 an interruption. ``scripts/build_sememe_model.sh`` runs the exact sequence behind sememe-base.
@@ -56,6 +58,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=0.1, help="relative to the table's std")
     p.add_argument("--weight-lr", type=float, default=1e-2)
     p.add_argument("--binary-weight", type=float, default=1.0)
+
+    p = sub.add_parser("merge", help="merge models sharing a tokenizer into one table (PCA)")
+    common(p)
+    p.add_argument(
+        "--models", required=True, help="comma list: stage names, model names or folders"
+    )
+    p.add_argument("--alphas", required=True, help="comma list of weights, one per model")
+    p.add_argument("--out", default="merged")
+    p.add_argument("--dim", type=int, default=256)
 
     p = sub.add_parser("contrastive", help="fine-tune on sentence pairs with in-batch negatives")
     common(p)
@@ -119,6 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         pipeline.tokenlearn_stage(
             args.work, init=args.init, out=args.out, config=config, max_corpus=args.max_corpus
         )
+    elif args.stage == "merge":
+        names = [m for m in args.models.split(",") if m]
+        alphas = [float(a) for a in args.alphas.split(",") if a]
+        pipeline.merge_stage(args.work, models=names, alphas=alphas, out=args.out, dim=args.dim)
     else:
         config = ContrastiveConfig(
             epochs=args.epochs,

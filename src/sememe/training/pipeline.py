@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from tokenizers import Tokenizer
 
 from ..encoder import Encoder
 from ..loading import load
-from . import contrastive, distill, pairs, tokenlearn
+from . import contrastive, distill, merge, pairs, tokenlearn
 from .corpus import sif_weights, token_counts, training_sentences
 from .student import Student, to_encoder, tokenize
 from .teacher import Teacher, TeacherCache, encode_cached
@@ -284,6 +284,38 @@ def contrastive_stage(
     return encoder
 
 
+def merge_stage(
+    work: Path,
+    *,
+    models: Sequence[str],
+    alphas: Sequence[float],
+    out: str,
+    dim: int,
+    sample: int = 50_000,
+    log: Log = print,
+) -> Encoder:
+    """Merge models that share a tokenizer (see :mod:`.merge`) into ``WORK/out``."""
+    loaded = [_initial(m, work) for m in models]
+    texts, _ = teacher_data(work, sample)
+    table = merge.merge_tables(loaded, alphas, texts[:sample], dim)
+    encoder = _finish(
+        loaded[0],
+        table,
+        None,
+        out,
+        {
+            "stage": "merge",
+            "init": " + ".join(models),
+            "alphas": list(alphas),
+            "merged": [m.config.provenance for m in loaded],
+        },
+    )
+    _save(encoder, work / out)
+    if log:
+        log(f"merged {models} with weights {list(alphas)} into {dim} dimensions")
+    return encoder
+
+
 def _scaled(config: Any, table: np.ndarray) -> Any:
     """Learning rates are given relative to the table's standard deviation."""
     from dataclasses import replace
@@ -295,6 +327,8 @@ def _finish(
     start: Encoder, table: np.ndarray, weights: np.ndarray, name: str, provenance: dict[str, Any]
 ) -> Encoder:
     history = {"previous": start.config.provenance, **provenance}
+    if provenance["stage"] == "merge":
+        history = dict(provenance)
     return to_encoder(
         start.tokenizer,
         table,

@@ -118,13 +118,15 @@ def train(
 ) -> TrainLog:
     """Train ``student`` in place on (token ids, target vectors); returns the epoch log.
 
-    The last ``config.validation`` rows are held out; the weights of the epoch with the best
+    ``config.validation`` random rows are held out; the weights of the epoch with the best
     validation loss are kept (so training never ends worse than its best epoch).
     """
     if len(data) != len(targets):
         raise ValueError(f"{len(data)} tokenized texts but {len(targets)} targets")
     n_val = min(config.validation, len(data) // 5)
     n_train = len(data) - n_val
+    split = np.random.default_rng(config.seed + 1).permutation(len(data))
+    val_rows, train_rows = np.sort(split[:n_val]), split[n_val:]
     if n_train < 1:
         raise ValueError("need at least one training text")
     t_all = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32))
@@ -171,7 +173,7 @@ def train(
             log(f"resuming after epoch {start_epoch}")
 
     def validate() -> dict[str, float]:
-        rows = np.arange(n_train, len(data))
+        rows = val_rows
         with torch.no_grad():
             losses, bins = [], []
             for s in range(0, len(rows), 1024):
@@ -194,7 +196,7 @@ def train(
         rng.permutation(n_train)
     for epoch in range(start_epoch, config.epochs):
         t0 = time.perf_counter()
-        order = rng.permutation(n_train)
+        order = train_rows[rng.permutation(n_train)]
         running = 0.0
         for step, s in enumerate(range(0, n_train, config.batch_size)):
             rows = order[s : s + config.batch_size]
