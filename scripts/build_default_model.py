@@ -1,6 +1,13 @@
 """Build sememe's bundled default model, ``src/sememe/models/sememe-base``.
 
-Recipe (every input is installable or in ``../shared``; nothing is downloaded):
+The bundled model is trained by sememe's own pipeline: ``scripts/build_sememe_model.sh`` runs
+the training stages and then calls this script with ``--trained WORK/contrastive``, which
+copies the trained table and weights into the package under the name ``sememe-base``, with
+its licence, provenance and model card.
+
+``--wordllama-only`` rebuilds the earlier default instead, WordLlama's codebook as is (the
+baseline that the trained model is measured against). Its recipe (every input is
+installable or in ``../shared``; nothing is downloaded):
 
 1. Start from WordLlama's MIT-licensed 32k x 256 codebook and its Llama-2 tokenizer,
    both shipped inside the ``wordllama`` wheel (``pip install wordllama``).
@@ -14,8 +21,8 @@ Recipe (every input is installable or in ``../shared``; nothing is downloaded):
    sample by projecting every table row (pooling is linear, so this equals removing it
    from every sentence vector).
 
-    python scripts/build_default_model.py                       # writes the bundled model
-    python scripts/build_default_model.py --out /tmp/m --sif-a 1e-2 --remove-pcs 1
+    python scripts/build_default_model.py --trained build/train/contrastive   # the default
+    python scripts/build_default_model.py --wordllama-only --out /tmp/wl --sif-a 1e-2
 
 The defaults are the settings chosen with ``benchmarks/quality.py`` (see MODEL_CARD.md).
 """
@@ -40,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 DEFAULT_OUT = ROOT / "src" / "sememe" / "models" / "sememe-base"
 MODEL_CARD = ROOT / "scripts" / "model_cards" / "sememe-base.md"
+WORDLLAMA_CARD = ROOT / "scripts" / "model_cards" / "wordllama-baseline.md"
 
 #: Corpus files used for token frequencies, with their licences (for the model card).
 CORPUS_FILES = {
@@ -142,8 +150,43 @@ def build(args: argparse.Namespace) -> sememe.Encoder:
     return sememe.Encoder(base.tokenizer, table.astype(np.float16), weights=weights, config=cfg)
 
 
+TRAINED_LICENSE = "CC BY-SA 4.0 (see MODEL_CARD.md: trained on CC BY-SA text; WordLlama MIT)"
+
+
+def install_trained(folder: Path, max_tokens: int) -> sememe.Encoder:
+    """The trained model at ``folder`` renamed and documented as sememe-base."""
+    trained = sememe.load(folder)
+    cfg = trained.config
+    config = ModelConfig(
+        dim=cfg.dim,
+        vocab_size=cfg.vocab_size,
+        name="sememe-base",
+        pooling=cfg.pooling,
+        normalize=True,
+        max_tokens=max_tokens,
+        matryoshka_dims=(64, 128, 256),
+        license=TRAINED_LICENSE,
+        description="sememe's own static model: WordLlama's codebook merged with a table "
+        "distilled from all-MiniLM-L6-v2 and trained on open corpus text (tokenlearn), "
+        "then fine-tuned contrastively; Llama 2 tokenizer",
+        provenance={
+            "builder": "scripts/build_sememe_model.sh (stages in sememe.training)",
+            "training": cfg.provenance,
+        },
+    )
+    return sememe.Encoder(
+        trained.tokenizer,
+        np.asarray(trained._embeddings, dtype=np.float16),
+        weights=trained._weights,
+        config=config,
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = ap.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--trained", type=Path, help="a model folder made by sememe.training")
+    mode.add_argument("--wordllama-only", action="store_true", help="WordLlama's codebook as is")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--corpus", type=Path, default=SHARED / "corpus" / "sentences")
     ap.add_argument("--max-lines", type=int, default=None)
@@ -151,10 +194,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-tokens", type=int, default=2048)
     ap.add_argument("--remove-pcs", type=int, default=0)
     args = ap.parse_args(argv)
-    enc = build(args)
+    enc = install_trained(args.trained, args.max_tokens) if args.trained else build(args)
     enc.save(args.out, overwrite=True)
-    if args.out.resolve() == DEFAULT_OUT.resolve():
-        shutil.copyfile(MODEL_CARD, args.out / "MODEL_CARD.md")
+    shutil.copyfile(MODEL_CARD if args.trained else WORDLLAMA_CARD, args.out / "MODEL_CARD.md")
     print(f"wrote {args.out}")
     print(json.dumps(enc.info(), indent=2, default=str))
 

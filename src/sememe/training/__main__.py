@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=0.1, help="relative to the table's std")
     p.add_argument("--weight-lr", type=float, default=1e-2)
     p.add_argument("--binary-weight", type=float, default=1.0)
+    p.add_argument("--binary-temperature", type=float, default=None, help="listwise binary term")
 
     p = sub.add_parser("merge", help="merge models sharing a tokenizer into one table (PCA)")
     common(p)
@@ -80,7 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mined", type=int, default=0, help="mine positives among N corpus texts")
     p.add_argument("--teacher-weight", type=float, default=1.0)
     p.add_argument("--binary-weight", type=float, default=0.5)
+    p.add_argument("--binary-temperature", type=float, default=None, help="listwise binary term")
     p.add_argument("--cosent-weight", type=float, default=1.0)
+    p.add_argument("--mnrl-weight", type=float, default=1.0)
     return ap
 
 
@@ -124,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lr=args.lr,
             weight_lr=args.weight_lr,
             binary_weight=args.binary_weight,
+            binary_temperature=args.binary_temperature,
             loss=args.loss,
             seed=args.seed,
         )
@@ -142,7 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             weight_lr=args.weight_lr,
             teacher_weight=args.teacher_weight,
             binary_weight=args.binary_weight,
+            binary_temperature=args.binary_temperature,
             cosent_weight=args.cosent_weight,
+            mnrl_weight=args.mnrl_weight,
             seed=args.seed,
         )
         pipeline.contrastive_stage(

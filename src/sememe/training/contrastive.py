@@ -36,13 +36,15 @@ class ContrastiveConfig:
     batch_size: int = 256
     lr: float = 1e-3
     weight_lr: float = 3e-3
-    projection_lr: float = 1e-3
+    projection_lr: float = 0.0
     scale: float = 20.0
     matryoshka_dims: tuple[int, ...] = (64, 128, 256)
+    mnrl_weight: float = 1.0
     cosent_weight: float = 1.0
     teacher_weight: float = 1.0
     binary_weight: float = 0.5
     temperature: float = 0.05
+    binary_temperature: float | None = None
     held_out: float = 0.1
     seed: int = 0
 
@@ -145,7 +147,7 @@ def fine_tune(
         order = rng.permutation(keep)
         for s in range(0, len(order), config.batch_size):
             rows = order[s : s + config.batch_size]
-            loss = mnrl_loss(
+            loss = config.mnrl_weight * mnrl_loss(
                 student(*anchors.batch(rows)), student(*positives.batch(rows)), dims, config.scale
             )
             if config.cosent_weight and len(s_keep):
@@ -163,7 +165,9 @@ def fine_tune(
                         out, tgt, dims, config.temperature
                     )
                 if config.binary_weight:
-                    loss = loss + config.binary_weight * binary_similarity_loss(out, tgt)
+                    loss = loss + config.binary_weight * binary_similarity_loss(
+                        out, tgt, config.binary_temperature
+                    )
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()

@@ -47,6 +47,7 @@ class TrainConfig:
     projection_lr: float = 0.0
     loss: str = "cosine"
     temperature: float = 0.05
+    binary_temperature: float | None = None
 
 
 @dataclass
@@ -87,9 +88,19 @@ def relational_loss(
     return total / len(dims)
 
 
-def binary_similarity_loss(student: object, target: object) -> object:
-    """MSE between in-batch cosines of straight-through sign codes and of the targets."""
+def binary_similarity_loss(
+    student: object, target: object, temperature: float | None = None
+) -> object:
+    """How far the in-batch cosines of sign codes are from the teacher's.
+
+    The codes are ``sign(student)`` in the forward pass and the identity in the backward
+    pass (straight-through), so the float table learns to have good signs. Without a
+    ``temperature`` the term is the MSE between the two cosine matrices; with one it is the
+    :func:`relational_loss` (MSE plus the nearest-neighbour KL term) of the codes.
+    """
     codes = student + (torch.sign(student) - student).detach()
+    if temperature:
+        return relational_loss(codes, target, (codes.shape[1],), temperature)
     c = F.normalize(codes, dim=1)
     t = F.normalize(target, dim=1)
     return F.mse_loss(c @ c.T, t @ t.T)
@@ -181,7 +192,7 @@ def train(
                 out = student(ids, offsets)
                 tgt = t_all[rows[s : s + 1024]]
                 losses.append(float(main_loss(out, tgt)) * len(out))
-                bins.append(float(binary_similarity_loss(out, tgt)) * len(out))
+                bins.append(float(binary_similarity_loss(out, tgt, config.binary_temperature)) * len(out))
         return {"val_loss": sum(losses) / n_val, "val_binary_mse": sum(bins) / n_val}
 
     if start_epoch == 0 and n_val:
@@ -205,7 +216,9 @@ def train(
             tgt = t_all[rows]
             loss = main_loss(out, tgt)
             if config.binary_weight:
-                loss = loss + config.binary_weight * binary_similarity_loss(out, tgt)
+                loss = loss + config.binary_weight * binary_similarity_loss(
+                    out, tgt, config.binary_temperature
+                )
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()
