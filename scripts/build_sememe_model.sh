@@ -5,7 +5,7 @@
 #   bash scripts/build_sememe_model.sh   # ../shared beside the repository; WORK=build/train
 #
 # Every stage caches its output in $WORK and resumes after an interruption; the teacher
-# pass is the slow part (about an hour on two cores), the other stages take minutes.
+# pass is the slow part (about an hour on two quiet cores), the other stages take minutes.
 # These are the exact commands behind the shipped model; MODEL_CARD.md gives its scores.
 set -euo pipefail
 cd "$(dirname "$0")/.."

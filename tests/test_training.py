@@ -317,11 +317,15 @@ def test_pipeline_end_to_end(
 ) -> None:
     shared = _shared(tmp_path / "shared", corpus)
     work = tmp_path / "work"
-    common = ["--work", str(work), "--shared", str(shared), "--teacher", str(teacher_dir)]
-    assert train_main(["teacher", *common]) == 0
+    common = ["--work", str(work), "--shared", str(shared)]
+    teach = ["--teacher", str(teacher_dir)]
+    assert train_main(["teacher", *common, *teach]) == 0
     assert TeacherCache(work / "teacher" / "corpus").done_shards() == [0]
     assert (
-        train_main(["distill", *common, "--tokenizer-from", str(student_dir), "--dim", "16"]) == 0
+        train_main(
+            ["distill", *common, *teach, "--tokenizer-from", str(student_dir), "--dim", "16"]
+        )
+        == 0
     )
     distilled = sememe.load(work / "distilled")
     assert distilled.dim == 16 and distilled._weights is not None
@@ -385,4 +389,62 @@ def test_merge_is_one_table_of_the_concatenation(student_dir: Path, corpus: list
             [1, 1],
             corpus,
             16,
+        )
+
+
+def test_scored_texts_never_reach_training(tmp_path: Path) -> None:
+    """A dev/trial sentence hidden in a train split (STS-B dev pairs come from MRPC) is dropped."""
+    (tmp_path / "stsb").mkdir()
+    (tmp_path / "stsb" / "dev.tsv").write_text("score\ts1\ts2\n3.0\tThe Dev  sentence.\tother\n")
+    (tmp_path / "stsb" / "train.tsv").write_text(
+        "score\ts1\ts2\n5.0\tthe dev sentence.\tx y\n4.5\ta\tb\n"
+    )
+    (tmp_path / "mrpc").mkdir()
+    (tmp_path / "mrpc" / "train.tsv").write_text(
+        "label\ts1\ts2\n1\tp q\tThe dev sentence.\n1\tc\td\n"
+    )
+    exclude = pairs.scored_texts(tmp_path)
+    assert "the dev sentence." in exclude
+    found = pairs.eval_pairs(tmp_path, exclude)
+    assert list(zip(found.anchors, found.positives, strict=True)) == [("a", "b"), ("c", "d")]
+    assert pairs.scored_pairs(tmp_path, exclude).a == ["a"]
+    (tmp_path / "mrpc" / "train.tsv").write_text("label\ts1\ts2\n1\tonly two\n")
+    with pytest.raises(ValueError, match=r"train.tsv:2: expected 3"):
+        pairs.eval_pairs(tmp_path)
+
+
+def test_a_checkpoint_of_another_run_is_not_resumed(
+    teacher: Teacher, student_dir: Path, corpus: list[str], tmp_path: Path
+) -> None:
+    base = sememe.load(student_dir)
+    targets = teacher.encode(corpus[:200])
+    data = tokenize(base.tokenizer, corpus[:200])
+    table = np.asarray(base._embeddings, np.float32)
+    config = tokenlearn.TrainConfig(epochs=1, batch_size=64, validation=40, loss="relational")
+    tokenlearn.train(Student(table), data, targets, config, tmp_path, log=None)
+    messages: list[str] = []
+    other = tokenlearn.TrainConfig(epochs=2, batch_size=64, validation=40, loss="relational")
+    log = tokenlearn.train(Student(table), data, targets, other, tmp_path, log=messages.append)
+    assert any("another run" in m for m in messages)
+    assert [r["epoch"] for r in log.history] == [0, 1, 2]
+    with pytest.raises(ValueError, match="at least 1"):
+        tokenlearn.train(Student(table), data, targets, tokenlearn.TrainConfig(epochs=0), log=None)
+
+
+def test_contrastive_does_not_train_on_its_held_out_pairs(student_dir: Path) -> None:
+    base = sememe.load(student_dir)
+    scored = pairs.ScoredPairs(
+        ["a cat"] * 10, [f"dog {i}" for i in range(10)], [0.1 * i for i in range(10)]
+    )
+    _, held = scored.split(0.5, seed=0)
+    only_held = pairs.Pairs(list(held.a), list(held.b), ["x"] * len(held))
+    config = contrastive.ContrastiveConfig(epochs=1, held_out=0.5)
+    with pytest.raises(ValueError, match="held out"):
+        contrastive.fine_tune(
+            Student(np.asarray(base._embeddings, np.float32)),
+            base.tokenizer,
+            only_held,
+            scored,
+            config,
+            log=None,
         )

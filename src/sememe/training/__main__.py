@@ -27,19 +27,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = ap.add_subparsers(dest="stage", required=True)
 
-    def common(p: argparse.ArgumentParser) -> None:
+    def common(
+        p: argparse.ArgumentParser,
+        *,
+        teacher: bool = False,
+        corpus: bool = False,
+        seed: bool = False,
+    ) -> None:
         p.add_argument("--work", type=Path, default=Path("build/train"), help="work folder")
         p.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared/ folder")
-        p.add_argument("--teacher", type=Path, default=None, help="sentence-transformers folder")
         p.add_argument("--threads", type=int, default=None, help="torch threads")
-        p.add_argument("--max-corpus", type=int, default=None, help="use at most N corpus texts")
-        p.add_argument("--seed", type=int, default=0)
+        if teacher:
+            p.add_argument(
+                "--teacher", type=Path, default=None, help="sentence-transformers folder"
+            )
+        if corpus:
+            p.add_argument(
+                "--max-corpus", type=int, default=None, help="use at most N corpus texts"
+            )
+        if seed:
+            p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("teacher", help="encode corpus and pair texts with the teacher (cached)")
-    common(p)
+    common(p, teacher=True, corpus=True)
 
     p = sub.add_parser("distill", help="vocabulary distillation: token vectors, PCA, SIF")
-    common(p)
+    common(p, teacher=True)
     p.add_argument(
         "--tokenizer-from", default=None, help="model whose tokenizer to use (default: bundled)"
     )
@@ -47,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sif-a", type=float, default=1e-3)
 
     p = sub.add_parser("tokenlearn", help="train table and weights to reproduce teacher vectors")
-    common(p)
+    common(p, corpus=True, seed=True)
     p.add_argument(
         "--init", default="distilled", help="distilled, a stage name, a model name or folder"
     )
@@ -70,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dim", type=int, default=256)
 
     p = sub.add_parser("contrastive", help="fine-tune on sentence pairs with in-batch negatives")
-    common(p)
+    common(p, corpus=True, seed=True)
     p.add_argument("--init", default="tokenlearn")
     p.add_argument("--out", default="contrastive")
     p.add_argument("--epochs", type=int, default=2)
@@ -132,7 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
         )
         pipeline.tokenlearn_stage(
-            args.work, init=args.init, out=args.out, config=config, max_corpus=args.max_corpus
+            args.work,
+            init=args.init,
+            out=args.out,
+            config=config,
+            eval_dir=eval_dir,
+            max_corpus=args.max_corpus,
         )
     elif args.stage == "merge":
         names = [m for m in args.models.split(",") if m]

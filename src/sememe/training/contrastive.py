@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from tokenizers import Tokenizer
 
-from .pairs import Pairs, ScoredPairs
+from .pairs import Pairs, ScoredPairs, text_key
 from .student import Student, Tokenized, tokenize, torch
 from .tokenlearn import binary_similarity_loss, relational_loss
 
@@ -30,7 +30,7 @@ F = torch.nn.functional
 
 @dataclass
 class ContrastiveConfig:
-    """Knobs of the contrastive stage."""
+    """Knobs of the contrastive stage (``lr`` absolute here; relative on the command line)."""
 
     epochs: int = 2
     batch_size: int = 256
@@ -100,10 +100,23 @@ def fine_tune(
     """Fine-tune ``student`` in place; returns one log row per epoch (epoch 0 = the start)."""
     if not len(pairs):
         raise ValueError("contrastive fine-tuning needs at least one positive pair")
+    if config.epochs < 1 or config.batch_size < 1:
+        raise ValueError("epochs and batch_size must be at least 1")
     train_scored, held = scored.split(config.held_out, seed=config.seed)
     anchors = tokenize(tokenizer, pairs.anchors)
     positives = tokenize(tokenizer, pairs.positives)
-    keep = np.flatnonzero((anchors.lengths() > 0) & (positives.lengths() > 0))
+    # Held-out scored pairs pick the best epoch, so they must not be trained on as positives.
+    held_keys = {frozenset((text_key(a), text_key(b))) for a, b in zip(held.a, held.b, strict=True)}
+    unseen = np.array(
+        [
+            frozenset((text_key(a), text_key(b))) not in held_keys
+            for a, b in zip(pairs.anchors, pairs.positives, strict=True)
+        ],
+        dtype=bool,
+    )
+    keep = np.flatnonzero((anchors.lengths() > 0) & (positives.lengths() > 0) & unseen)
+    if not len(keep):
+        raise ValueError("no usable positive pairs (all empty or held out)")
     sa, sb = tokenize(tokenizer, train_scored.a), tokenize(tokenizer, train_scored.b)
     s_keep = np.flatnonzero((sa.lengths() > 0) & (sb.lengths() > 0))
     s_scores = torch.tensor(np.asarray(train_scored.score, np.float32))

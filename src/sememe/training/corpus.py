@@ -64,6 +64,11 @@ def token_counts(
     tokenizer: object, texts: Iterable[str], vocab_size: int, batch: int = 4096
 ) -> np.ndarray:
     """How often each token id occurs when ``tokenizer`` (a ``tokenizers.Tokenizer``) reads ``texts``."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_str(tokenizer.to_str())  # type: ignore[attr-defined]
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
     counts = np.zeros(vocab_size, dtype=np.int64)
     buffer: list[str] = []
 

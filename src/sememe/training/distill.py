@@ -8,9 +8,7 @@ for :mod:`.tokenlearn`.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -60,24 +58,10 @@ def token_texts(tokenizer: Tokenizer) -> list[str]:
 
 
 def teacher_token_vectors(
-    teacher: Teacher,
-    tokenizer: Tokenizer,
-    cache_file: str | os.PathLike[str] | None = None,
-    *,
-    batch_size: int = 512,
+    teacher: Teacher, tokenizer: Tokenizer, *, batch_size: int = 512
 ) -> np.ndarray:
-    """Teacher vectors of every token's text, (vocab_size, teacher_dim), cached as float16."""
-    if cache_file is not None and Path(cache_file).is_file():
-        cached = np.load(cache_file)
-        if cached.shape == (tokenizer.get_vocab_size(with_added_tokens=True), teacher.dim):
-            return cached.astype(np.float32)
-    vectors = teacher.encode(token_texts(tokenizer), batch_size=batch_size)
-    if cache_file is not None:
-        Path(cache_file).parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(str(cache_file) + ".tmp.npy")
-        np.save(tmp, vectors.astype(np.float16))
-        os.replace(tmp, cache_file)
-    return vectors
+    """Teacher vectors of every token's text, (vocab_size, teacher_dim) float32."""
+    return teacher.encode(token_texts(tokenizer), batch_size=batch_size)
 
 
 def distilled_table(token_vectors: np.ndarray, dim: int) -> tuple[np.ndarray, Pca]:

@@ -6,8 +6,10 @@
   not score), and teacher-mined neighbours from the corpus;
 * scored pairs (a, b, similarity in 0..1) from the STS-B and SICK train splits.
 
-The development splits that ``benchmarks/quality.py`` scores (STS-B dev, SICK trial, the TREC
-and Banking77 sets, SciFact) are never read here.
+The texts that ``benchmarks/quality.py`` scores (STS-B dev, SICK trial, the TREC and Banking77
+sets, SciFact) must not be trained on, and some of them hide in the training sets (part of
+STS-B was built from MRPC: 60 MRPC train positives are STS-B dev pairs). :func:`scored_texts`
+reads them only to build a blocklist; every loader here drops a pair if either side is on it.
 """
 
 from __future__ import annotations
@@ -80,9 +82,50 @@ class ScoredPairs:
         return parts[0], parts[1]
 
 
-def _tsv(path: Path) -> list[list[str]]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [row.split("\t") for row in lines[1:] if row.strip()]
+def _tsv(path: Path, columns: int = 3) -> list[list[str]]:
+    """Rows of a tab-separated file with a header line, each with exactly ``columns`` fields."""
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()[1:], start=2):
+        if not line.strip():
+            continue
+        row = line.split("\t")
+        if len(row) != columns:
+            raise ValueError(
+                f"{path}:{number}: expected {columns} tab-separated fields, got {len(row)}"
+            )
+        rows.append(row)
+    return rows
+
+
+def text_key(text: str) -> str:
+    """The form in which texts are compared against the blocklist (case and spaces folded)."""
+    return " ".join(text.lower().split())
+
+
+def scored_texts(eval_dir: str | os.PathLike[str]) -> set[str]:
+    """Keys of every text the quality harness scores, to keep them out of training."""
+    root = Path(eval_dir)
+    out: set[str] = set()
+    for file in ("stsb/dev.tsv", "sick/trial.tsv"):
+        if (root / file).is_file():
+            for _, a, b in _tsv(root / file):
+                out.update((text_key(a), text_key(b)))
+    for file in ("trec/train.jsonl", "banking77/train.jsonl", "scifact/queries.jsonl"):
+        if (root / file).is_file():
+            with (root / file).open(encoding="utf-8") as f:
+                out.update(text_key(json.loads(line)["text"]) for line in f if line.strip())
+    if (root / "scifact/corpus.jsonl").is_file():
+        with (root / "scifact/corpus.jsonl").open(encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    doc = json.loads(line)
+                    out.update((text_key(doc.get("title", "")), text_key(doc.get("text", ""))))
+    out.discard("")
+    return out
+
+
+def _blocked(a: str, b: str, exclude: set[str] | None) -> bool:
+    return bool(exclude) and (text_key(a) in exclude or text_key(b) in exclude)  # type: ignore[operator]
 
 
 def wordnet_pairs(path: str | os.PathLike[str], *, seed: int = 0) -> Pairs:
@@ -105,30 +148,35 @@ def wordnet_pairs(path: str | os.PathLike[str], *, seed: int = 0) -> Pairs:
     return out
 
 
-def eval_pairs(eval_dir: str | os.PathLike[str]) -> Pairs:
-    """Positive pairs from the STS-B/SICK train splits (score >= 4 of 5), MRPC train and Quora."""
+def eval_pairs(eval_dir: str | os.PathLike[str], exclude: set[str] | None = None) -> Pairs:
+    """Positive pairs from the STS-B/SICK train splits (score >= 4 of 5), MRPC train and Quora.
+
+    Pairs with a text in ``exclude`` (see :func:`scored_texts`) are dropped.
+    """
     root = Path(eval_dir)
     out = Pairs()
     for name, file in (("stsb", "stsb/train.tsv"), ("sick", "sick/train.tsv")):
         if (root / file).is_file():
             for score, a, b in _tsv(root / file):
-                if float(score) >= 4.0:
+                if float(score) >= 4.0 and not _blocked(a, b, exclude):
                     out.add(a, b, name)
     for name, file in (("mrpc", "mrpc/train.tsv"), ("quora", "quora/dev.tsv")):
         if (root / file).is_file():
             for label, a, b in _tsv(root / file):
-                if label.strip() == "1":
+                if label.strip() == "1" and not _blocked(a, b, exclude):
                     out.add(a, b, name)
     return out
 
 
-def scored_pairs(eval_dir: str | os.PathLike[str]) -> ScoredPairs:
+def scored_pairs(eval_dir: str | os.PathLike[str], exclude: set[str] | None = None) -> ScoredPairs:
     """STS-B train (0..5) and SICK train (1..5) pairs, scores scaled to 0..1."""
     root = Path(eval_dir)
     out = ScoredPairs()
     for file, low, high in (("stsb/train.tsv", 0.0, 5.0), ("sick/train.tsv", 1.0, 5.0)):
         if (root / file).is_file():
             for score, a, b in _tsv(root / file):
+                if _blocked(a, b, exclude):
+                    continue
                 out.a.append(a)
                 out.b.append(b)
                 out.score.append((float(score) - low) / (high - low))

@@ -14,6 +14,7 @@ The command line in :mod:`sememe.training.__main__` calls these functions.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -27,7 +28,7 @@ from tokenizers import Tokenizer
 from ..encoder import Encoder
 from ..loading import load
 from . import contrastive, distill, merge, pairs, tokenlearn
-from .corpus import sif_weights, token_counts, training_sentences
+from .corpus import corpus_files, sif_weights, token_counts, training_sentences
 from .student import Student, to_encoder, tokenize
 from .teacher import Teacher, TeacherCache, encode_cached
 
@@ -62,6 +63,8 @@ def teacher_pass(
 ) -> None:
     """Encode the pair texts, then the corpus sentences (up to ``max_corpus``), into caches."""
     teacher = Teacher.load(teacher_path, threads=threads)
+    # The cache holds every pair text; texts the harness scores are dropped when the cache is
+    # read (teacher_data), so changing the blocklist never invalidates hours of teacher work.
     found = collect_pairs(eval_dir, wordnet)
     texts = pairs.pair_texts(found, _scored(eval_dir))
     if texts:
@@ -79,27 +82,40 @@ def teacher_pass(
     )
 
 
-def collect_pairs(eval_dir: Path | None, wordnet: Path | None) -> pairs.Pairs:
+def collect_pairs(
+    eval_dir: Path | None, wordnet: Path | None, exclude: set[str] | None = None
+) -> pairs.Pairs:
+    """Positive pairs from the eval train splits and WordNet, without ``exclude`` texts."""
     found = pairs.Pairs()
     if eval_dir is not None:
-        found.extend(pairs.eval_pairs(eval_dir))
+        found.extend(pairs.eval_pairs(eval_dir, exclude))
     if wordnet is not None:
         found.extend(pairs.wordnet_pairs(wordnet))
     return found
 
 
-def _scored(eval_dir: Path | None) -> pairs.ScoredPairs:
-    return pairs.scored_pairs(eval_dir) if eval_dir is not None else pairs.ScoredPairs()
+def _scored(eval_dir: Path | None, exclude: set[str] | None = None) -> pairs.ScoredPairs:
+    return pairs.scored_pairs(eval_dir, exclude) if eval_dir is not None else pairs.ScoredPairs()
 
 
-def teacher_data(work: Path, max_corpus: int | None = None) -> tuple[list[str], np.ndarray]:
-    """All cached teacher texts and vectors (corpus first, then pair texts)."""
+def blocklist(eval_dir: Path | None) -> set[str]:
+    """Texts the quality harness scores (empty without an eval folder)."""
+    return pairs.scored_texts(eval_dir) if eval_dir is not None else set()
+
+
+def teacher_data(
+    work: Path, max_corpus: int | None = None, exclude: set[str] | None = None
+) -> tuple[list[str], np.ndarray]:
+    """Cached teacher texts and vectors (corpus first, then pair texts), minus ``exclude``."""
     texts: list[str] = []
     parts: list[np.ndarray] = []
     for name, limit in (("corpus", max_corpus), ("pairs", None)):
         folder = work / "teacher" / name
         if (folder / "manifest.json").is_file():
             t, v = TeacherCache(folder).load(limit)
+            if exclude and t:
+                keep = [i for i, text in enumerate(t) if pairs.text_key(text) not in exclude]
+                t, v = [t[i] for i in keep], v[keep]
             texts += t
             if len(v):
                 parts.append(v)
@@ -130,7 +146,12 @@ def distill_stage(
     """Vocabulary distillation: teacher token vectors -> PCA -> SIF weights -> model folder."""
     tokenizer, base = student_tokenizer(tokenizer_from)
     teacher = Teacher.load(teacher_path, threads=threads)
-    vectors = distill.teacher_token_vectors(teacher, tokenizer, work / "token-vectors.npy")
+    key = {"tokenizer": _tokenizer_digest(tokenizer), "teacher": teacher.fingerprint()}
+    vectors = _cached_array(
+        work / "token-vectors.npy",
+        key,
+        lambda: distill.teacher_token_vectors(teacher, tokenizer).astype(np.float16),
+    ).astype(np.float32)
     table, pca = distill.distilled_table(vectors, dim)
     counts = corpus_token_counts(work, tokenizer, corpus_dir)
     weights = sif_weights(counts, sif_a)
@@ -151,18 +172,46 @@ def distill_stage(
     return encoder
 
 
+def _cached_array(path: Path, key: dict[str, Any], compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """``path`` if its sidecar ``.json`` holds ``key``, else ``compute()`` saved atomically."""
+    sidecar = path.with_suffix(".json")
+    if path.is_file() and sidecar.is_file():
+        try:
+            if json.loads(sidecar.read_text()) == key:
+                return np.load(path)
+        except (ValueError, OSError):
+            pass  # unreadable: recompute
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.npy")
+    np.save(tmp, value)
+    os.replace(tmp, path)
+    tmp_json = sidecar.with_name(sidecar.name + ".tmp")
+    tmp_json.write_text(json.dumps(key))
+    os.replace(tmp_json, sidecar)
+    return value
+
+
+def _tokenizer_digest(tokenizer: Tokenizer) -> str:
+    return hashlib.sha256(tokenizer.to_str().encode()).hexdigest()[:16]
+
+
+def _corpus_digest(corpus_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for file in corpus_files(corpus_dir):
+        digest.update(f"{file.name}:{file.stat().st_size}".encode())
+    return digest.hexdigest()[:16]
+
+
 def corpus_token_counts(work: Path, tokenizer: Tokenizer, corpus_dir: Path) -> np.ndarray:
     """Token frequencies over the corpus sentences, cached in ``WORK/token-counts.npy``."""
-    path = work / "token-counts.npy"
     vocab = tokenizer.get_vocab_size(with_added_tokens=True)
-    if path.is_file():
-        counts = np.load(path)
-        if counts.shape == (vocab,):
-            return counts
-    counts = token_counts(tokenizer, training_sentences(corpus_dir), vocab)
-    work.mkdir(parents=True, exist_ok=True)
-    np.save(path, counts)
-    return counts
+    key = {"tokenizer": _tokenizer_digest(tokenizer), "corpus": _corpus_digest(corpus_dir)}
+    return _cached_array(
+        work / "token-counts.npy",
+        key,
+        lambda: token_counts(tokenizer, training_sentences(corpus_dir), vocab),
+    )
 
 
 def _initial(init: str, work: Path) -> Encoder:
@@ -175,6 +224,14 @@ def _initial(init: str, work: Path) -> Encoder:
 
 
 def _arrays(encoder: Encoder) -> tuple[np.ndarray, np.ndarray | None]:
+    """The starting table (mapping resolved) and weights; refuses what a Student cannot pool."""
+    if encoder.config.ignore_token_ids or encoder.config.add_special_tokens:
+        raise ValueError(
+            f"{encoder.config.name}: models with ignore_token_ids or add_special_tokens "
+            "cannot be trained here"
+        )
+    if encoder.config.pooling != "weighted_mean" and encoder._weights is not None:
+        raise ValueError(f"{encoder.config.name}: only weighted_mean pooling can be trained")
     table = np.asarray(encoder._embeddings, dtype=np.float32)
     if encoder._mapping is not None:
         table = table[encoder._mapping]
@@ -188,12 +245,16 @@ def tokenlearn_stage(
     init: str,
     out: str,
     config: tokenlearn.TrainConfig,
+    eval_dir: Path | None = None,
     max_corpus: int | None = None,
     log: Log = print,
 ) -> Encoder:
-    """Corpus training from ``init`` towards the cached teacher vectors."""
+    """Corpus training from ``init`` towards the cached teacher vectors.
+
+    Texts that the quality harness in ``eval_dir`` scores are left out.
+    """
     start = _initial(init, work)
-    texts, vectors = teacher_data(work, max_corpus)
+    texts, vectors = teacher_data(work, max_corpus, blocklist(eval_dir))
     table, weights = _arrays(start)
     if config.loss == "cosine":
         pca = distill.fit_pca(vectors, table.shape[1])
@@ -244,13 +305,14 @@ def contrastive_stage(
 ) -> Encoder:
     """Contrastive fine-tuning of ``init`` on the offline pairs (plus mined pairs)."""
     start = _initial(init, work)
-    found = collect_pairs(eval_dir, wordnet)
+    exclude = blocklist(eval_dir)
+    found = collect_pairs(eval_dir, wordnet, exclude)
     texts: list[str] = []
     vectors = np.zeros((0, 0), np.float32)
     if mined or teacher:
-        texts, vectors = teacher_data(work, max_corpus)
+        texts, vectors = teacher_data(work, max_corpus, exclude)
     if mined:
-        found.extend(pairs.mined_pairs(texts, vectors, sample=mined))
+        found.extend(pairs.mined_pairs(texts, vectors, sample=mined, seed=config.seed))
     if log:
         log(f"pairs: {found.counts()}")
     table, weights = _arrays(start)

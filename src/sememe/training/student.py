@@ -48,8 +48,7 @@ class Tokenized:
 def tokenize(tokenizer: Tokenizer, texts: Sequence[str], max_tokens: int = 512) -> Tokenized:
     """Token ids of ``texts`` without special tokens, cut at ``max_tokens``.
 
-    A text with no tokens gets the id of its first character's token if it has one;
-    callers drop empty rows with :func:`nonempty`.
+    A text with no tokens gives an empty row, which pools to a zero vector.
     """
     tok = Tokenizer.from_str(tokenizer.to_str())
     tok.no_padding()

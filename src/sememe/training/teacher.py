@@ -48,6 +48,7 @@ class Teacher:
     normalize: bool
     max_length: int
     dim: int
+    _fingerprint: str | None = None
 
     @classmethod
     def load(
@@ -73,13 +74,17 @@ class Teacher:
         return cls(folder, model, tokenizer, pooling, normalize, max_length, dim)
 
     def fingerprint(self) -> str:
-        """A short hash of the teacher's weight files, to tie caches to the teacher."""
-        digest = hashlib.sha256()
-        for file in sorted(self.path.rglob("*")):
-            if file.is_file() and file.suffix in {".safetensors", ".bin", ".json"}:
-                digest.update(file.relative_to(self.path).as_posix().encode())
-                digest.update(str(file.stat().st_size).encode())
-        return digest.hexdigest()[:16]
+        """A short hash of the teacher's weight and config files' contents (ties caches to it)."""
+        if self._fingerprint is None:
+            digest = hashlib.sha256()
+            for file in sorted(self.path.rglob("*")):
+                if file.is_file() and file.suffix in {".safetensors", ".bin", ".json"}:
+                    digest.update(file.relative_to(self.path).as_posix().encode())
+                    with file.open("rb") as f:
+                        for block in iter(lambda: f.read(1 << 20), b""):
+                            digest.update(block)
+            self._fingerprint = digest.hexdigest()[:16]
+        return self._fingerprint
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 128) -> np.ndarray:
         """Float32 (n, dim) sentence vectors; texts are batched by length to avoid padding."""

@@ -16,6 +16,7 @@ Training is resumable: each epoch writes a checkpoint, and a restarted run conti
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -33,11 +34,15 @@ F = torch.nn.functional
 
 @dataclass
 class TrainConfig:
-    """Knobs of the corpus-training stage (defaults are the ones used for sememe-base)."""
+    """Knobs of the corpus-training stage.
+
+    ``lr`` is the table's Adam learning rate as given to :func:`train` (absolute); the
+    pipeline and the command line give it relative to the table's standard deviation.
+    """
 
     epochs: int = 3
     batch_size: int = 512
-    lr: float = 3e-3
+    lr: float = 5e-3
     weight_lr: float = 1e-2
     matryoshka_dims: tuple[int, ...] = (64, 128, 256)
     binary_weight: float = 1.0
@@ -118,6 +123,19 @@ def fit_alignment(pooled: np.ndarray, targets: np.ndarray, ridge: float = 1e-3) 
     return np.linalg.solve(gram, p.T @ targets.astype(np.float64)).astype(np.float32)
 
 
+def _run_key(student: Student, data: Tokenized, targets: np.ndarray, config: TrainConfig) -> str:
+    """A digest of everything a checkpoint is only valid for: start, data, targets, settings."""
+    digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True, default=str).encode())
+    with torch.no_grad():
+        digest.update(student.table.detach().numpy().tobytes())
+        digest.update(student.log_weight.detach().numpy().tobytes())
+    digest.update(data.ids.tobytes())
+    digest.update(data.starts.tobytes())
+    digest.update(np.ascontiguousarray(targets[:: max(1, len(targets) // 10_000)]).tobytes())
+    digest.update(str(targets.shape).encode())
+    return digest.hexdigest()
+
+
 def train(
     student: Student,
     data: Tokenized,
@@ -134,6 +152,9 @@ def train(
     """
     if len(data) != len(targets):
         raise ValueError(f"{len(data)} tokenized texts but {len(targets)} targets")
+    if config.epochs < 1 or config.batch_size < 1:
+        raise ValueError("epochs and batch_size must be at least 1")
+    run_key = _run_key(student, data, targets, config)
     n_val = min(config.validation, len(data) // 5)
     n_train = len(data) - n_val
     split = np.random.default_rng(config.seed + 1).permutation(len(data))
@@ -173,8 +194,12 @@ def train(
     ckpt = Path(checkpoint_dir) / "checkpoint.pt" if checkpoint_dir is not None else None
     best_state: dict[str, object] | None = None
     best = math.inf
-    if ckpt is not None and ckpt.is_file():
-        saved = torch.load(ckpt, weights_only=False)
+    saved = torch.load(ckpt, weights_only=False) if ckpt is not None and ckpt.is_file() else None
+    if saved is not None and saved.get("run_key") != run_key:
+        if log:
+            log(f"{ckpt} belongs to another run (data, start or settings differ); starting over")
+        saved = None
+    if saved is not None:
         student.load_state_dict(saved["student"])
         optim.load_state_dict(saved["optim"])
         sched.load_state_dict(saved["sched"])
@@ -192,7 +217,9 @@ def train(
                 out = student(ids, offsets)
                 tgt = t_all[rows[s : s + 1024]]
                 losses.append(float(main_loss(out, tgt)) * len(out))
-                bins.append(float(binary_similarity_loss(out, tgt, config.binary_temperature)) * len(out))
+                bins.append(
+                    float(binary_similarity_loss(out, tgt, config.binary_temperature)) * len(out)
+                )
         return {"val_loss": sum(losses) / n_val, "val_binary_mse": sum(bins) / n_val}
 
     if start_epoch == 0 and n_val:
@@ -252,6 +279,7 @@ def train(
                     "best": best,
                     "best_state": best_state,
                     "config": asdict(config),
+                    "run_key": run_key,
                 },
                 tmp,
             )
