@@ -150,7 +150,11 @@ def build(args: argparse.Namespace) -> sememe.Encoder:
     return sememe.Encoder(base.tokenizer, table.astype(np.float16), weights=weights, config=cfg)
 
 
-TRAINED_LICENSE = "CC BY-SA 4.0 (see MODEL_CARD.md: trained on CC BY-SA text; WordLlama MIT)"
+TRAINED_LICENSE = (
+    "see MODEL_CARD.md: WordLlama codebook MIT, teacher Apache-2.0; trained on CC BY-SA 3.0 "
+    "Wikipedia text (attribution required) and on SICK (CC BY-NC-SA 3.0), MRPC and Quora "
+    "(research-use terms) texts"
+)
 
 
 def install_trained(folder: Path, max_tokens: int) -> sememe.Encoder:
@@ -167,8 +171,8 @@ def install_trained(folder: Path, max_tokens: int) -> sememe.Encoder:
         matryoshka_dims=(64, 128, 256),
         license=TRAINED_LICENSE,
         description="sememe's own static model: WordLlama's codebook merged with a table "
-        "distilled from all-MiniLM-L6-v2 and trained on open corpus text (tokenlearn), "
-        "then fine-tuned contrastively; Llama 2 tokenizer",
+        "distilled from all-MiniLM-L6-v2 and trained to reproduce it on corpus text "
+        "(tokenlearn), then tuned on STS-B/SICK train pairs; Llama 2 tokenizer",
         provenance={
             "builder": "scripts/build_sememe_model.sh (stages in sememe.training)",
             "training": cfg.provenance,

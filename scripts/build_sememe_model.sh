@@ -23,9 +23,10 @@ python -m sememe.training tokenlearn "${COMMON[@]}" --init distilled --out token
 # 3. merge WordLlama's codebook with the trained table into one 32k x 256 table
 python -m sememe.training merge "${COMMON[@]}" --models wordllama-256,tokenlearn \
     --alphas 1,0.7 --out merged
-# 4. contrastive fine-tuning on the offline pairs
+# 4. contrastive stage: CoSENT on the STS-B/SICK train pairs, the teacher as regulariser
+#    (MultipleNegativesRanking and WordNet/mined pairs measured no gain: see MODEL_CARD.md)
 python -m sememe.training contrastive "${COMMON[@]}" --init merged --out contrastive \
-    --epochs 3 --lr 0.005 --weight-lr 3e-3
+    --epochs 3 --lr 0.005 --weight-lr 3e-3 --no-wordnet --mnrl-weight 0
 # 5. install as sememe-base and score it
 python scripts/build_default_model.py --trained "$WORK/contrastive"
 python benchmarks/quality.py --models sememe,sememe:binary,wordllama,model2vec-minilm,minilm
