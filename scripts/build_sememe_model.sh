@@ -27,6 +27,8 @@ python -m sememe.training merge "${COMMON[@]}" --models wordllama-256,tokenlearn
 #    (MultipleNegativesRanking and WordNet/mined pairs measured no gain: see MODEL_CARD.md)
 python -m sememe.training contrastive "${COMMON[@]}" --init merged --out contrastive \
     --epochs 3 --lr 0.005 --weight-lr 3e-3 --no-wordnet --mnrl-weight 0
-# 5. install as sememe-base and score it
-python scripts/build_default_model.py --trained "$WORK/contrastive"
+# 5. rotate within the Matryoshka blocks (float cosines unchanged) so the sign bits carry more
+python -m sememe.training rotate "${COMMON[@]}" --init contrastive --out rotated
+# 6. install as sememe-base and score it
+python scripts/build_default_model.py --trained "$WORK/rotated"
 python benchmarks/quality.py --models sememe,sememe:binary,wordllama,model2vec-minilm,minilm

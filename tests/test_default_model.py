@@ -75,7 +75,8 @@ def test_trained_default_is_documented(default):
     """The bundled model is sememe's own (trained by sememe.training), not a copy of a peer."""
     card = (default_model_path() / "MODEL_CARD.md").read_text()
     assert "scripts/build_sememe_model.sh" in card and "CC BY-SA" in card
-    assert default.config.provenance["training"]["stage"] == "contrastive"
+    training = default.config.provenance["training"]
+    assert training["stage"] == "rotate" and training["previous"]["stage"] == "contrastive"
     assert default._weights is not None  # trained per-token weights
 
 

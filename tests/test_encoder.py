@@ -53,7 +53,9 @@ def test_memo_restart_keeps_known_words_of_the_batch(tiny_llama, monkeypatch):
     tiny_llama.encode(["the cat sat"])
     # "the" and "cat" are memoised; the new words overflow the memo, which starts afresh
     got = tiny_llama.encode(["the cat ran in park today"])
-    np.testing.assert_allclose(got, reference_vectors(tiny_llama, ["the cat ran in park today"]), atol=1e-6)
+    np.testing.assert_allclose(
+        got, reference_vectors(tiny_llama, ["the cat ran in park today"]), atol=1e-6
+    )
 
 
 def test_single_text_gives_vector(tiny):

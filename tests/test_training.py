@@ -335,6 +335,16 @@ def test_pipeline_end_to_end(
     assert sememe.load(work / "merged").dim == 16
     contrast = ["--init", "merged", "--epochs", "1", "--batch-size", "32", "--mined", "200"]
     assert train_main(["contrastive", *common, *contrast]) == 0
+    assert train_main(["rotate", *common]) == 0
+    rotated = sememe.load(work / "rotated")
+    texts = ["the cat eats an apple.", "a dog sees the map.", "the teacher finds a heavy box."]
+    contrasted = sememe.load(work / "contrastive")
+    for d in rotated.config.matryoshka_dims:  # block rotations keep each prefix's cosines
+        np.testing.assert_allclose(
+            rotated.similarity(texts, texts, dim=d),
+            contrasted.similarity(texts, texts, dim=d),
+            atol=2e-2,
+        )
     final = sememe.load(work / "contrastive")
     vectors = final.encode(["the cat eats an apple.", "a dog sees the map."])
     assert vectors.shape == (2, 16) and np.all(np.isfinite(vectors))
@@ -448,3 +458,20 @@ def test_contrastive_does_not_train_on_its_held_out_pairs(student_dir: Path) -> 
             config,
             log=None,
         )
+
+
+def test_itq_rotation_is_orthogonal_and_lowers_quantisation_error() -> None:
+    from sememe.training.binarize import block_bounds, itq_rotation
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 8)) * np.array([8, 4, 2, 1, 0.5, 0.25, 0.1, 0.05])
+    r = itq_rotation(x)
+    np.testing.assert_allclose(r @ r.T, np.eye(8), atol=1e-5)
+    xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    def error(m: np.ndarray) -> float:
+        y = xn @ m
+        return float(np.linalg.norm(np.sign(y) / np.sqrt(8) - y))
+
+    assert error(r) < error(np.eye(8))
+    assert block_bounds(256, (64, 128, 256)) == [(0, 64), (64, 128), (128, 256)]

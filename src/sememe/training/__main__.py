@@ -6,6 +6,7 @@
     python -m sememe.training merge       --work build/train --models sememe-base,tokenlearn \\
                                           --alphas 1,0.7 --out merged
     python -m sememe.training contrastive --work build/train --init merged --out contrastive
+    python -m sememe.training rotate      --work build/train --init contrastive --out rotated
 
 Every stage reads and writes the work folder, skips what is already done and resumes after
 an interruption. ``scripts/build_sememe_model.sh`` runs the exact sequence behind sememe-base.
@@ -82,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="merged")
     p.add_argument("--dim", type=int, default=256)
 
+    p = sub.add_parser("rotate", help="rotate the table within Matryoshka blocks for better bits")
+    common(p)
+    p.add_argument("--init", default="contrastive")
+    p.add_argument("--out", default="rotated")
+    p.add_argument("--center", action="store_true", help="also centre (changes float cosines)")
+
     p = sub.add_parser("contrastive", help="fine-tune on sentence pairs with in-batch negatives")
     common(p, corpus=True, seed=True)
     p.add_argument("--init", default="tokenlearn")
@@ -152,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             eval_dir=eval_dir,
             max_corpus=args.max_corpus,
         )
+    elif args.stage == "rotate":
+        pipeline.rotate_stage(args.work, init=args.init, out=args.out, center=args.center)
     elif args.stage == "merge":
         names = [m for m in args.models.split(",") if m]
         alphas = [float(a) for a in args.alphas.split(",") if a]

@@ -27,7 +27,7 @@ from tokenizers import Tokenizer
 
 from ..encoder import Encoder
 from ..loading import load
-from . import contrastive, distill, merge, pairs, tokenlearn
+from . import binarize, contrastive, distill, merge, pairs, tokenlearn
 from .corpus import corpus_files, sif_weights, token_counts, training_sentences
 from .student import Student, to_encoder, tokenize
 from .teacher import Teacher, TeacherCache, encode_cached
@@ -375,6 +375,43 @@ def merge_stage(
     _save(encoder, work / out)
     if log:
         log(f"merged {models} with weights {list(alphas)} into {dim} dimensions")
+    return encoder
+
+
+def rotate_stage(
+    work: Path,
+    *,
+    init: str,
+    out: str,
+    center: bool = False,
+    sample: int = 50_000,
+    log: Log = print,
+) -> Encoder:
+    """Block-wise ITQ rotation of ``init``'s table for better sign bits (see :mod:`.binarize`).
+
+    Without ``center`` the float vectors' cosines at every Matryoshka prefix are unchanged.
+    """
+    start = _initial(init, work)
+    table, weights = _arrays(start)
+    texts, _ = teacher_data(work, sample)
+    pooled = start.with_options(normalize=False).encode(texts[:sample])
+    dims = start.config.matryoshka_dims or (table.shape[1],)
+    rotated = binarize.center_and_rotate(table, pooled, dims, center=center, rotate=True)
+    encoder = _finish(
+        start,
+        rotated,
+        weights,
+        out,
+        {
+            "stage": "rotate",
+            "init": init,
+            "center": center,
+            "blocks": binarize.block_bounds(table.shape[1], dims),
+        },
+    )
+    _save(encoder, work / out)
+    if log:
+        log(f"rotated {init} in blocks {binarize.block_bounds(table.shape[1], dims)}")
     return encoder
 
 
