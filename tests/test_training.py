@@ -309,6 +309,8 @@ def _shared(root: Path, corpus: list[str]) -> Path:
             for i in range(0, 120, 2)
         ]
         (root / "eval" / name / "train.tsv").write_text("score\ta\tb\n" + "\n".join(rows) + "\n")
+    # a scored dev text that also stands in one train pair of each set: those pairs must go
+    (root / "eval" / "stsb" / "dev.tsv").write_text(f"score\ta\tb\n3.0\t{corpus[0]}\tzzz\n")
     return root
 
 
@@ -349,6 +351,7 @@ def test_pipeline_end_to_end(
     vectors = final.encode(["the cat eats an apple.", "a dog sees the map."])
     assert vectors.shape == (2, 16) and np.all(np.isfinite(vectors))
     provenance = final.config.provenance
+    assert provenance["scored_pairs"] == 2 * 60 - 2  # the pair holding the dev text is dropped
     assert provenance["stage"] == "contrastive" and provenance["previous"]["stage"] == "merge"
     assert final.encode_binary("the cat").shape == (2,)
 

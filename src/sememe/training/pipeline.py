@@ -319,11 +319,12 @@ def contrastive_stage(
     student = Student(table, weights)
     teacher_pack = (tokenize(start.tokenizer, texts), vectors) if teacher else None
     config = _scaled(config, table)
+    scored = _scored(eval_dir, exclude)
     history = contrastive.fine_tune(
         student,
         start.tokenizer,
         found,
-        _scored(eval_dir),
+        scored,
         config,
         teacher_data=teacher_pack,
         log=log,
@@ -338,6 +339,7 @@ def contrastive_stage(
             "stage": "contrastive",
             "init": init,
             "pairs": found.counts(),
+            "scored_pairs": len(scored),
             "config": asdict(config),
             "history": history,
         },
