@@ -244,8 +244,8 @@ class TimedEncoder:
         return out
 
 
-def load_sememe(model_path: Path | None = None) -> EncodeFn:
-    """sememe's bundled default model, or the model folder at ``model_path``."""
+def sememe_encoder(model_path: Path | None = None) -> Any:
+    """sememe's bundled default model, or the model folder at ``model_path``, as an Encoder."""
     try:
         import sememe
     except ImportError as exc:
@@ -259,16 +259,17 @@ def load_sememe(model_path: Path | None = None) -> EncodeFn:
             raise _peers.PeerUnavailable(f"sememe is not importable yet: {exc}") from exc
     if not hasattr(sememe, "load"):
         raise _peers.PeerUnavailable("sememe has no load() yet")
-    enc = sememe.load(str(model_path) if model_path is not None else None)
-    return enc.encode
+    return sememe.load(str(model_path) if model_path is not None else None)
+
+
+def load_sememe(model_path: Path | None = None) -> EncodeFn:
+    """sememe's bundled default model, or the model folder at ``model_path``."""
+    return sememe_encoder(model_path).encode
 
 
 def binary_encode_fn(model_path: Path | None = None) -> EncodeFn:
     """A sememe model's packed binary codes as +-1 vectors (cosine = 1 - 2 Hamming / bits)."""
-    load_sememe(None)  # makes sememe importable from a checkout
-    import sememe
-
-    enc = sememe.load(str(model_path) if model_path is not None else None)
+    enc = sememe_encoder(model_path)
 
     def encode(texts: list[str]) -> np.ndarray:
         bits = np.unpackbits(enc.encode_binary(texts), axis=1, bitorder="little")

@@ -42,6 +42,7 @@ import numpy as np
 import sememe
 from sememe.config import ModelConfig
 from sememe.foreign import load_wordllama, wordllama_files
+from sememe.training.corpus import sif_weights, token_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -74,24 +75,6 @@ def read_corpus(folder: Path, max_lines: int | None) -> list[str]:
     return lines[:max_lines] if max_lines else lines
 
 
-def token_counts(enc: sememe.Encoder, lines: list[str], batch: int = 20_000) -> np.ndarray:
-    """How often each token id occurs in ``lines``."""
-    tok = enc.tokenizer
-    tok.no_truncation()
-    counts = np.zeros(enc.vocab_size, np.int64)
-    for start in range(0, len(lines), batch):
-        encs = tok.encode_batch_fast(lines[start : start + batch], add_special_tokens=False)
-        ids = np.fromiter((i for e in encs for i in e.ids), np.int64)
-        counts += np.bincount(ids, minlength=enc.vocab_size)
-    return counts
-
-
-def sif_weights(counts: np.ndarray, a: float) -> np.ndarray:
-    """Smooth inverse frequency ``a / (a + p)``, with add-one smoothing of p."""
-    p = (counts + 1.0) / (counts.sum() + len(counts))
-    return (a / (a + p)).astype(np.float32)
-
-
 def common_directions(enc: sememe.Encoder, lines: list[str], k: int, seed: int = 0) -> np.ndarray:
     """Top ``k`` principal directions (uncentred) of sentence vectors of a corpus sample."""
     rng = np.random.default_rng(seed)
@@ -113,11 +96,11 @@ def build(args: argparse.Namespace) -> sememe.Encoder:
         t0 = time.perf_counter()
         lines = read_corpus(args.corpus, args.max_lines)
     if args.sif_a is not None:
-        counts = token_counts(base, lines)
+        counts = token_counts(base.tokenizer, lines, base.vocab_size)
         print(
             f"counted {counts.sum():,} tokens in {len(lines):,} lines ({time.perf_counter() - t0:.0f}s)"
         )
-        weights = sif_weights(counts, args.sif_a)
+        weights = sif_weights(counts, args.sif_a, add_one=True)
 
     table = base._embeddings.astype(np.float32)
     cfg = ModelConfig(

@@ -126,14 +126,7 @@ def load_index(
     verify: bool = True,
     mmap: bool = False,
 ) -> Index:
-    """Read an index written by :meth:`save`.
-
-    ``encoder`` defaults to the model named in the manifest (the bundled one when
-    the name is unknown); its fingerprint must match the one the index was built
-    with. ``verify`` checks every file's SHA-256. ``mmap=True`` maps the vector and
-    code files read-only instead of reading them (less memory; the first ``add`` or
-    ``remove`` copies them).
-    """
+    """What :meth:`Index.load` does (its docstring describes the options)."""
     folder = Path(path)
     manifest = _read_manifest(folder)
     files = manifest["files"]

@@ -87,11 +87,15 @@ def token_counts(
     return counts
 
 
-def sif_weights(counts: np.ndarray, a: float = 1e-3) -> np.ndarray:
+def sif_weights(counts: np.ndarray, a: float = 1e-3, *, add_one: bool = False) -> np.ndarray:
     """Smooth inverse frequency weights ``a / (a + p(token))`` (Arora et al., 2017).
 
-    Unseen tokens get probability 0 and so the largest weight, 1.
+    Without ``add_one`` unseen tokens get probability 0 and so the largest weight, 1; with
+    it every count is raised by one first (add-one smoothing of p).
     """
+    counts = np.asarray(counts, dtype=np.float64)
+    if add_one:
+        counts = counts + 1.0
     total = counts.sum()
     p = counts / total if total else np.zeros(len(counts))
     return (a / (a + p)).astype(np.float32)

@@ -18,17 +18,13 @@ import numpy as np
 
 from ..encoder import Encoder
 from .distill import fit_pca
-from .student import to_encoder
+from .student import encoder_arrays, to_encoder
 
 
 def _plain_table(encoder: Encoder) -> np.ndarray:
-    table = np.asarray(encoder._embeddings, dtype=np.float32)
-    if encoder._mapping is not None:
-        table = table[encoder._mapping]
-    if encoder._weights is not None:
-        w = np.asarray(encoder._weights, dtype=np.float32)
-        table = table * (w / w.mean())[:, None]
-    return table
+    """The table with the token weights folded into its rows (for plain mean pooling)."""
+    table, w = encoder_arrays(encoder)
+    return table if w is None else table * (w / w.mean())[:, None]
 
 
 def _pooled(encoder: Encoder, table: np.ndarray, texts: Sequence[str]) -> np.ndarray:

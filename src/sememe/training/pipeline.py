@@ -29,7 +29,7 @@ from ..encoder import Encoder
 from ..loading import load
 from . import binarize, contrastive, distill, merge, pairs, tokenlearn
 from .corpus import corpus_files, sif_weights, token_counts, training_sentences
-from .student import Student, to_encoder, tokenize
+from .student import Student, encoder_arrays, to_encoder, tokenize, torch
 from .teacher import Teacher, TeacherCache, encode_cached
 
 Log = Callable[[str], None] | None
@@ -44,10 +44,6 @@ DATA_LICENSES = {
     "shared/eval/mrpc/train.tsv": "MRPC train (Microsoft Research, research use)",
     "shared/eval/quora/dev.tsv": "Quora Question Pairs (Quora terms of use)",
 }
-
-
-def _save(encoder: Encoder, folder: Path) -> None:
-    encoder.save(folder, overwrite=True)
 
 
 def teacher_pass(
@@ -168,7 +164,7 @@ def distill_stage(
         matryoshka_dims=(*tuple(d for d in (64, 128) if d < dim), dim),
         max_tokens=base.config.max_tokens,
     )
-    _save(encoder, work / "distilled")
+    encoder.save(work / "distilled", overwrite=True)
     return encoder
 
 
@@ -232,11 +228,7 @@ def _arrays(encoder: Encoder) -> tuple[np.ndarray, np.ndarray | None]:
         )
     if encoder.config.pooling != "weighted_mean" and encoder._weights is not None:
         raise ValueError(f"{encoder.config.name}: only weighted_mean pooling can be trained")
-    table = np.asarray(encoder._embeddings, dtype=np.float32)
-    if encoder._mapping is not None:
-        table = table[encoder._mapping]
-    weights = None if encoder._weights is None else np.asarray(encoder._weights, np.float32)
-    return table, weights
+    return encoder_arrays(encoder)
 
 
 def tokenlearn_stage(
@@ -262,7 +254,7 @@ def tokenlearn_stage(
         student = Student(table, weights)
         data = tokenize(start.tokenizer, texts)
         # Put the starting table into the target space first (pooling is linear in it).
-        with _no_grad():
+        with torch.no_grad():
             sample = np.arange(min(50_000, len(data)))
             pooled = student(*data.batch(sample)).numpy()
         table = table @ tokenlearn.fit_alignment(pooled, targets[sample])
@@ -274,6 +266,7 @@ def tokenlearn_stage(
     history = tokenlearn.train(student, data, targets, config, work / f"{out}.ckpt", log=log)
     trained_table, trained_weights = student.arrays()
     encoder = _finish(
+        work,
         start,
         trained_table,
         trained_weights,
@@ -286,7 +279,6 @@ def tokenlearn_stage(
             "history": history.history,
         },
     )
-    _save(encoder, work / out)
     return encoder
 
 
@@ -331,6 +323,7 @@ def contrastive_stage(
     )
     trained_table, trained_weights = student.arrays()
     encoder = _finish(
+        work,
         start,
         trained_table,
         trained_weights,
@@ -344,7 +337,6 @@ def contrastive_stage(
             "history": history,
         },
     )
-    _save(encoder, work / out)
     return encoder
 
 
@@ -363,6 +355,7 @@ def merge_stage(
     texts, _ = teacher_data(work, sample)
     table = merge.merge_tables(loaded, alphas, texts[:sample], dim)
     encoder = _finish(
+        work,
         loaded[0],
         table,
         None,
@@ -374,7 +367,6 @@ def merge_stage(
             "merged": [m.config.provenance for m in loaded],
         },
     )
-    _save(encoder, work / out)
     if log:
         log(f"merged {models} with weights {list(alphas)} into {dim} dimensions")
     return encoder
@@ -400,6 +392,7 @@ def rotate_stage(
     dims = start.config.matryoshka_dims or (table.shape[1],)
     rotated = binarize.center_and_rotate(table, pooled, dims, center=center, rotate=True)
     encoder = _finish(
+        work,
         start,
         rotated,
         weights,
@@ -411,7 +404,6 @@ def rotate_stage(
             "blocks": binarize.block_bounds(table.shape[1], dims),
         },
     )
-    _save(encoder, work / out)
     if log:
         log(f"rotated {init} in blocks {binarize.block_bounds(table.shape[1], dims)}")
     return encoder
@@ -425,12 +417,18 @@ def _scaled(config: Any, table: np.ndarray) -> Any:
 
 
 def _finish(
-    start: Encoder, table: np.ndarray, weights: np.ndarray, name: str, provenance: dict[str, Any]
+    work: Path,
+    start: Encoder,
+    table: np.ndarray,
+    weights: np.ndarray | None,
+    name: str,
+    provenance: dict[str, Any],
 ) -> Encoder:
+    """The stage's model from ``start`` with a new table, written to ``WORK/name``."""
     history = {"previous": start.config.provenance, **provenance}
     if provenance["stage"] == "merge":
         history = dict(provenance)
-    return to_encoder(
+    encoder = to_encoder(
         start.tokenizer,
         table,
         weights,
@@ -441,18 +439,5 @@ def _finish(
         matryoshka_dims=(*tuple(d for d in (64, 128) if d < table.shape[1]), table.shape[1]),
         max_tokens=start.config.max_tokens,
     )
-
-
-class _no_grad:
-    def __enter__(self) -> None:
-        from .student import torch
-
-        self._ctx = torch.no_grad()
-        self._ctx.__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)
-
-
-def default_work() -> Path:
-    return Path(os.environ.get("SEMEME_TRAIN_WORK", "build/train"))
+    encoder.save(work / name, overwrite=True)
+    return encoder

@@ -93,6 +93,15 @@ class Student(nn.Module):  # type: ignore[misc]
             )
 
 
+def encoder_arrays(encoder: Encoder) -> tuple[np.ndarray, np.ndarray | None]:
+    """A model's table as float32 with any token-to-row mapping resolved, and its weights."""
+    table = np.asarray(encoder._embeddings, dtype=np.float32)
+    if encoder._mapping is not None:
+        table = table[encoder._mapping]
+    weights = None if encoder._weights is None else np.asarray(encoder._weights, np.float32)
+    return table, weights
+
+
 def to_encoder(
     tokenizer: Tokenizer,
     table: np.ndarray,
