@@ -51,7 +51,8 @@ import _peers  # noqa: E402
 import quality  # noqa: E402
 
 import sememe  # noqa: E402
-from sememe.index import Index  # noqa: E402
+from sememe.index import DEFAULT_CANDIDATES, Index  # noqa: E402
+from sememe.index._common import faiss_threads  # noqa: E402
 
 SHARED = _HERE.parents[0].parent / "shared"
 K = 10
@@ -147,6 +148,8 @@ def index_bytes(index: Index) -> int:
             total += rows.view().nbytes
     if index._structure is not None:
         total += faiss_bytes(index._structure) + index._serials.view().nbytes
+    if index._scan is not None:  # binary+rerank's first stage
+        total += faiss_bytes(index._scan)
     return total
 
 
@@ -193,6 +196,37 @@ STRUCTURES: list[tuple[str, dict[str, Any], list[dict[str, int]]]] = [
         [{"ef_search": 2000}],
     ),
 ]
+
+
+def hamming_rerank_contender(
+    enc: sememe.Encoder, vectors: np.ndarray, candidates: int
+) -> Contender:
+    """Reference: the Hamming first stage binary+rerank used before (FAISS ``knn_hamming``
+    over all 256-bit codes, then the same float re-scoring), to compare in one process."""
+    import faiss
+
+    t0 = time.perf_counter()
+    codes = sememe.pack_bits(vectors)
+    build = time.perf_counter() - t0
+
+    def many(qs: list[str]) -> list[list[int]]:
+        q = enc.encode(qs)
+        with faiss_threads(1 if len(qs) == 1 else None):
+            _, cand = faiss.knn_hamming(sememe.pack_bits(q), codes, candidates, variant="mc")
+        out = []
+        for row, qv in zip(cand, q, strict=True):
+            row = row[row >= 0]
+            scores = np.take(vectors, row, axis=0) @ qv
+            top = np.argpartition(-scores, K - 1)[:K] if len(row) > K else np.arange(len(row))
+            out.append(row[top[np.argsort(-scores[top], kind="stable")]].tolist())
+        return out
+
+    def one(q: str) -> list[int]:
+        return many([q])[0]
+
+    size = (codes.nbytes + vectors.nbytes) / max(len(vectors), 1)
+    name = f"hamming+rerank (candidates={candidates})"
+    return Contender(name, one, many, build, size, notes="previous binary+rerank first stage")
 
 
 def vicinity_contenders(
@@ -388,6 +422,20 @@ def run_size(
             f"sememe {kind}", docs, vectors, variants, encoder=enc, kind=kind
         )
         gc.collect()
+        if kind == "binary+rerank":
+            for dims in args.scan_dims:
+                contenders += sememe_contenders(
+                    f"sememe {kind} (scan_dims={dims})",
+                    docs,
+                    vectors,
+                    [],
+                    encoder=enc,
+                    kind=kind,
+                    scan_dims=dims,
+                )
+                gc.collect()
+            if args.hamming:
+                contenders.append(hamming_rerank_contender(enc, vectors, DEFAULT_CANDIDATES))
     if args.structures:
         for name, options, variants in STRUCTURES:
             _log(f"  building {name}")
@@ -497,6 +545,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--candidates-sweep", default="", help="extra binary+rerank candidate counts")
     ap.add_argument(
+        "--scan-dims", default="", help="extra binary+rerank indexes with these scan_dims"
+    )
+    ap.add_argument(
+        "--no-hamming",
+        dest="hamming",
+        action="store_false",
+        help="skip the reference row with the previous (Hamming) first stage",
+    )
+    ap.add_argument(
         "--structures",
         action="store_true",
         help="also measure the alternative FAISS structures (IVF, binary IVF, binary HNSW)",
@@ -510,6 +567,7 @@ def main(argv: list[str] | None = None) -> int:
     args.kinds = [k for k in args.kinds.split(",") if k]
     args.peers = [p for p in args.peers.split(",") if p]
     args.candidates_sweep = [int(c) for c in args.candidates_sweep.split(",") if c]
+    args.scan_dims = [int(c) for c in args.scan_dims.split(",") if c]
     if not SHARED.is_dir():
         print(f"{SHARED} not found; nothing to benchmark")
         return 0

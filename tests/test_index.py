@@ -433,11 +433,139 @@ def test_structure_that_cannot_train_changes_nothing(enc):
         ({"kind": "binary", "factory": "HNSW32"}, "does not fit kind='binary'"),
         ({"exact_limit": 0}, "exact_limit must be >= 1"),
         ({"candidates": -1}, "candidates must be >= 1"),
+        ({"scan_dims": 16}, "scan_dims applies to kind='binary\\+rerank' only"),
+        ({"kind": "binary", "scan_dims": 16}, "scan_dims applies"),
+        ({"kind": "binary+rerank", "scan_dims": 12}, "multiple of 8 between 8 and dim=32"),
+        ({"kind": "binary+rerank", "scan_dims": 64}, "multiple of 8 between 8 and dim=32"),
+        ({"kind": "binary+rerank", "scan_dims": 0}, "scan_dims must be >= 1"),
     ],
 )
 def test_bad_options(enc, options, match):
     with pytest.raises(ValueError, match=match):
         Index(enc, **options)
+
+
+# ----------------------------------------------------------------------------- binary+rerank first stage
+
+
+def test_scan_dims_default_follows_the_model(enc, default):
+    assert Index(enc, kind="binary+rerank").scan_dims == 32  # no Matryoshka prefixes declared
+    assert Index(default, kind="binary+rerank").scan_dims == 128  # declares 64, 128, 256
+    assert Index(default).scan_dims is None
+    matryoshka = tiny_encoder(dim=32, matryoshka_dims=(8, 16, 32))
+    assert Index(matryoshka, kind="binary+rerank").scan_dims == 32  # no prefix >= 128
+
+
+@pytest.mark.parametrize("scan_dims", [8, 16, 32])
+def test_first_stage_scores_query_against_sign_bits(enc, scan_dims):
+    """The candidates are the documents with the best ``query . sign(document)`` prefix."""
+    texts = sentences(400)
+    index = Index.from_texts(texts, encoder=enc, kind="binary+rerank", scan_dims=scan_dims)
+    docs = enc.encode(texts)[:, :scan_dims]
+    for query in ["cat dog park", "bank money loan rate"]:
+        q = enc.encode(query)
+        cand = index._exact_search(q[None], None, 40, None)[0]
+        scores = np.sign(docs) @ q[:scan_dims]
+        # FAISS quantises the query's lookup tables to 8 bits: compare with a tolerance
+        assert scores[cand].min() >= np.sort(scores)[-40] - 0.02 * np.abs(scores).max()
+
+
+def test_candidates_covering_the_index_give_exact_results(enc):
+    texts = sentences(200)
+    index = Index.from_texts(texts, encoder=enc, kind="binary+rerank", scan_dims=8)
+    exact = Index.from_texts(texts, encoder=enc)
+    for query in ["cat dog park", "fox"]:
+        got = index.search(query, k=10, candidates=200)
+        assert got == exact.search(query, k=10)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=st.lists(st.tuples(st.booleans(), st.integers(1, 40), st.integers(0, 2**16)), max_size=8)
+)
+def test_first_stage_follows_adds_and_removes(enc, steps):
+    """After any adds and removes, results equal those of an index built from what is left."""
+    index = Index(enc, kind="binary+rerank", candidates=10, scan_dims=16)
+    model: dict[int, str] = {}
+    next_id = 0
+    for is_add, size, seed in steps:
+        if is_add or not model:
+            texts = sentences(size, seed=seed)
+            index.add(texts, ids=list(range(next_id, next_id + size)))
+            model.update(zip(range(next_id, next_id + size), texts, strict=True))
+            next_id += size
+        else:
+            rng = np.random.default_rng(seed)
+            gone = [int(i) for i in rng.choice(list(model), min(size, len(model)), replace=False)]
+            index.remove(gone)
+            for i in gone:
+                del model[i]
+    assert index._scan.ntotal == len(model)
+    fresh = Index.from_texts(
+        list(model.values()),
+        ids=list(model),
+        encoder=enc,
+        kind="binary+rerank",
+        candidates=10,
+        scan_dims=16,
+    )
+    queries = ["cat dog", "bank rate", "fish river water"]
+    assert index.search(queries, k=5) == fresh.search(queries, k=5)
+
+
+def test_failed_add_leaves_the_first_stage_as_it_was(enc, monkeypatch):
+    index = Index.from_texts(sentences(50), encoder=enc, kind="binary+rerank", candidates=10)
+    before = index.search("cat dog", k=5)
+    extend = Index._extend_scan
+
+    def fail_after_extending(self: Index, start: int) -> None:
+        extend(self, start)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Index, "_extend_scan", fail_after_extending)
+    with pytest.raises(RuntimeError, match="boom"):
+        index.add(sentences(30, seed=5))
+    assert len(index) == 50 and index._scan.ntotal == 50
+    assert index.search("cat dog", k=5) == before
+
+
+def test_structure_replaces_the_first_stage(enc):
+    index = Index.from_texts(
+        sentences(100), encoder=enc, kind="binary+rerank", factory="BHNSW16", exact_limit=150
+    )
+    assert index._scan is not None and index._scan.ntotal == 100
+    index.add(sentences(100, seed=7))
+    assert index.structure == "BHNSW16" and index._scan is None
+    assert len(index.search("cat dog", k=5)) == 5
+
+
+@pytest.mark.skipif(
+    not (SHARED / "bench" / "corpus_100k.txt.gz").is_file(), reason="../shared absent"
+)
+def test_first_stage_beats_hamming_on_real_text(default):
+    """Scoring the float query against the sign bits finds more of the true top 10 than
+    the Hamming distance between both sides' bits, at equal bits and candidates."""
+    import faiss
+
+    with gzip.open(SHARED / "bench" / "corpus_100k.txt.gz", "rt", encoding="utf-8") as f:
+        lines = list(dict.fromkeys(line.strip() for line, _ in zip(f, range(21_000), strict=False)))
+    docs, queries = lines[:20_000], lines[20_000:20_200]
+    vectors, qvec = default.encode(docs), default.encode(queries)
+    _, truth = faiss.knn(qvec, vectors, 10, faiss.METRIC_INNER_PRODUCT)
+
+    def found(c: np.ndarray) -> float:
+        return np.mean([len(set(r) & set(t)) / 10 for r, t in zip(c, truth, strict=True)])
+
+    for bits in (128, 256):
+        index = Index.from_texts(
+            docs, encoder=default, kind="binary+rerank", vectors=vectors, scan_dims=bits
+        )
+        cand = index._exact_search(qvec, None, 100, None)
+        codes, qcodes = sememe.pack_bits(vectors[:, :bits]), sememe.pack_bits(qvec[:, :bits])
+        _, ham = faiss.knn_hamming(qcodes, codes, 100)
+        assert found(cand) >= found(ham) + 0.05, bits  # measured: +0.19 (128), +0.10 (256)
 
 
 # ----------------------------------------------------------------------------- persistence
@@ -476,6 +604,7 @@ def test_save_load_round_trip(enc, tmp_path, kind, factory):
     assert ("vectors.npy" in names) == (kind != "binary")
     assert ("codes.npy" in names) == (kind != "float")
     assert ("structure.faiss" in names) == (factory is not None)
+    assert ("scan.faiss" in names) == (kind == "binary+rerank" and factory is None)
     loaded = Index.load(path, enc)
     assert loaded.kind == kind and loaded.structure == index.structure and len(loaded) == 298
     assert loaded.search(queries, k=8) == before
@@ -522,6 +651,34 @@ def test_load_detects_corruption(enc, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(IndexFormatError, match=r"manifest\.json: missing"):
         Index.load(tmp_path / "empty", enc)
+
+
+def test_first_stage_file_is_checked_or_rebuilt(enc, tmp_path):
+    index = Index.from_texts(sentences(200), encoder=enc, kind="binary+rerank", candidates=20)
+    queries = sentences(5, seed=3)
+    before = index.search(queries, k=5)
+    path = index.save(tmp_path / "ix")
+    manifest = json.loads((path / "manifest.json").read_text())
+
+    def replace_scan(data: bytes) -> None:  # with a manifest that agrees on the size
+        (path / "scan.faiss").write_bytes(data)
+        manifest["files"]["scan.faiss"]["bytes"] = len(data)
+        (path / "manifest.json").write_text(json.dumps(manifest))
+
+    # a scan of another index (wrong size) is refused, even without checksums
+    Index.from_texts(sentences(10), encoder=enc, kind="binary+rerank").save(tmp_path / "small")
+    replace_scan((tmp_path / "small" / "scan.faiss").read_bytes())
+    with pytest.raises(IndexFormatError, match=r"scan\.faiss holds 10 entries"):
+        Index.load(path, enc, verify=False)
+    replace_scan(b"not a faiss index")
+    with pytest.raises(IndexFormatError, match="cannot read the index"):
+        Index.load(path, enc, verify=False)
+    # a folder without it (the file and its manifest entry gone) rebuilds it from the vectors
+    del manifest["files"]["scan.faiss"]
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    (path / "scan.faiss").unlink()
+    loaded = Index.load(path, enc)
+    assert loaded._scan.ntotal == 200 and loaded.search(queries, k=5) == before
 
 
 def test_load_refuses_another_encoder(enc, tmp_path):
@@ -643,6 +800,14 @@ def test_cli_build_and_search(tmp_path, capsys):
     assert "exists; pass --overwrite" in capsys.readouterr().err
     assert main(["search", str(out), "cat", "-k", "0"]) == 1
     assert "k must be >= 1" in capsys.readouterr().err
+    opts = ["--kind", "binary+rerank", "--candidates", "7", "--scan-dims", "64", "--overwrite"]
+    assert main(["index", "build", str(docs), "-o", str(out), *opts]) == 0
+    loaded = Index.load(out)
+    assert (loaded.candidates, loaded.scan_dims) == (7, 64)
+    assert (
+        main(["index", "build", str(docs), "-o", str(out), "--scan-dims", "64", "--overwrite"]) == 1
+    )
+    assert "scan_dims applies to kind='binary+rerank' only" in capsys.readouterr().err
 
 
 def test_cli_txt_ids_are_line_numbers(tmp_path, capsys):

@@ -43,6 +43,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="FAISS structure beyond --exact-limit, e.g. HNSW32, BIVF1024",
     )
     b.add_argument("--exact-limit", type=int, default=None, help="documents searched exactly")
+    b.add_argument(
+        "--candidates",
+        type=int,
+        default=None,
+        help="binary+rerank: candidates re-scored per query (saved as the default)",
+    )
+    b.add_argument(
+        "--scan-dims",
+        type=int,
+        default=None,
+        help="binary+rerank: leading dimensions the first stage scores (multiple of 8)",
+    )
     b.add_argument("--overwrite", action="store_true", help="replace an existing index folder")
     b.set_defaults(func=run_build)
 
@@ -84,7 +96,9 @@ def run_build(args: argparse.Namespace) -> int:
         kind=args.kind,
         factory=args.factory,
         exact_limit=args.exact_limit,
+        scan_dims=args.scan_dims,
         show_progress=show_progress(args, len(texts)),
+        **({} if args.candidates is None else {"candidates": args.candidates}),
     )
     index.add(texts, ids, meta)
     index.save(args.output, overwrite=args.overwrite)

@@ -13,9 +13,12 @@ are closest to this query?". Three kinds trade memory and speed for accuracy:
     document. The score is the cosine estimated from the Hamming distance,
     ``cos(pi * hamming / bits)``.
 ``"binary+rerank"``
-    Hamming search for ``candidates`` documents, then those re-scored with the float
-    vectors: close to ``"float"`` results at binary scan speed (the idea of the
-    WordLlama model card, made practical).
+    A scan of the documents' sign bits finds ``candidates`` documents, which are then
+    re-scored with the float vectors: close to ``"float"`` results at binary scan
+    speed (the binary-code idea of the WordLlama model card, made practical). The scan
+    scores the float query against the bits (``query . sign(document)`` over the
+    leading ``scan_dims`` dimensions, with FAISS's 4-bit fast scan), which ranks far
+    better than the Hamming distance between both sides' bits.
 
 Every kind keeps its own copy of the vectors (and/or codes) as the source of truth:
 exact search runs FAISS brute force over it, re-scoring reads it, and an

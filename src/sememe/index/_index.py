@@ -35,12 +35,14 @@ from ._common import (
     Where,
     check_id,
     check_positive,
+    default_scan_dims,
     faiss_module,
     faiss_threads,
     family_of,
     hamming_score,
     ivf_of,
     normalise_metadata,
+    sign_scanner,
 )
 
 #: Texts encoded per step when adding (bounds the work lost to an encoder retry).
@@ -73,7 +75,12 @@ class Index:
     nprobe:
         IVF lists visited per query.
     candidates:
-        ``"binary+rerank"``: Hamming candidates re-scored per query (at least ``k``).
+        ``"binary+rerank"``: first-stage candidates re-scored per query (at least ``k``).
+    scan_dims:
+        ``"binary+rerank"``: how many leading dimensions' sign bits the exact first stage
+        scores against the float query (a multiple of 8). Default: the model's smallest
+        Matryoshka prefix of at least 128 dimensions, else all (see
+        :func:`~sememe.index._common.default_scan_dims`).
     batch_size, show_progress:
         Passed to the encoder when adding texts.
     """
@@ -89,6 +96,7 @@ class Index:
         ef_construction: int = DEFAULT_EF_CONSTRUCTION,
         nprobe: int = DEFAULT_NPROBE,
         candidates: int = DEFAULT_CANDIDATES,
+        scan_dims: int | None = None,
         batch_size: int = 8192,
         show_progress: bool | None = None,
     ) -> None:
@@ -128,6 +136,17 @@ class Index:
         self.ef_construction = check_positive("ef_construction", ef_construction)
         self.nprobe = check_positive("nprobe", nprobe)
         self.candidates = check_positive("candidates", candidates)
+        scan_dims = check_positive("scan_dims", scan_dims)
+        if kind != "binary+rerank":
+            if scan_dims is not None:
+                raise ValueError(f"scan_dims applies to kind='binary+rerank' only, not {kind!r}")
+        elif scan_dims is None:
+            scan_dims = default_scan_dims(encoder.dim, encoder.config.matryoshka_dims)
+        elif scan_dims > encoder.dim or scan_dims % 8:
+            raise ValueError(
+                f"scan_dims must be a multiple of 8 between 8 and dim={encoder.dim}, got {scan_dims}"
+            )
+        self._scan_dims = scan_dims
         self.batch_size = check_positive("batch_size", batch_size)
         self.show_progress = show_progress
         self._encoder = encoder
@@ -146,6 +165,9 @@ class Index:
         self._next_serial = 0
         self._dead: np.ndarray | None = None  # HNSW entries of removed documents
         self._alive_bitmap: np.ndarray | None = None
+        # binary+rerank's exact first stage (sign_scanner), one entry per row, kept while
+        # there is no structure; FAISS labels are rows.
+        self._scan: Any = sign_scanner(scan_dims) if scan_dims else None
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -180,6 +202,11 @@ class Index:
     def factory(self) -> str:
         """FAISS factory string of the structure used beyond ``exact_limit`` documents."""
         return self._factory
+
+    @property
+    def scan_dims(self) -> int | None:
+        """``"binary+rerank"``: leading dimensions whose sign bits the first stage scores."""
+        return self._scan_dims
 
     @property
     def dim(self) -> int:
@@ -324,6 +351,8 @@ class Index:
         for arr in (self._vectors, self._codes):
             if arr is not None:
                 arr.n = min(arr.n, start)
+        if self._scan is not None and self._scan.ntotal > start:
+            self._rebuild_scan()
 
     def remove(self, ids: DocId | Iterable[DocId]) -> None:
         """Remove documents by id; all ids must be present (else nothing is removed).
@@ -349,6 +378,8 @@ class Index:
             self._texts = [self._texts[r] for r in kept]
             self._meta = [self._meta[r] for r in kept]
             self._row_of = {doc_id: r for r, doc_id in enumerate(self._ids)}
+            if self._scan is not None:
+                self._rebuild_scan()
             dead = self._dead
             if dead is not None and dead.sum() > REBUILD_FRACTION * len(dead):
                 self._build_structure()
@@ -428,12 +459,11 @@ class Index:
 
     def _update_structure(self, start: int) -> None:
         """After rows ``start:`` were appended: build, extend or leave the structure."""
-        n = len(self._ids)
-        if self._family == "flat":
-            return
         if self._structure is None:
-            if n > self.exact_limit:
+            if self._family != "flat" and len(self._ids) > self.exact_limit:
                 self._build_structure()
+            elif self._scan is not None:
+                self._extend_scan(start)
             return
         data = self._first_stage_data()[start:]
         if not len(data):
@@ -446,6 +476,22 @@ class Index:
         if self._dead is not None:
             self._dead = np.concatenate([self._dead, np.zeros(len(data), bool)])
         self._alive_bitmap = None
+
+    def _extend_scan(self, start: int) -> None:
+        """Add the sign bits of rows ``start:`` to the first-stage scan."""
+        assert self._vectors is not None and self._scan.ntotal == start
+        vectors, dims = self._vectors.view(), self._scan_dims
+        for s in range(start, len(vectors), _ENCODE_CHUNK):
+            self._scan.add(np.ascontiguousarray(vectors[s : s + _ENCODE_CHUNK, :dims]))
+
+    def _rebuild_scan(self) -> None:
+        """A new first-stage scan over the stored rows.
+
+        Used instead of FAISS's ``remove_ids``: on a fast-scan index it leaves stale bits
+        in the last block that corrupt the codes of later additions (FAISS 1.15).
+        """
+        self._scan = sign_scanner(self._scan_dims)
+        self._extend_scan(0)
 
     def _new_structure(self, data: np.ndarray) -> Any:
         faiss = faiss_module()
@@ -491,6 +537,7 @@ class Index:
         self._next_serial = len(data)
         self._dead = np.zeros(len(data), bool) if self._family == "hnsw" else None
         self._alive_bitmap = None
+        self._scan = None  # the structure proposes the candidates from now on
 
     def _forget_in_structure(self, serials: np.ndarray) -> None:
         if self._family == "ivf":
@@ -713,6 +760,12 @@ class Index:
     ) -> np.ndarray:
         """Brute-force first stage over all rows (or ``rows``): candidate rows ``(nq, k)``."""
         faiss = faiss_module()
+        if rows is None and self._scan is not None:
+            assert qvec is not None and self._scan.ntotal == len(self._ids)
+            if k >= len(self._ids):  # every row is a candidate
+                return np.broadcast_to(np.arange(len(self._ids)), (len(qvec), len(self._ids)))
+            query = np.ascontiguousarray(qvec[:, : self._scan_dims])
+            return self._scan.search(query, k)[1]
         if self.kind == "float":
             base = self._vectors.view() if rows is None else self._vectors.view()[rows]  # type: ignore[union-attr]
             _, labels = faiss.knn(qvec, base, k, faiss.METRIC_INNER_PRODUCT)
@@ -746,7 +799,8 @@ class Index:
                 )  # type: ignore[index]
                 scores[s:e] = hamming_score(dist, self._dim)
             else:
-                vecs = self._vectors.view()[safe[s:e]]  # type: ignore[union-attr]
+                vecs = np.take(self._vectors.view(), safe[s:e], axis=0)  # type: ignore[union-attr]
+                # einsum, not matmul: a score must not depend on the number of candidates
                 scores[s:e] = np.einsum("qcd,qd->qc", vecs, qvec[s:e])  # type: ignore[index]
         scores[~valid] = -np.inf
         if c > k:

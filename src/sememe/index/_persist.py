@@ -1,8 +1,9 @@
 """Saving and loading an :class:`~sememe.index.Index` as a folder of plain files.
 
 Layout: ``manifest.json`` (settings, encoder fingerprint, SHA-256 and size of every other
-file), ``docs.jsonl``, ``vectors.npy`` / ``codes.npy`` and, once built, the FAISS structure
-(``structure.faiss`` with ``serials.npy`` and ``dead.npy``). Saving writes a temporary folder
+file), ``docs.jsonl``, ``vectors.npy`` / ``codes.npy``, ``scan.faiss`` (the binary+rerank
+first stage) and, once built, the FAISS structure (``structure.faiss`` with ``serials.npy``
+and ``dead.npy``). Saving writes a temporary folder
 and renames it into place; loading verifies every file before reading it.
 """
 
@@ -32,6 +33,7 @@ _VECTORS = "vectors.npy"
 _CODES = "codes.npy"
 _SERIALS = "serials.npy"
 _STRUCTURE = "structure.faiss"
+_SCAN = "scan.faiss"
 
 
 def _sha256(path: Path) -> str:
@@ -76,6 +78,8 @@ def _write_files(index: Index, folder: Path) -> dict[str, dict[str, Any]]:
         np.save(folder / _VECTORS, index._vectors.view())
     if index._codes is not None:
         np.save(folder / _CODES, index._codes.view())
+    if index._scan is not None:
+        faiss_module().write_index(index._scan, str(folder / _SCAN))
     if index._structure is not None:
         faiss = faiss_module()
         if index.factory.startswith("B"):
@@ -110,6 +114,7 @@ def _manifest(index: Index, files: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "ef_construction": index.ef_construction,
             "nprobe": index.nprobe,
             "candidates": index.candidates,
+            "scan_dims": index.scan_dims,
         },
         "structure": index.structure,
         "next_auto_id": index._next_auto,
@@ -146,7 +151,7 @@ def load_index(
         raise IndexFormatError(f"{folder / _MANIFEST}: invalid settings ({exc})") from None
     try:
         _read_files(new, folder, files, mmap)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexFormatError(f"{folder}: cannot read the index ({exc})") from None
     new._next_auto = int(manifest.get("next_auto_id", 0))
     new._next_serial = int(manifest.get("next_serial", 0))
@@ -191,6 +196,21 @@ def _read_files(index: Index, folder: Path, files: Mapping[str, Any], mmap: bool
         index._serials = Rows((), np.int64, np.array(serials))
         if "dead.npy" in files:
             index._dead = np.load(folder / "dead.npy", allow_pickle=False)
+        index._scan = None
+    elif index._scan is not None:
+        if _SCAN in files:
+            faiss = faiss_module()
+            scan = faiss.read_index(str(folder / _SCAN))
+            if not isinstance(scan, faiss.IndexPQFastScan):
+                raise ValueError(f"{_SCAN} holds a {type(scan).__name__}, not a fast-scan index")
+            if scan.ntotal != n or scan.d != index.scan_dims:
+                raise ValueError(
+                    f"{_SCAN} holds {scan.ntotal} entries of {scan.d} dims, expected {n} of "
+                    f"{index.scan_dims}"
+                )
+            index._scan = scan
+        else:  # written without one: rebuild it from the vectors
+            index._rebuild_scan()
 
 
 def _fsync_dir_files(folder: Path) -> None:
