@@ -39,6 +39,38 @@ def test_word_memo_equals_whole_text_tokenizing(tiny_llama):
     np.testing.assert_allclose(fast, plain, atol=1e-6)
 
 
+def test_memo_grows_in_place_and_keeps_published_rows(tiny):
+    """Words added in many small steps (past the buffers' first size) give the rows a
+    single add would, and a snapshot taken earlier is never changed by later adds."""
+    rng = np.random.default_rng(0)
+    words = list(dict.fromkeys("".join(rng.choice(list("abcdefgh"), 6)) for _ in range(3000)))
+    tok = tiny._word_token_ids
+    one = tiny._new_cache()
+    one.add(words, tok)
+    steps = tiny._new_cache()
+    early = None
+    for start in range(0, len(words), 7):
+        steps.add(words[start : start + 7], tok)
+        if early is None and start >= 700:
+            early = steps.matrix.copy(), steps.matrix, steps.n_tokens.copy(), steps.n_tokens
+    assert steps.index == one.index and len(steps.index) > 1024
+    assert (steps.matrix != one.matrix).nnz == 0
+    np.testing.assert_array_equal(steps.n_tokens, one.n_tokens)
+    np.testing.assert_array_equal(steps.denominator, one.denominator)
+    copy, live, n_copy, n_live = early
+    assert (live != copy).nnz == 0 and np.array_equal(n_live, n_copy)
+    # one more word is written into spare room: no copy of the memo
+    buffers = steps._data, steps._indices, steps._indptr, steps._n_tokens
+    steps.add(["zzzz"], tok)
+    assert all(
+        a is b
+        for a, b in zip(
+            buffers, (steps._data, steps._indices, steps._indptr, steps._n_tokens), strict=True
+        )
+    )
+    assert steps.matrix.shape[0] == len(steps.index)
+
+
 def test_memo_starts_afresh_when_full(tiny, monkeypatch):
     monkeypatch.setattr(_wordcache, "CAPACITY", 5)
     before = tiny.encode(TEXTS)

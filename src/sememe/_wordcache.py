@@ -103,9 +103,13 @@ def splitter(mode: SplitMode) -> Callable[[str], list[str]]:
 class WordCache:
     """Distinct words seen so far, each with its tokens as one row of a sparse matrix.
 
-    Rows hold pooling weights at the columns of the tokens' table rows. Row 0 is the empty word, which
-    marks a run of spaces in ``"space"`` mode. Readers may use the index while
-    another thread adds words: a word enters the index only after its row exists.
+    Rows hold pooling weights at the columns of the tokens' table rows. Row 0 is the empty
+    word, which marks a run of spaces in ``"space"`` mode. The rows live in buffers that
+    grow by doubling, so adding a few words costs time for those words, not a copy of the
+    whole memo (which holds hundreds of thousands of words once a large corpus has been
+    encoded, and a search query often brings one new word). Readers may use the index while
+    another thread adds words: a word enters the index only after its row is published,
+    and published rows are never written again.
     """
 
     def __init__(
@@ -120,13 +124,41 @@ class WordCache:
         self._row_of = row_of
         self._weight = token_weight
         self._den = denominator
-        self.matrix = sp.csr_matrix((1, n_rows), dtype=np.float32)
-        self.n_tokens = np.zeros(1, np.int64)
-        self.denominator = np.zeros(1, np.float64)
+        # CSR buffers (int32 indices keep scipy from copying or checking them) and per-word
+        # arrays; only their first `words` rows / `nnz` entries are in use.
+        self._data = np.zeros(1024, np.float32)
+        self._indices = np.zeros(1024, np.int32)
+        self._indptr = np.zeros(1025, np.int32)
+        self._n_tokens = np.zeros(1024, np.int64)
+        self._denominator = np.zeros(1024, np.float64)
+        self._published: tuple[sp.csr_matrix, np.ndarray, np.ndarray] = self._snapshot(1, 0)
         self.lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.index)
+
+    @property
+    def matrix(self) -> sp.csr_matrix:
+        """(words x table rows) pooling weights of every word's tokens."""
+        return self._published[0]
+
+    @property
+    def n_tokens(self) -> np.ndarray:
+        """Tokens per word."""
+        return self._published[1]
+
+    @property
+    def denominator(self) -> np.ndarray:
+        """Sum of the pooling denominators of each word's tokens."""
+        return self._published[2]
+
+    def _snapshot(self, words: int, nnz: int) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+        matrix = sp.csr_matrix(
+            (self._data[:nnz], self._indices[:nnz], self._indptr[: words + 1]),
+            shape=(words, self.n_rows),
+            copy=False,
+        )
+        return matrix, self._n_tokens[:words], self._denominator[:words]
 
     def add(self, words: Iterable[str], token_ids: Callable[[list[str]], list[list[int]]]) -> None:
         """Tokenize ``words`` (with ``token_ids``) and append them."""
@@ -136,17 +168,44 @@ class WordCache:
                 return
             ids = token_ids(new)
             lens = np.fromiter(map(len, ids), np.int64, len(ids))
-            indptr = np.zeros(len(ids) + 1, np.int64)
-            np.cumsum(lens, out=indptr[1:])
-            flat = np.fromiter((i for row in ids for i in row), np.int32, int(indptr[-1]))
+            flat = np.fromiter((i for row in ids for i in row), np.int32, int(lens.sum()))
             cols = flat if self._row_of is None else self._row_of[flat]
-            rows = sp.csr_matrix((self._weight[flat], cols, indptr), shape=(len(ids), self.n_rows))
             cum = np.zeros(len(flat) + 1, np.float64)
             np.cumsum(self._den[flat], out=cum[1:])
+            ends = np.cumsum(lens)
+            starts = ends - lens
             base = self.matrix.shape[0]
-            self.n_tokens = np.concatenate([self.n_tokens, lens])
-            self.denominator = np.concatenate(
-                [self.denominator, cum[indptr[1:]] - cum[indptr[:-1]]]
-            )
-            self.matrix = sp.vstack([self.matrix, rows], format="csr")
-            self.index.update(zip(new, range(base, base + len(new)), strict=True))
+            nnz = int(self._indptr[base])
+            words, total = base + len(new), nnz + len(flat)
+            if total > np.iinfo(np.int32).max:
+                raise OverflowError("word memo too large for 32-bit sparse indices")
+            self._reserve(words, total)
+            self._data[nnz:total] = self._weight[flat]
+            self._indices[nnz:total] = cols
+            self._indptr[base + 1 : words + 1] = nnz + ends
+            self._n_tokens[base:words] = lens
+            self._denominator[base:words] = cum[ends] - cum[starts]
+            self._published = self._snapshot(words, total)
+            self.index.update(zip(new, range(base, words), strict=True))
+
+    def _reserve(self, words: int, nnz: int) -> None:
+        """Grow the buffers (doubling) to hold ``words`` rows and ``nnz`` entries.
+
+        Growing copies into new arrays; the published snapshot keeps the old ones, so
+        readers never see a buffer change under them.
+        """
+        if words > len(self._n_tokens):
+            size = max(words, 2 * len(self._n_tokens))
+            self._n_tokens = _grown(self._n_tokens, size)
+            self._denominator = _grown(self._denominator, size)
+            self._indptr = _grown(self._indptr, size + 1)
+        if nnz > len(self._data):
+            size = max(nnz, 2 * len(self._data))
+            self._data = _grown(self._data, size)
+            self._indices = _grown(self._indices, size)
+
+
+def _grown(arr: np.ndarray, size: int) -> np.ndarray:
+    out = np.zeros(size, arr.dtype)
+    out[: len(arr)] = arr
+    return out
