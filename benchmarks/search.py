@@ -9,6 +9,8 @@ repeats). Then nDCG@10 on SciFact (train queries) for every kind.
     python benchmarks/search.py --quick           # 20k documents, fewer queries, no 1M
     python benchmarks/search.py --sizes 100000 --repeats 5 --json out.json
     python benchmarks/search.py --sizes 1000000 --structures --peers "" --kinds binary+rerank
+    python benchmarks/search.py --sizes 1000000 --kinds binary+rerank --peers "" --no-scifact \
+        --candidates-sweep 300,2000 --scan-dims 256     # the binary+rerank trade-offs
 
 Documents are the distinct non-blank lines of ``shared/corpus/sentences``,
 ``shared/bench/corpus_100k.txt.gz`` and the WordNet glosses and examples, shuffled with a
@@ -17,6 +19,8 @@ fewer than 1M distinct lines, so the "1M" size is all of them (printed in the ta
 
 Everything runs in one process. Document vectors are encoded once by sememe and given to
 every sememe kind and to vicinity, so build times exclude encoding (printed separately);
+a reference row re-scores candidates from the Hamming first stage binary+rerank used before
+(``--no-hamming`` drops it);
 query times include encoding the query. WordLlama's ``topk`` embeds all candidates on
 every call, so it runs on a few queries only. ``OMP_WAIT_POLICY=PASSIVE`` is set before
 FAISS loads: on a busy machine OpenMP's spinning threads otherwise slow single queries by

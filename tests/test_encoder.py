@@ -53,6 +53,9 @@ def test_memo_grows_in_place_and_keeps_published_rows(tiny):
         steps.add(words[start : start + 7], tok)
         if early is None and start >= 700:
             early = steps.matrix.copy(), steps.matrix, steps.n_tokens.copy(), steps.n_tokens
+            # the snapshot views the buffers that later adds write into (no copy)
+            assert np.shares_memory(steps.matrix.data, steps._data)
+            assert np.shares_memory(steps.n_tokens, steps._n_tokens)
     assert steps.index == one.index and len(steps.index) > 1024
     assert (steps.matrix != one.matrix).nnz == 0
     np.testing.assert_array_equal(steps.n_tokens, one.n_tokens)
@@ -60,14 +63,10 @@ def test_memo_grows_in_place_and_keeps_published_rows(tiny):
     copy, live, n_copy, n_live = early
     assert (live != copy).nnz == 0 and np.array_equal(n_live, n_copy)
     # one more word is written into spare room: no copy of the memo
-    buffers = steps._data, steps._indices, steps._indptr, steps._n_tokens
+    names = ("_data", "_indices", "_indptr", "_n_tokens", "_denominator")
+    buffers = [getattr(steps, name) for name in names]
     steps.add(["zzzz"], tok)
-    assert all(
-        a is b
-        for a, b in zip(
-            buffers, (steps._data, steps._indices, steps._indptr, steps._n_tokens), strict=True
-        )
-    )
+    assert all(getattr(steps, name) is b for name, b in zip(names, buffers, strict=True))
     assert steps.matrix.shape[0] == len(steps.index)
 
 

@@ -124,8 +124,9 @@ class WordCache:
         self._row_of = row_of
         self._weight = token_weight
         self._den = denominator
-        # CSR buffers (int32 indices keep scipy from copying or checking them) and per-word
-        # arrays; only their first `words` rows / `nnz` entries are in use.
+        # CSR buffers and per-word arrays; only their first `words` rows / `nnz` entries are
+        # in use. int32 indices spare scipy a scan of their contents; it copies a slice only
+        # while it is under half its buffer, i.e. in the first, small buffer.
         self._data = np.zeros(1024, np.float32)
         self._indices = np.zeros(1024, np.int32)
         self._indptr = np.zeros(1025, np.int32)

@@ -247,14 +247,18 @@ def sign_scanner(dims: int) -> Any:
     faiss = faiss_module()
     if dims % 4:
         raise ValueError(f"scan dims must be a multiple of 4, got {dims}")
-    m = dims // 4
-    index = faiss.IndexPQFastScan(dims, m, 4, faiss.METRIC_INNER_PRODUCT)
+    index = faiss.IndexPQFastScan(dims, dims // 4, 4, faiss.METRIC_INNER_PRODUCT)
+    faiss.copy_array_to_vector(sign_centroids(dims), index.pq.centroids)
+    index.is_trained = True
+    return index
+
+
+def sign_centroids(dims: int) -> np.ndarray:
+    """The codebook of :func:`sign_scanner`, flat in FAISS's (sub-quantizer, code, 4) order."""
     patterns = np.array(
         [[1.0 if (c >> b) & 1 else -1.0 for b in range(4)] for c in range(16)], np.float32
     )
-    faiss.copy_array_to_vector(np.tile(patterns, (m, 1, 1)).ravel(), index.pq.centroids)
-    index.is_trained = True
-    return index
+    return np.tile(patterns, (dims // 4, 1, 1)).ravel()
 
 
 def family_of(factory: str) -> str:

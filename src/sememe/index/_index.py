@@ -319,6 +319,7 @@ class Index:
                 # avoids encoding the texts twice.
                 codes = pack_bits(vectors)
         with self._lock.write():
+            auto = self._next_auto  # restored if the add fails: no ids are used up
             if id_list is None:
                 id_list = self._auto_ids(n)
             else:
@@ -326,7 +327,6 @@ class Index:
                     if doc_id in self._row_of:
                         raise ValueError(f"ids[{i}] = {doc_id!r} is already in the index")
             start = len(self._ids)
-            auto = self._next_auto
             self._ids.extend(id_list)
             self._texts.extend(texts)
             self._meta.extend(meta)
@@ -338,8 +338,8 @@ class Index:
             try:
                 self._update_structure(start)
             except BaseException:
-                self._truncate(start, id_list)
                 self._next_auto = auto
+                self._truncate(start, id_list)
                 raise
         return self
 
@@ -477,12 +477,13 @@ class Index:
             self._dead = np.concatenate([self._dead, np.zeros(len(data), bool)])
         self._alive_bitmap = None
 
-    def _extend_scan(self, start: int) -> None:
-        """Add the sign bits of rows ``start:`` to the first-stage scan."""
-        assert self._vectors is not None and self._scan.ntotal == start
+    def _extend_scan(self, start: int, scan: Any = None) -> None:
+        """Add the sign bits of rows ``start:`` to the first-stage scan (or to ``scan``)."""
+        scan = self._scan if scan is None else scan
+        assert self._vectors is not None and scan.ntotal == start
         vectors, dims = self._vectors.view(), self._scan_dims
         for s in range(start, len(vectors), _ENCODE_CHUNK):
-            self._scan.add(np.ascontiguousarray(vectors[s : s + _ENCODE_CHUNK, :dims]))
+            scan.add(np.ascontiguousarray(vectors[s : s + _ENCODE_CHUNK, :dims]))
 
     def _rebuild_scan(self) -> None:
         """A new first-stage scan over the stored rows.
@@ -490,8 +491,9 @@ class Index:
         Used instead of FAISS's ``remove_ids``: on a fast-scan index it leaves stale bits
         in the last block that corrupt the codes of later additions (FAISS 1.15).
         """
-        self._scan = sign_scanner(self._scan_dims)
-        self._extend_scan(0)
+        scan = sign_scanner(self._scan_dims)
+        self._extend_scan(0, scan)
+        self._scan = scan  # only once complete: a failure leaves the previous scan
 
     def _new_structure(self, data: np.ndarray) -> Any:
         faiss = faiss_module()
@@ -651,7 +653,7 @@ class Index:
         """Like :meth:`search` for already-encoded queries: one hit list per row.
 
         ``vectors`` is ``(n, dim)`` (or one ``(dim,)`` vector) from this index's encoder,
-        rows L2-normalised; binary kinds take their sign bits.
+        rows L2-normalised; ``"binary"`` takes their sign bits.
         """
         qvec = self._check_vectors(vectors, "vectors")
         k = self._check_k(k)
@@ -765,7 +767,17 @@ class Index:
             if k >= len(self._ids):  # every row is a candidate
                 return np.broadcast_to(np.arange(len(self._ids)), (len(qvec), len(self._ids)))
             query = np.ascontiguousarray(qvec[:, : self._scan_dims])
-            return self._scan.search(query, k)[1]
+            labels = self._scan.search(query, k)[1]
+            short = (labels < 0).any(1)
+            if short.any():
+                # A query whose leading dimensions are all zero (an empty text) scores every
+                # document 0, and the fast scan then returns nothing: take Hamming order.
+                assert qcodes is not None and self._codes is not None
+                _, ham = faiss.knn_hamming(
+                    np.ascontiguousarray(qcodes[short]), self._codes.view(), k
+                )
+                labels[short] = ham
+            return labels
         if self.kind == "float":
             base = self._vectors.view() if rows is None else self._vectors.view()[rows]  # type: ignore[union-attr]
             _, labels = faiss.knn(qvec, base, k, faiss.METRIC_INNER_PRODUCT)
@@ -832,8 +844,8 @@ class Index:
 
         Files: ``manifest.json`` (settings, encoder fingerprint, SHA-256 of every file),
         ``docs.jsonl`` (id, text, metadata per line), ``vectors.npy`` and/or
-        ``codes.npy``, and the FAISS structure (``structure.faiss``, ``serials.npy``)
-        when one is built. Everything is written to a temporary folder beside ``path``
+        ``codes.npy``, ``scan.faiss`` (the binary+rerank first stage), and the FAISS
+        structure (``structure.faiss``, ``serials.npy``) when one is built. Everything is written to a temporary folder beside ``path``
         and renamed into place, so ``path`` never holds a half-written index. An existing
         ``path`` is replaced only with ``overwrite=True`` and only if it is an index.
         """
@@ -854,6 +866,8 @@ class Index:
         the name is unknown); its fingerprint must match the one the index was built
         with. ``verify`` checks every file's SHA-256. ``mmap=True`` maps the vector and
         code files read-only instead of reading them (less memory; the first ``add`` or
-        ``remove`` copies them).
+        ``remove`` copies them); FAISS files are read into memory (binary+rerank's scan
+        is 16 bytes per document at 128 scan dims, and is rebuilt from the vectors, reading
+        them all, when the folder lacks it).
         """
         return _persist.load_index(cls, path, encoder, verify=verify, mmap=mmap)

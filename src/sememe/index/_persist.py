@@ -21,7 +21,7 @@ import numpy as np
 
 from .._atomic import atomic_folder
 from ..encoder import Encoder
-from ._common import IndexFormatError, Rows, check_id, faiss_module
+from ._common import IndexFormatError, Rows, check_id, faiss_module, sign_centroids
 
 if TYPE_CHECKING:
     from ._index import Index
@@ -45,15 +45,7 @@ def _sha256(path: Path) -> str:
 
 
 def save_index(index: Index, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """Write the index to folder ``path`` atomically; returns the path.
-
-    Files: ``manifest.json`` (settings, encoder fingerprint, SHA-256 of every file),
-    ``docs.jsonl`` (id, text, metadata per line), ``vectors.npy`` and/or
-    ``codes.npy``, and the FAISS structure (``structure.faiss``, ``serials.npy``)
-    when one is built. Everything is written to a temporary folder beside ``path``
-    and renamed into place, so ``path`` never holds a half-written index. An existing
-    ``path`` is replaced only with ``overwrite=True`` and only if it is an index.
-    """
+    """What :meth:`Index.save` does (its docstring lists the files and the guarantees)."""
     target = Path(path)
     if target.exists():
         if not overwrite:
@@ -114,7 +106,9 @@ def _manifest(index: Index, files: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "ef_construction": index.ef_construction,
             "nprobe": index.nprobe,
             "candidates": index.candidates,
-            "scan_dims": index.scan_dims,
+            # only where it applies, so that float and binary indexes stay readable by
+            # sememe versions from before the option
+            **({"scan_dims": index.scan_dims} if index.scan_dims is not None else {}),
         },
         "structure": index.structure,
         "next_auto_id": index._next_auto,
@@ -201,8 +195,8 @@ def _read_files(index: Index, folder: Path, files: Mapping[str, Any], mmap: bool
         if _SCAN in files:
             faiss = faiss_module()
             scan = faiss.read_index(str(folder / _SCAN))
-            if not isinstance(scan, faiss.IndexPQFastScan):
-                raise ValueError(f"{_SCAN} holds a {type(scan).__name__}, not a fast-scan index")
+            if not _is_sign_scanner(scan, faiss):
+                raise ValueError(f"{_SCAN} is not a sign-bit scan of this sememe version")
             if scan.ntotal != n or scan.d != index.scan_dims:
                 raise ValueError(
                     f"{_SCAN} holds {scan.ntotal} entries of {scan.d} dims, expected {n} of "
@@ -211,6 +205,18 @@ def _read_files(index: Index, folder: Path, files: Mapping[str, Any], mmap: bool
             index._scan = scan
         else:  # written without one: rebuild it from the vectors
             index._rebuild_scan()
+
+
+def _is_sign_scanner(scan: Any, faiss: Any) -> bool:
+    """Whether ``scan`` is what :func:`~sememe.index._common.sign_scanner` builds."""
+    if (
+        not isinstance(scan, faiss.IndexPQFastScan)
+        or scan.metric_type != faiss.METRIC_INNER_PRODUCT
+    ):
+        return False
+    if scan.pq.nbits != 4 or scan.d != scan.pq.M * 4:
+        return False
+    return np.array_equal(faiss.vector_to_array(scan.pq.centroids), sign_centroids(scan.d))
 
 
 def _fsync_dir_files(folder: Path) -> None:
