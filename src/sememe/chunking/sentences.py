@@ -204,13 +204,19 @@ class PunktSplitter:
         next_tok = solid[np.minimum(np.searchsorted(solid, after), len(solid) - 1)]
         next_start = np.where(after_space, next_tok, after)
 
-        is_break = codes[cand] != 46  # '?' and '!' always break: own token, one after it
+        # The shortcuts below assume a token after the candidate. A next token that
+        # starts with U+001C..U+001F (not spaces to Punkt's patterns, but to str.strip)
+        # may be dropped by Punkt as a blank line; such candidates get the full decision.
+        odd = (codes[next_tok] >= 0x1C) & (codes[next_tok] <= 0x1F) & after_space
+        full = np.flatnonzero(odd)
+        is_break = (codes[cand] != 46) & ~odd  # '?' and '!': own token, one after it
         # A '.' right after one of these is a token of its own, so a break (no
         # collocation starts with '.'): they end the token before them and cannot
         # start a longer one.
         if self._dot_token_breaks:
-            is_break |= np.isin(codes[np.maximum(cand - 1, 0)], _SPLITTERS) & (cand > 0)
-        dots = np.flatnonzero(~is_break)
+            after_splitter = np.isin(codes[np.maximum(cand - 1, 0)], _SPLITTERS) & (cand > 0)
+            is_break |= after_splitter & ~odd
+        dots = np.flatnonzero(~is_break & ~odd)
         if len(dots):
             # A plain word before '.' makes one token "word." that is no number or
             # initial; unless it is a known abbreviation or starts a collocation, it
@@ -222,9 +228,10 @@ class PunktSplitter:
             is_break[plain[~special]] = True
             decided = np.zeros(len(cand), bool)
             decided[plain[~special]] = True
-            rest = dots[~decided[dots]]
+            full = np.concatenate([full, dots[~decided[dots]]])
+        if len(full):
             gaps = np.flatnonzero(space)
-            for i in rest.tolist():
+            for i in full.tolist():
                 w, c = int(word[i]), int(cand[i])
                 if after_space[i]:
                     k = np.searchsorted(gaps, next_tok[i])
