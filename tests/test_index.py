@@ -47,6 +47,26 @@ def enc() -> sememe.Encoder:
     return tiny_encoder(dim=32)
 
 
+def apply_steps(index: Index, steps: list[tuple[bool, int, int]]) -> dict[int, str]:
+    """Run (is_add, size, seed) steps of adds and removes; returns the expected id -> text."""
+    model: dict[int, str] = {}
+    next_id = 0
+    for is_add, size, seed in steps:
+        if is_add or not model:
+            texts = sentences(size, seed=seed)
+            ids = list(range(next_id, next_id + size))
+            next_id += size
+            index.add(texts, ids=ids)
+            model.update(zip(ids, texts, strict=True))
+        else:
+            rng = np.random.default_rng(seed)
+            gone = [int(i) for i in rng.choice(list(model), min(size, len(model)), replace=False)]
+            index.remove(gone)
+            for i in gone:
+                del model[i]
+    return model
+
+
 def brute_force(index: Index, query: str, k: int) -> list[tuple[object, float]]:
     """Reference ranking computed with numpy from the encoder alone."""
     enc = index.encoder
@@ -383,21 +403,7 @@ def test_approximate_structure(enc, kind, factory):
 def test_add_remove_sequences_keep_ids_texts_and_results_consistent(enc, steps, factory):
     """After any sequence of adds and removes: ids match a plain model, hits come from it."""
     index = Index(enc, factory=factory, exact_limit=30, nprobe=4)
-    model: dict[int, str] = {}
-    next_id = 0
-    for is_add, size, seed in steps:
-        if is_add or not model:
-            texts = sentences(size, seed=seed)
-            ids = list(range(next_id, next_id + size))
-            next_id += size
-            index.add(texts, ids=ids)
-            model.update(zip(ids, texts, strict=True))
-        else:
-            rng = np.random.default_rng(seed)
-            gone = [int(i) for i in rng.choice(list(model), min(size, len(model)), replace=False)]
-            index.remove(gone)
-            for i in gone:
-                del model[i]
+    model = apply_steps(index, steps)
     assert list(index.ids) == list(model) and list(index.texts) == list(model.values())
     for hits in index.search(["cat dog", "bank rate"], k=5, ef_search=64):
         assert len(hits) <= min(5, len(model))
@@ -488,20 +494,7 @@ def test_candidates_covering_the_index_give_exact_results(enc):
 def test_first_stage_follows_adds_and_removes(enc, steps):
     """After any adds and removes, results equal those of an index built from what is left."""
     index = Index(enc, kind="binary+rerank", candidates=10, scan_dims=16)
-    model: dict[int, str] = {}
-    next_id = 0
-    for is_add, size, seed in steps:
-        if is_add or not model:
-            texts = sentences(size, seed=seed)
-            index.add(texts, ids=list(range(next_id, next_id + size)))
-            model.update(zip(range(next_id, next_id + size), texts, strict=True))
-            next_id += size
-        else:
-            rng = np.random.default_rng(seed)
-            gone = [int(i) for i in rng.choice(list(model), min(size, len(model)), replace=False)]
-            index.remove(gone)
-            for i in gone:
-                del model[i]
+    model = apply_steps(index, steps)
     assert index._scan.ntotal == len(model)
     fresh = Index.from_texts(
         list(model.values()),
