@@ -3,8 +3,8 @@
 Layout: ``manifest.json`` (settings, encoder fingerprint, SHA-256 and size of every other
 file), ``docs.jsonl``, ``vectors.npy`` / ``codes.npy``, ``scan.faiss`` (the binary+rerank
 first stage) and, once built, the FAISS structure (``structure.faiss`` with ``serials.npy``
-and ``dead.npy``). Saving writes a temporary folder
-and renames it into place; loading verifies every file before reading it.
+and ``dead.npy``). Saving writes a temporary folder and renames it into place; loading
+verifies every file before reading it.
 """
 
 from __future__ import annotations
