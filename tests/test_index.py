@@ -47,6 +47,16 @@ def enc() -> sememe.Encoder:
     return tiny_encoder(dim=32)
 
 
+REAL_TEXT = SHARED / "bench" / "corpus_100k.txt.gz"
+
+
+def real_text() -> tuple[list[str], list[str]]:
+    """20,000 distinct bench lines as documents and the next 200 as queries."""
+    with gzip.open(REAL_TEXT, "rt", encoding="utf-8") as f:
+        lines = list(dict.fromkeys(line.strip() for line, _ in zip(f, range(21_000), strict=False)))
+    return lines[:20_000], lines[20_000:20_200]
+
+
 def apply_steps(index: Index, steps: list[tuple[bool, int, int]]) -> dict[int, str]:
     """Run (is_add, size, seed) steps of adds and removes; returns the expected id -> text."""
     model: dict[int, str] = {}
@@ -557,17 +567,13 @@ def test_structure_replaces_the_first_stage(enc):
     assert len(index.search("cat dog", k=5)) == 5
 
 
-@pytest.mark.skipif(
-    not (SHARED / "bench" / "corpus_100k.txt.gz").is_file(), reason="../shared absent"
-)
+@pytest.mark.skipif(not REAL_TEXT.is_file(), reason="../shared absent")
 def test_first_stage_beats_hamming_on_real_text(default):
     """Scoring the float query against the sign bits finds more of the true top 10 than
     the Hamming distance between both sides' bits, at equal bits and candidates."""
     import faiss
 
-    with gzip.open(SHARED / "bench" / "corpus_100k.txt.gz", "rt", encoding="utf-8") as f:
-        lines = list(dict.fromkeys(line.strip() for line, _ in zip(f, range(21_000), strict=False)))
-    docs, queries = lines[:20_000], lines[20_000:20_200]
+    docs, queries = real_text()
     vectors, qvec = default.encode(docs), default.encode(queries)
     _, truth = faiss.knn(qvec, vectors, 10, faiss.METRIC_INNER_PRODUCT)
 
@@ -788,13 +794,9 @@ def test_parallel_searches_agree_with_serial(enc):
 # ----------------------------------------------------------------------------- realism (shared corpus)
 
 
-@pytest.mark.skipif(
-    not (SHARED / "bench" / "corpus_100k.txt.gz").is_file(), reason="../shared absent"
-)
+@pytest.mark.skipif(not REAL_TEXT.is_file(), reason="../shared absent")
 def test_binary_rerank_recall_on_real_text(default):
-    with gzip.open(SHARED / "bench" / "corpus_100k.txt.gz", "rt", encoding="utf-8") as f:
-        lines = list(dict.fromkeys(line.strip() for line, _ in zip(f, range(21_000), strict=False)))
-    docs, queries = lines[:20_000], lines[20_000:20_200]
+    docs, queries = real_text()
     exact = Index.from_texts(docs, encoder=default)
     fast = Index.from_texts(docs, encoder=default, kind="binary+rerank", candidates=200)
     want = exact.search(queries, k=10)
