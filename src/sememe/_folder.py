@@ -1,0 +1,409 @@
+"""Saved folders: atomic replacement, crash recovery, checksums and the overwrite rule.
+
+Every kind of folder sememe writes (model, index, classifier, dedupe state) goes through
+this module, so they all keep the same promises:
+
+* **Atomic.** A save fills a private temporary sibling, flushes it to disk, then swaps it
+  into place with renames. A reader sees the old folder or the new one, never half of
+  either.
+* **Recoverable.** A process killed in the middle of the swap leaves at most one
+  complete copy in a hidden sibling. The next load (or save) of the path finds it and
+  puts it back; if that is impossible (a read-only parent), the error says which
+  ``mv`` restores it. Leftovers of killed saves are removed by the next save or load of
+  the same path, so no hidden 70 MB folders pile up.
+* **Checksummed.** :func:`write_manifest` records the size and SHA-256 of every file;
+  :func:`read_manifest` checks the kind, the format version and every file before
+  anything is parsed.
+* **Guarded.** :func:`prepare_target` replaces an existing folder only with
+  ``overwrite=True`` *and* only when it is recognisably the same kind of sememe folder;
+  a folder of the user's own files is never deleted.
+
+The swap protocol, with ``NAME`` the target's name and ``PID`` the saving process:
+
+1. fill ``.NAME.tmp-PID-*`` (incomplete until renamed);
+2. rename it to ``.NAME.new-PID-*`` (complete, not yet in place);
+3. rename an existing ``NAME`` to ``.NAME.old-PID-*``;
+4. rename ``.NAME.new-PID-*`` to ``NAME``;
+5. remove ``.NAME.old-PID-*``.
+
+A kill after step 3 and before step 4 is the only one that leaves no ``NAME``; recovery
+then rolls forward to the ``.new`` copy (the save had finished writing it) and removes
+the ``.old`` one. Every other
+kill leaves ``NAME`` as the old or the new complete folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .errors import FolderExistsError, FolderFormatError
+
+MANIFEST = "manifest.json"
+
+#: The kinds of folder sememe writes, and the label used in messages.
+KINDS = {
+    "model": "sememe model",
+    "index": "sememe index",
+    "classifier": "sememe classifier",
+    "dedupe-state": "sememe Deduplicator state",
+}
+
+
+# -- checksums and manifests ------------------------------------------------------
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 4 MB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_entries(folder: Path, *, exclude: tuple[str, ...] = (MANIFEST,)) -> dict[str, Any]:
+    """``{relative/posix/path: {"sha256", "bytes"}}`` for every file under ``folder``."""
+    entries: dict[str, Any] = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            rel = p.relative_to(folder).as_posix()
+            if rel not in exclude:
+                entries[rel] = {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+    return entries
+
+
+def write_manifest(
+    folder: Path, kind: str, version: int, fields: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Write ``manifest.json`` into ``folder``: kind, format version, ``fields`` and the
+    checksum of every other file in it (so call it last)."""
+    from . import __version__
+
+    manifest = {
+        "format": f"sememe-{kind}",
+        "format_version": version,
+        "sememe_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **dict(fields or {}),
+        "files": file_entries(folder),
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def read_manifest(
+    folder: Path,
+    kind: str,
+    versions: Collection[int] | int,
+    *,
+    error: type[FolderFormatError] = FolderFormatError,
+    verify: bool = True,
+    required: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Parse and check ``folder/manifest.json`` and the files it lists.
+
+    Checks, in order: the folder exists (after :func:`recover`), the manifest is a JSON
+    object of this ``kind``, its ``format_version`` is one of ``versions`` (newer: "upgrade
+    sememe"; older: "re-save"), the ``required`` fields are present, every listed file
+    exists with its recorded size and (unless ``verify=False``) its SHA-256. Raises
+    ``error`` naming the file at fault.
+    """
+    folder = Path(folder)
+    recover(folder)
+    label = KINDS.get(kind, kind)
+    if not folder.is_dir():
+        raise error(f"{folder}: no such {label} folder")
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise error(f"{path}: missing; {folder} is not a {label} folder")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeError, json.JSONDecodeError) as exc:
+        raise error(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != f"sememe-{kind}":
+        raise error(f"{path}: not a {label} manifest")
+    check_version(manifest.get("format_version"), versions, path, error)
+    for key in ("files", *required):
+        if key not in manifest:
+            raise error(f"{path}: missing field {key!r}")
+    verify_files(folder, manifest["files"], error=error, verify=verify)
+    return manifest
+
+
+def check_version(
+    version: Any, versions: Collection[int] | int, source: Path, error: type[FolderFormatError]
+) -> int:
+    """The one version policy: known versions load; a newer one asks to upgrade sememe; an
+    older unknown one (or garbage) is refused naming what is supported."""
+    known = {versions} if isinstance(versions, int) else set(versions)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise error(f"{source}: format_version {version!r} is not an integer")
+    if version in known:
+        return version
+    if version > max(known):
+        raise error(
+            f"{source}: format_version {version} is newer than this sememe understands "
+            f"({max(known)}); upgrade sememe"
+        )
+    raise error(
+        f"{source}: format_version {version} is no longer supported (this sememe reads "
+        f"{sorted(known)}); save it again with the sememe version that wrote it"
+    )
+
+
+def verify_files(
+    folder: Path,
+    files: Any,
+    *,
+    error: type[FolderFormatError] = FolderFormatError,
+    verify: bool = True,
+) -> None:
+    """Every file in ``files`` (a manifest's ``files`` table) exists under ``folder`` with
+    its recorded size and, if ``verify``, its SHA-256; no path leaves the folder."""
+    if not isinstance(files, dict):
+        raise error(f"{folder / MANIFEST}: 'files' must be an object")
+    for name, info in files.items():
+        p = folder / name
+        if (
+            not isinstance(name, str)
+            or Path(name).is_absolute()
+            or ".." in Path(name).parts
+            or not isinstance(info, dict)
+            or not isinstance(info.get("bytes"), int)
+            or not isinstance(info.get("sha256"), str)
+        ):
+            raise error(f"{folder / MANIFEST}: malformed entry for {name!r} in 'files'")
+        if not p.is_file():
+            raise error(f"{p}: missing; the folder is incomplete")
+        if p.stat().st_size != info["bytes"] or (verify and sha256_file(p) != info["sha256"]):
+            raise error(f"{p}: checksum mismatch; the file was changed or is corrupt")
+
+
+# -- what a folder is --------------------------------------------------------------
+def folder_kind(path: Path) -> str | None:
+    """The kind of sememe folder at ``path`` (a key of :data:`KINDS`), or ``None``.
+
+    Recognised by the files sememe writes, never by the name: a manifest whose
+    ``format`` is ``sememe-<kind>``; a classifier's ``classifier.json`` (folders from
+    before classifier manifests); a model's ``config.json`` with ``model_type: sememe``
+    beside ``model.safetensors`` and ``tokenizer.json``.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return None
+    manifest = _json_object(path / MANIFEST)
+    if manifest is not None:
+        fmt = manifest.get("format")
+        if isinstance(fmt, str) and fmt.startswith("sememe-") and fmt[7:] in KINDS:
+            return fmt[7:]
+    classifier = _json_object(path / "classifier.json")
+    if classifier is not None and classifier.get("format") == "sememe-classifier":
+        return "classifier"
+    config = _json_object(path / "config.json")
+    if (
+        config is not None
+        and config.get("model_type") == "sememe"
+        and (path / "model.safetensors").is_file()
+        and (path / "tokenizer.json").is_file()
+    ):
+        return "model"
+    return None
+
+
+def _json_object(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def prepare_target(path: str | os.PathLike[str], kind: str, *, overwrite: bool) -> Path:
+    """Check that a save of ``kind`` may write to ``path``; return it as a ``Path``.
+
+    Allowed: a missing path, an empty folder, or (with ``overwrite=True``) an existing
+    sememe folder of the same ``kind``. Anything else raises
+    :class:`~sememe.errors.FolderExistsError` and leaves the path untouched: a file, a
+    folder of other files, or another kind of sememe folder is never replaced.
+    """
+    path = Path(path)
+    recover(path)
+    label = KINDS.get(kind, kind)
+    if not path.exists() and not path.is_symlink():
+        return path
+    if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+        return path
+    if not overwrite:
+        raise FolderExistsError(f"{path} already exists; pass overwrite=True to replace it")
+    found = folder_kind(path) if not path.is_symlink() else None
+    if found != kind:
+        what = (
+            "a symbolic link"
+            if path.is_symlink()
+            else "a file"
+            if not path.is_dir()
+            else f"a {KINDS[found]} folder"
+            if found
+            else "a folder that sememe did not write"
+        )
+        raise FolderExistsError(
+            f"{path} is {what}, not a {label} folder; not replacing it "
+            "(choose another path or remove it yourself)"
+        )
+    return path
+
+
+# -- atomic replacement and recovery ----------------------------------------------
+def _siblings(path: Path, stage: str) -> list[Path]:
+    prefix = f".{path.name}.{stage}-"
+    try:
+        return sorted(
+            (p for p in path.parent.iterdir() if p.name.startswith(prefix) and p.is_dir()),
+            key=lambda p: p.stat().st_mtime,
+        )
+    except OSError:
+        return []
+
+
+def _owner_pid(sibling: Path, stage: str, name: str) -> int | None:
+    rest = sibling.name[len(f".{name}.{stage}-") :]
+    head = rest.split("-", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def _alive(pid: int | None) -> bool:
+    """Whether process ``pid`` may still be running a save (our own pid counts as alive:
+    another thread of this process may be mid-save)."""
+    if pid is None:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover(path: Path) -> bool:
+    """Finish or undo a save of ``path`` that was killed mid-swap; remove dead leftovers.
+
+    Returns whether ``path`` was restored. Only leftovers of processes that are no
+    longer running are touched, so a save in progress elsewhere is never disturbed.
+    If ``path`` is missing and a complete copy exists but cannot be moved back (a
+    read-only parent), raises :class:`~sememe.errors.FolderFormatError` with the
+    ``mv`` command that restores it.
+    """
+    path = Path(path)
+    try:
+        parent_ok = path.parent.is_dir()
+    except OSError:
+        parent_ok = False
+    if not parent_ok:
+        return False
+    name = path.name
+    restored = False
+    if not path.exists():
+        # only a kill between steps 3 and 4 leaves no ``path``, and it always leaves the
+        # complete ``.new`` copy: roll forward to it (an ``.old`` alone is never restored,
+        # the user may have removed ``path`` on purpose)
+        complete = [
+            p for p in reversed(_siblings(path, "new")) if not _alive(_owner_pid(p, "new", name))
+        ]
+        if not complete and _siblings(path, "new"):
+            # a live save between its steps 3 and 4 finishes within microseconds
+            time.sleep(0.05)
+        elif complete:
+            source = complete[0]
+            try:
+                os.replace(source, path)
+                restored = True
+            except OSError as exc:
+                raise FolderFormatError(
+                    f"{path}: missing, but a complete copy from an interrupted save is in "
+                    f"{source} and cannot be moved back ({exc.strerror}); restore it with: "
+                    f"mv '{source}' '{path}'"
+                ) from None
+    stages = ("tmp", "new", "old") if path.exists() else ("tmp",)
+    for stage in stages:
+        for p in _siblings(path, stage):
+            if not _alive(_owner_pid(p, stage, name)):
+                shutil.rmtree(p, ignore_errors=True)
+    return restored
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in [*folder.rglob("*"), folder]:
+        try:
+            fd = os.open(p, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` to fill; on success it replaces ``path``.
+
+    The caller decides beforehand whether an existing ``path`` may be replaced (see
+    :func:`prepare_target`). On an exception the temporary folder is removed and
+    ``path`` is left as it was. The result is readable by everyone (``mkdtemp`` makes
+    folders private), as model and index folders are meant to be shared. The module
+    docstring describes the rename protocol and what a kill at each step leaves.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    recover(path)
+    pid = os.getpid()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{pid}-", dir=path.parent))
+    new: Path | None = None
+    try:
+        yield tmp
+        for item in [tmp, *tmp.rglob("*")]:
+            os.chmod(item, 0o755 if item.is_dir() else 0o644)
+        _fsync_tree(tmp)
+        new = Path(tempfile.mkdtemp(prefix=f".{path.name}.new-{pid}-", dir=path.parent))
+        new.rmdir()
+        os.replace(tmp, new)
+        old: Path | None = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-{pid}-", dir=path.parent))
+            old.rmdir()
+            os.replace(path, old)
+        os.replace(new, path)
+        new = None
+        _fsync_dir(path.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+        if new is not None and new.exists() and path.exists():
+            shutil.rmtree(new, ignore_errors=True)
