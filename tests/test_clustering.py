@@ -420,3 +420,147 @@ def test_bundled_model_separates_banking_intents():
     rows = [r for r in rows if r["label"] in chosen]
     result = cluster([r["text"] for r in rows], len(chosen))
     assert v_measure_score([r["label"] for r in rows], result.labels) > 0.6
+
+
+# --------------------------------------------------------------------------- reliability
+
+
+def _check_consistent(result: Clusters, texts: list[str]) -> None:
+    """What any result must satisfy, a result without clusters included."""
+    k = result.n_clusters
+    assert result.labels.shape == (len(texts),) and result.labels.dtype == np.int64
+    assert set(result.labels.tolist()) <= set(range(-1, k))
+    assert result.centroids.shape[0] == k == len(result.sizes)
+    assert result.sizes.sum() + result.n_noise == len(texts)
+    assert len(result.keywords()) == len(result.representatives()) == k
+    assert [s.label for s in result.describe()] == list(range(k))
+    assert np.isfinite(result.distances).all()
+    json.dumps(result.to_dict())
+    assert len(result.to_records()) == len(texts)
+    assert len(result.outliers()) <= len(texts)
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["cat dog"] * 50,  # every copy of one text: HDBSCAN never makes the root a cluster
+        ["cat"],
+        ["cat dog", "stock market", "river fish", "cat", "dog", "bank", "loan", "swim", "water"],
+    ],
+    ids=["50-identical", "one-text", "nine-texts"],
+)
+def test_hdbscan_finding_no_cluster_is_a_valid_result(enc, texts):
+    """All noise used to raise IndexError while renumbering the (absent) clusters."""
+    from sememe.cli.cluster import format_table
+
+    result = cluster(texts, method="hdbscan", encoder=enc)
+    assert result.n_clusters == 0 and result.n_noise == len(texts)
+    assert (result.labels == -1).all()
+    assert result.centroids.shape == (0, enc.dim)
+    assert result.keywords() == [] and result.representatives() == [] and result.describe() == []
+    assert (result.distances == 1.0).all()  # no centroid to measure against
+    _check_consistent(result, texts)
+    assert "(noise or blank)" in format_table(result)
+    assert result.members(-1).tolist() == list(range(len(texts)))
+
+
+@pytest.mark.parametrize("method", ["kmeans", "hdbscan", "agglomerative"])
+@pytest.mark.parametrize(
+    "texts",
+    [[], ["cat"], ["cat", "river"], ["cat dog"] * 7, ["", " ", "\t\n"], ["", "cat", ""]],
+    ids=["empty", "one", "two", "identical", "all-blank", "one-among-blanks"],
+)
+def test_every_method_on_degenerate_inputs(enc, method, texts):
+    """A clear sememe error or a consistent result, whatever the method."""
+    try:
+        result = cluster(texts, method=method, encoder=enc)
+    except sememe.errors.SememeError as exc:
+        assert isinstance(exc, ValueError)
+        assert not any(t.strip() for t in texts)  # only empty / blank input is refused
+        assert "nothing to cluster" in str(exc)
+        return
+    _check_consistent(result, texts)
+    copies = [i for i, t in enumerate(texts) if t == texts[-1]]
+    assert len(set(result.labels[copies].tolist())) == 1
+
+
+@pytest.mark.parametrize("method", ["kmeans", "hdbscan", "agglomerative"])
+def test_many_copies_of_one_text_cluster_as_one_point(enc, method):
+    """20,000 copies took 174 s with HDBSCAN, which saw every copy; now distinct texts are
+    clustered once (k-means: weighted; HDBSCAN: at most min_cluster_size copies)."""
+    import time
+
+    others, _ = topic_texts(4)
+    texts = ["the cat sat on the mat"] * 20_000 + others
+    t0 = time.perf_counter()
+    result = cluster(
+        texts, method=method, encoder=enc, n_clusters=None if method == "hdbscan" else 3
+    )
+    assert time.perf_counter() - t0 < 5.0
+    assert len(set(result.labels[:20_000].tolist())) == 1
+    _check_consistent(result, texts)
+    if result.labels[0] >= 0:
+        assert result.sizes[result.labels[0]] >= 20_000  # every copy counted
+
+
+def test_hdbscan_with_few_duplicates_is_hdbscan_on_every_copy(enc):
+    """Texts repeated at most min_cluster_size times are passed to HDBSCAN with every copy,
+    so the result is exactly scikit-learn's on the full input."""
+    from sklearn.cluster import HDBSCAN
+
+    texts, _ = topic_texts(8)
+    texts = texts + texts[:10] + texts[:3] + ["quick brown fox"]
+    result = cluster(texts, method="hdbscan", min_cluster_size=4, encoder=enc)
+    direct = HDBSCAN(min_cluster_size=4, copy=True).fit_predict(enc.encode(texts, normalize=True))
+    assert v_measure_score(direct, result.labels) == pytest.approx(1.0)
+    assert ((direct == -1) == (result.labels == -1)).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"min_cluster_size": 0}, ValueError, "min_cluster_size must be an int >= 1"),
+        ({"min_cluster_size": 2.5}, TypeError, "min_cluster_size must be an int"),
+        ({"min_cluster_size": True}, TypeError, "min_cluster_size must be an int"),
+        ({"n_init": 0}, ValueError, "n_init must be an int >= 1"),
+        ({"n_init": float("nan")}, TypeError, "n_init must be an int"),
+        ({"k_range": (3, 2)}, ValueError, "k_range must be"),
+        ({"k_range": (0, 2)}, ValueError, r"k_range\[0\] must be >= 1"),
+        ({"k_range": "ab"}, TypeError, "k_range must be a pair"),
+        ({"k_range": (2.0, 3)}, TypeError, r"k_range\[0\] must be an integer"),
+        ({"seed": 1.5}, TypeError, "seed must be an integer"),
+        ({"seed": None}, TypeError, "seed must be an integer"),
+        ({"dim": 0}, ValueError, "dim must be an int >= 1"),
+        ({"method": "dbscan"}, ValueError, "method must be one of"),
+    ],
+)
+def test_bad_options_are_sememe_errors_raised_before_encoding(enc, kwargs, error, match):
+    with pytest.raises(error, match=match) as info:
+        cluster(["cat", "dog", "river"], **kwargs, encoder=enc)
+    assert isinstance(info.value, sememe.errors.SememeError)
+
+
+def test_text_clusterer_bad_parameters_leave_it_unfitted(enc):
+    model = TextClusterer(method="hdbscan", min_cluster_size=-1, encoder=enc)
+    with pytest.raises(ValueError, match="min_cluster_size"):
+        model.fit(["cat", "dog"])
+    assert not hasattr(model, "labels_")
+    with pytest.raises(ValueError, match="n_clusters must be >= 1"):
+        TextClusterer(0, encoder=enc).fit(["cat", "dog"])
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        TextClusterer(2, encoder=enc, random_state="x").fit(["cat", "dog"])
+    # An all-noise fit is a fitted model whose predictions are all noise.
+    fitted = TextClusterer(method="hdbscan", encoder=enc).fit(["cat"])
+    assert fitted.n_clusters_ == 0 and fitted.predict(["cat", "dog"]).tolist() == [-1, -1]
+    assert fitted.transform(["cat"]).shape == (1, 0)
+
+
+def test_result_lookups_give_sememe_errors(enc):
+    result = cluster(["cat", "dog"], 2, encoder=enc)
+    with pytest.raises(IndexError, match=r"label 5 is outside -1..1") as info:
+        result.members(5)
+    assert isinstance(info.value, sememe.errors.SememeError)
+    with pytest.raises(TypeError, match="label must be an integer"):
+        result.members("0")
+    with pytest.raises(ValueError, match="max_texts must be an int >= 1"):
+        result.keywords(max_texts=0)

@@ -11,9 +11,18 @@ Why these choices:
   clusters are found on L2-normalised vectors with unit-length centroids. FAISS trains on
   at most 256 points per centroid and assigns everything else with one matrix product, so
   a million texts cost little more than encoding them.
-* **Duplicates are clustered once.** k-means runs on distinct texts weighted by how often
-  they occur, so a corpus full of repeats neither slows it down nor starves it of
-  distinct centroids.
+* **Duplicates are clustered once.** Every method works on the distinct texts, so a
+  corpus full of repeats costs what its distinct texts cost. k-means weights each
+  distinct text by how often it occurs. HDBSCAN takes no weights: it sees each distinct
+  text ``min(count, min_cluster_size)`` times. Its densities (the distance to a point's
+  ``min_cluster_size``-th neighbour) only look that many copies deep, so they are exactly
+  those of the full input, and a text repeated ``min_cluster_size`` times can form a
+  cluster of its own; a text repeated thousands of times just does not outweigh the
+  rest when HDBSCAN chooses between nested clusters. Ward linkage (agglomerative) takes
+  no weights either and merges distinct texts; centroids and sizes count every copy.
+* **No cluster is a valid result.** HDBSCAN may call everything noise (one text, a few
+  texts, all copies of one text): the result then has no clusters, every label is
+  ``-1``, and centroids, sizes, keywords and representatives are empty.
 * **Empty texts are not clustered.** Blank texts (and texts whose vector is zero) carry
   no meaning; they get the label ``-1``, like HDBSCAN's noise, instead of being forced
   into an arbitrary cluster.
@@ -34,7 +43,9 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import _text
+from ._validate import check_choice, check_int
 from .classify._encoders import EncoderParamMixin, resolve_encoder
+from .errors import InvalidArgumentError, InvalidTypeError, MissingDependencyError
 
 if TYPE_CHECKING:
     from .encoder import Encoder
@@ -61,6 +72,10 @@ AUTO_INIT_BUDGET = 2_000_000
 
 
 # --------------------------------------------------------------------------- result
+
+
+class LabelError(InvalidArgumentError, IndexError):
+    """A cluster label outside ``-1 .. n_clusters - 1`` (also an ``IndexError``)."""
 
 
 @dataclass(frozen=True)
@@ -141,8 +156,9 @@ class Clusters:
 
     def members(self, label: int) -> np.ndarray:
         """Indices of the texts in cluster ``label`` (``-1`` for noise), in input order."""
+        label = check_int(label, "label")
         if not NOISE <= label < self.n_clusters:
-            raise IndexError(f"label {label} is outside -1..{self.n_clusters - 1}")
+            raise LabelError(f"label {label} is outside -1..{self.n_clusters - 1}")
         return np.flatnonzero(self.labels == label)
 
     def representatives(self, n: int = 3) -> list[list[str]]:
@@ -179,6 +195,7 @@ class Clusters:
         from sklearn.feature_extraction.text import CountVectorizer
 
         _check_positive(n, "n")
+        _check_positive(max_texts, "max_texts")
         k = self.n_clusters
         rows = np.flatnonzero(self.labels >= 0)
         if k == 0 or rows.size == 0:
@@ -241,9 +258,9 @@ class Clusters:
         try:
             import pandas as pd
         except ImportError:
-            raise ImportError(
+            raise MissingDependencyError(
                 "Clusters.to_dataframe needs pandas: pip install pandas "
-                "(or use Clusters.to_records)"
+                '(or pip install "sememe[pandas]"; or use Clusters.to_records)'
             ) from None
         return pd.DataFrame(
             {
@@ -285,8 +302,11 @@ class Clusters:
         figure_cls, colormaps = _require_matplotlib()
         from sklearn.decomposition import PCA
 
+        _check_positive(max_points, "max_points")
         if self.vectors is None or self.vector_index is None:
-            raise ValueError("these Clusters have no vectors to plot (built without them)")
+            raise InvalidArgumentError(
+                "these Clusters have no vectors to plot (built without them)"
+            )
         rows = np.arange(len(self.texts))
         if rows.size > max_points:
             rng = np.random.default_rng(self.seed)
@@ -386,26 +406,37 @@ def cluster(
         distinct texts.
     TypeError
         A text that is not a ``str`` (the message names its position).
+
+    Both are sememe errors (:class:`~sememe.errors.InvalidArgumentError`,
+    :class:`~sememe.errors.InvalidTypeError`), raised before any text is encoded.
     """
     items = _text.as_list(texts)
     _check_method(method)
     _check_n_clusters(n_clusters, method)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    seed = int(seed)
+    seed = check_int(seed, "seed")
+    _check_positive(min_cluster_size, "min_cluster_size")
+    if n_init is not None:
+        _check_positive(n_init, "n_init")
+    k_range = _check_k_range(k_range)
+    if dim is not None:
+        _check_positive(dim, "dim")
     if not items:
-        raise ValueError("texts is empty; nothing to cluster")
+        raise InvalidArgumentError("texts is empty; nothing to cluster")
 
     enc = resolve_encoder(encoder)
     # Cluster each distinct non-blank text once; row_of[i] is text i's row among them.
     unique, row_of, counts = _distinct(items)
     if not unique:
-        raise ValueError(f"all {len(items)} texts are empty or whitespace; nothing to cluster")
+        raise InvalidArgumentError(
+            f"all {len(items)} texts are empty or whitespace; nothing to cluster"
+        )
     vectors = enc.encode(unique, normalize=True, dim=dim, show_progress=show_progress)
     # Texts whose pooled vector is zero (only ignored tokens) cannot be placed either.
     zero = np.einsum("ij,ij->i", vectors, vectors) <= 0
     if zero.all():
-        raise ValueError(f"none of the {len(items)} texts has a non-zero vector to cluster")
+        raise InvalidArgumentError(
+            f"none of the {len(items)} texts has a non-zero vector to cluster"
+        )
     if zero.any():
         keep = np.flatnonzero(~zero)
         remap = np.full(len(unique), -1, np.int64)
@@ -415,12 +446,12 @@ def cluster(
         vectors, counts = vectors[keep], counts[keep]
     n_distinct = len(unique)
     if n_clusters is not None and n_clusters > n_distinct:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"n_clusters={n_clusters} is larger than the {n_distinct} distinct non-empty "
             f"texts; use n_clusters <= {n_distinct}"
         )
     if method == "agglomerative" and n_distinct > MAX_AGGLOMERATIVE:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"agglomerative clustering of {n_distinct:,} distinct texts needs too much memory "
             f"(limit {MAX_AGGLOMERATIVE:,}); use method='kmeans'"
         )
@@ -432,7 +463,6 @@ def cluster(
     if method == "kmeans":
         if n_init is None:
             n_init = max(1, min(10, AUTO_INIT_BUDGET // (n_distinct * n_clusters)))
-        _check_positive(n_init, "n_init")
         centroids, distinct_labels = _spherical_kmeans(vectors, counts, n_clusters, seed, n_init)
         labels = _expand(distinct_labels, row_of)
     elif method == "agglomerative":
@@ -440,11 +470,9 @@ def cluster(
         centroids = _centroids_of(vectors, distinct_labels, counts)
         labels = _expand(distinct_labels, row_of)
     else:
-        # HDBSCAN sees every copy of a duplicate: repeats make a region denser.
-        rows = np.flatnonzero(row_of >= 0)
-        labels = np.full(len(items), NOISE, np.int64)
-        labels[rows] = _hdbscan(vectors[row_of[rows]], min_cluster_size)
-        centroids = _centroids_of(vectors[row_of[rows]], labels[rows])
+        distinct_labels = _hdbscan(vectors, counts, min_cluster_size)
+        centroids = _centroids_of(vectors, distinct_labels, counts)
+        labels = _expand(distinct_labels, row_of)
 
     labels, centroids = _order_by_size(labels, centroids)
     return Clusters(
@@ -555,27 +583,46 @@ class TextClusterer(EncoderParamMixin, ClusterMixin, TransformerMixin, BaseEstim
 
 
 def _check_positive(n: Any, name: str) -> None:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {n!r}")
+    """A count >= 1; ``bool`` and floats are refused (``True`` is not 1 here)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise InvalidTypeError(f"{name} must be an int >= 1, got {n!r} ({type(n).__name__})")
+    if n < 1:
+        raise InvalidArgumentError(f"{name} must be an int >= 1, got {n!r}")
 
 
 def _check_method(method: str) -> None:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    check_choice(method, "method", METHODS)
 
 
 def _check_n_clusters(n_clusters: Any, method: str) -> None:
     if n_clusters is None:
         return
     if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)):
-        raise TypeError(f"n_clusters must be an int or None, got {type(n_clusters).__name__}")
+        raise InvalidTypeError(
+            f"n_clusters must be an int or None, got {n_clusters!r} ({type(n_clusters).__name__})"
+        )
     if n_clusters < 1:
-        raise ValueError(f"n_clusters must be >= 1, got {n_clusters}")
+        raise InvalidArgumentError(f"n_clusters must be >= 1, got {n_clusters}")
     if method == "hdbscan":
-        raise ValueError(
+        raise InvalidArgumentError(
             "hdbscan finds the number of clusters itself; pass n_clusters=None "
             "(tune min_cluster_size instead)"
         )
+
+
+def _check_k_range(k_range: Any) -> tuple[int, int] | None:
+    """``k_range`` as ``(low, high)`` ints with ``1 <= low <= high``, or None."""
+    if k_range is None:
+        return None
+    if isinstance(k_range, (str, bytes)) or not isinstance(k_range, Sequence) or len(k_range) != 2:
+        raise InvalidTypeError(f"k_range must be a pair (low, high) of ints, got {k_range!r}")
+    low = check_int(k_range[0], "k_range[0]", minimum=1)
+    high = check_int(k_range[1], "k_range[1]", minimum=1)
+    if high < low:
+        raise InvalidArgumentError(
+            f"k_range must be (low, high) with 1 <= low <= high, got {tuple(k_range)}"
+        )
+    return low, high
 
 
 def _distinct(items: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -636,15 +683,29 @@ def _agglomerative(vectors: np.ndarray, k: int) -> np.ndarray:
     return model.fit_predict(vectors).astype(np.int64)
 
 
-def _hdbscan(vectors: np.ndarray, min_cluster_size: int) -> np.ndarray:
-    """scikit-learn HDBSCAN on unit vectors; noise keeps the label -1."""
+def _hdbscan(vectors: np.ndarray, counts: np.ndarray, min_cluster_size: int) -> np.ndarray:
+    """scikit-learn HDBSCAN on the distinct unit vectors; noise keeps the label -1.
+
+    HDBSCAN takes no sample weights, so each distinct vector is repeated
+    ``min(count, m)`` times (``m = max(2, min_cluster_size)``, also HDBSCAN's
+    ``min_samples``). A point's core distance is the distance to its ``m``-th nearest
+    neighbour, which never looks past ``m`` copies of any point, so core and mutual
+    reachability distances are exactly those of the input with every copy; only the
+    weight of a text repeated more than ``m`` times in the choice among nested
+    clusters is capped. Copies of one vector always share a label (identical points
+    join at distance 0); each distinct vector takes its first copy's label.
+    """
+    m = max(2, int(min_cluster_size))
+    repeats = np.minimum(counts.astype(np.int64), m)
+    if int(repeats.sum()) < m:
+        return np.full(len(vectors), NOISE, np.int64)
     from sklearn.cluster import HDBSCAN
 
-    _check_positive(min_cluster_size, "min_cluster_size")
-    if len(vectors) < max(2, min_cluster_size):
-        return np.full(len(vectors), NOISE, np.int64)
-    model = HDBSCAN(min_cluster_size=max(2, int(min_cluster_size)), copy=False)
-    return model.fit_predict(vectors).astype(np.int64)
+    rows = np.repeat(np.arange(len(vectors)), repeats)
+    model = HDBSCAN(min_cluster_size=m, copy=False)
+    labels = model.fit_predict(vectors[rows]).astype(np.int64)
+    first = np.concatenate(([0], np.cumsum(repeats)[:-1]))
+    return labels[first]
 
 
 def _choose_k(
@@ -659,9 +720,7 @@ def _choose_k(
         high = int(min(AUTO_K_MAX, max(2, round(math.sqrt(total / 2)))))
         low = 2
     else:
-        low, high = (int(v) for v in k_range)
-        if low < 1 or high < low:
-            raise ValueError(f"k_range must be (low, high) with 1 <= low <= high, got {k_range}")
+        low, high = k_range  # checked by _check_k_range
     if n < 3:
         return 1, {}
     rng = np.random.default_rng(seed)
@@ -734,8 +793,10 @@ def _order_by_size(labels: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarra
     order = order[sizes[order] > 0]
     new_of_old = np.full(len(sizes), NOISE, np.int64)
     new_of_old[order] = np.arange(len(order))
-    out = np.where(labels >= 0, new_of_old[np.maximum(labels, 0)], NOISE)
-    return out.astype(np.int64), np.ascontiguousarray(centroids[order], dtype=np.float32)
+    out = np.full(len(labels), NOISE, np.int64)
+    member = labels >= 0  # all noise (no cluster at all) is a valid result
+    out[member] = new_of_old[labels[member]]
+    return out, np.ascontiguousarray(centroids[order], dtype=np.float32)
 
 
 def _distances(
@@ -767,7 +828,8 @@ def _distances(
 
 
 def _require_matplotlib() -> tuple[Any, Any]:
-    """matplotlib's Figure class and colormap registry, or an ImportError naming the extra.
+    """matplotlib's Figure class and colormap registry, or a MissingDependencyError naming
+    the extra (an ``ImportError`` too).
 
     Figures are built without pyplot, so plotting never changes the caller's backend.
     """
@@ -775,8 +837,8 @@ def _require_matplotlib() -> tuple[Any, Any]:
         from matplotlib import colormaps
         from matplotlib.figure import Figure
     except ImportError:
-        raise ImportError(
-            "plotting needs matplotlib, an optional extra: pip install 'sememe[plot]' "
+        raise MissingDependencyError(
+            'plotting needs matplotlib, an optional extra: pip install "sememe[plot]" '
             "(or pip install matplotlib)"
         ) from None
     return Figure, colormaps
