@@ -14,7 +14,6 @@ The pipeline, for one call:
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -25,9 +24,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from .._progress import progress
-from .._text import check_texts
+from .._validate import check_choice, check_int
 from ..encoder import Encoder
-from ..errors import SememeError
+from ..errors import InvalidArgumentError, InvalidTypeError
 from ._result import (
     KEEP_OPTIONS,
     DedupeResult,
@@ -37,6 +36,7 @@ from ._result import (
     resolve,
 )
 from ._search import CELL_SIZE, NPROBE, TOLERANCE, CellIndex, SearchMode, choose_screen_dim
+from ._state import DedupeStateError, read_state, save_state
 
 Key = str | Callable[[Any], str] | None
 
@@ -44,8 +44,6 @@ Key = str | Callable[[Any], str] | None
 ENCODE_CHUNK = 16_384
 #: Thresholds tried, highest first, when looking for a ``target_size``.
 TARGET_FLOORS = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5)
-
-_STATE_VERSION = 1
 
 
 def normalize_text(text: str) -> str:
@@ -64,6 +62,35 @@ def normalize_text(text: str) -> str:
 # ---------------------------------------------------------------------- records in
 
 
+class RecordFieldError(InvalidArgumentError, KeyError):
+    """A record (or DataFrame) lacks the field ``key`` names; also a ``KeyError``."""
+
+    __str__ = Exception.__str__  # KeyError would quote the message
+
+
+def _describe(value: Any) -> str:
+    return "None" if value is None else f"of type {type(value).__name__}"
+
+
+def check_texts(items: list[Any], name: str) -> list[str]:
+    """``items`` if every one is a ``str``, else :class:`InvalidTypeError` naming the first
+    that is not (``records[3] is None; expected str``)."""
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise InvalidTypeError(f"{name}[{i}] is {_describe(item)}; expected str")
+    return items
+
+
+def check_key(key: Any) -> Key:
+    """``key`` must be None, a field name or a callable."""
+    if key is not None and not isinstance(key, str) and not callable(key):
+        raise InvalidTypeError(
+            f"key must be None, a field name (str) or a callable returning the text, got "
+            f"{key!r} ({type(key).__name__})"
+        )
+    return key
+
+
 def texts_of(records: Any, key: Key = None, name: str = "records") -> tuple[list[str], Any]:
     """The text of each record, and the container to select kept records from.
 
@@ -71,20 +98,23 @@ def texts_of(records: Any, key: Key = None, name: str = "records") -> tuple[list
     default ``"text"``) or of anything ``key`` (a callable) turns into text; a
     pandas Series; or a pandas DataFrame with ``key`` naming the text column.
     """
+    key = check_key(key)
     if records is None:
-        raise TypeError(f"{name} is None; expected a list of texts or records")
-    if isinstance(records, str):
-        raise TypeError(
-            f"{name} is a single str; pass a list of texts (e.g. [text]) to deduplicate"
+        raise InvalidTypeError(f"{name} is None; expected a list of texts or records")
+    if isinstance(records, (str, bytes)):
+        raise InvalidTypeError(
+            f"{name} is a single {type(records).__name__}; pass a list of texts (e.g. [text]) to deduplicate"
         )
     if hasattr(records, "columns") and hasattr(records, "iloc"):  # pandas DataFrame
         if not isinstance(key, str):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"{name} is a DataFrame; pass key=<column name> to say which column holds the text"
             )
         if key not in records.columns:
-            raise KeyError(f"{name} has no column {key!r} (columns: {list(records.columns)})")
-        return check_texts(records[key].tolist(), 0, f"{name}[{key!r}]"), records
+            raise RecordFieldError(
+                f"{name} has no column {key!r} (columns: {list(records.columns)})"
+            )
+        return check_texts(records[key].tolist(), f"{name}[{key!r}]"), records
     if hasattr(records, "iloc") and hasattr(records, "tolist"):  # pandas Series
         items = records.tolist()
         container: Any = records
@@ -95,12 +125,12 @@ def texts_of(records: Any, key: Key = None, name: str = "records") -> tuple[list
         try:
             items = list(records)
         except TypeError:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"{name} is {type(records).__name__}; expected a list of texts or records"
             ) from None
         container = items
     if key is None and not any(isinstance(x, dict) for x in items[:1]):
-        return check_texts(items, 0, name), container
+        return check_texts(items, name), container
     texts = []
     field = "text" if key is None else key
     for i, item in enumerate(items):
@@ -109,18 +139,18 @@ def texts_of(records: Any, key: Key = None, name: str = "records") -> tuple[list
             where = f"key({name}[{i}])"
         else:
             if not isinstance(item, dict):
-                raise TypeError(
+                raise InvalidTypeError(
                     f"{name}[{i}] is {type(item).__name__}; expected a dict with field {field!r}"
                 )
             if field not in item:
-                raise KeyError(
+                raise RecordFieldError(
                     f"{name}[{i}] has no field {field!r} (fields: {sorted(item)}); pass key=..."
                 )
             text = item[field]
             where = f"{name}[{i}][{field!r}]"
         if not isinstance(text, str):
             what = "None" if text is None else f"of type {type(text).__name__}"
-            raise TypeError(f"{where} is {what}; expected str")
+            raise InvalidTypeError(f"{where} is {what}; expected str")
         texts.append(text)
     return texts, container
 
@@ -182,7 +212,7 @@ def _resolve_encoder(encoder: Encoder | None) -> Encoder:
 
         return load()
     if not isinstance(encoder, Encoder):
-        raise TypeError(f"encoder must be a sememe.Encoder, got {type(encoder).__name__}")
+        raise InvalidTypeError(f"encoder must be a sememe.Encoder, got {type(encoder).__name__}")
     return encoder
 
 
@@ -309,7 +339,7 @@ def _reference_for(
 
 def _same_model(given: Encoder | None, theirs: Encoder, what: str) -> None:
     if given is not None and given.fingerprint != theirs.fingerprint:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"encoder differs from the one {what} was built with; vectors of different "
             f"models cannot be compared (leave encoder=None to use {what}'s)"
         )
@@ -395,9 +425,7 @@ def _index_args(
 
 
 def _check_keep(keep: str) -> str:
-    if keep not in KEEP_OPTIONS:
-        raise ValueError(f"keep must be one of {', '.join(map(repr, KEEP_OPTIONS))}; got {keep!r}")
-    return keep
+    return check_choice(keep, "keep", KEEP_OPTIONS)
 
 
 def _n_kept(graph: _Graph, threshold: float) -> int:
@@ -514,14 +542,13 @@ def dedupe(
     """
     threshold = check_threshold(threshold)
     keep = _check_keep(keep)
-    floor = threshold if min_threshold is None else min(threshold, check_threshold(min_threshold))
+    floor = (
+        threshold
+        if min_threshold is None
+        else min(threshold, check_threshold(min_threshold, "min_threshold"))
+    )
     if target_size is not None:
-        if (
-            isinstance(target_size, bool)
-            or not isinstance(target_size, (int, np.integer))
-            or target_size < 0
-        ):
-            raise ValueError(f"target_size must be an int >= 0, got {target_size!r}")
+        check_int(target_size, "target_size", minimum=0)
         floor = max(TARGET_FLOORS[0], floor) if min_threshold is None else floor
     texts, container = texts_of(records, key)
     reference: _Reference | None = None
@@ -691,49 +718,35 @@ class Deduplicator:
             yield self.update(batch)
 
     # -- persistence -----------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Write the state to folder ``path``: ``state.json`` and ``arrays.npz``."""
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the state to folder ``path`` atomically, with checksums.
+
+        The folder (``arrays.npz`` and ``manifest.json``) is filled beside ``path`` and
+        swapped in with renames, so a process killed at any moment leaves the previous
+        state or the new one, never a mix. An existing ``path`` is replaced only with
+        ``overwrite=True`` and only if it is a Deduplicator state (the checkpointing
+        case: save to the same folder after every few batches); a folder of other files
+        is never replaced (:class:`~sememe.errors.FolderExistsError`).
+        """
         self._ensure_state()
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        enc = self._encoder()
-        meta = {
-            "format_version": _STATE_VERSION,
-            "threshold": self.threshold,
-            "exact": self.exact,
-            "search": self.search,
-            "nprobe": self.nprobe,
-            "cell_size": self.cell_size,
-            "key": self.key if isinstance(self.key, str) or self.key is None else None,
-            "n_seen": self._n_seen,
-            "model": enc.config.name,
-            "dim": enc.dim,
-            "fingerprint": enc.fingerprint,
-        }
-        hashes = np.fromiter(self._hashes.keys(), np.uint64, len(self._hashes))
-        hash_ids = np.fromiter(self._hashes.values(), np.int64, len(self._hashes))
-        arrays = {f"index_{k}": v for k, v in self._index.arrays().items()}
-        np.savez(path / "arrays.npz", ids=self._ids, hashes=hashes, hash_ids=hash_ids, **arrays)
-        (path / "state.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        return path
+        return save_state(self, path, overwrite=bool(overwrite))
 
     @classmethod
     def load(
         cls, path: str | Path, *, encoder: Encoder | None = None, key: Key = None
     ) -> Deduplicator:
-        """Read a state written by :meth:`save`; ``encoder`` must be the model it used."""
+        """Read a state written by :meth:`save`; ``encoder`` must be the model it used.
+
+        Every file is checked against the manifest's checksums and the parts against
+        each other (stored positions below ``n_seen``, shapes, types) before use;
+        anything missing, damaged or inconsistent raises :class:`DedupeStateError`
+        naming the file. States in the previous format (``state.json`` +
+        ``arrays.npz``) load with a warning to save them again.
+        """
         path = Path(path)
-        meta_path = path / "state.json"
-        if not meta_path.is_file():
-            raise FileNotFoundError(f"{path}: no Deduplicator state here (state.json missing)")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("format_version") != _STATE_VERSION:
-            raise DedupeStateError(
-                f"{meta_path}: format_version {meta.get('format_version')!r} is not supported "
-                f"(expected {_STATE_VERSION})"
-            )
+        meta, arrays, _ = read_state(path)
         enc = _resolve_encoder(encoder)
-        if enc.dim != meta["dim"] and encoder is None:
+        if enc.dim != meta["dim"] and encoder is None and meta["dim"] <= enc.full_dim:
             enc = enc.with_options(dim=meta["dim"])
         if enc.fingerprint != meta["fingerprint"] or enc.dim != meta["dim"]:
             raise DedupeStateError(
@@ -750,14 +763,21 @@ class Deduplicator:
             cell_size=meta["cell_size"],
         )
         dd.reset()
-        with np.load(path / "arrays.npz") as z:
-            arrays = {k[len("index_") :]: z[k] for k in z.files if k.startswith("index_")}
-            dd._index.load_arrays(arrays)
-            dd._ids = z["ids"].astype(np.int64)
-            dd._hashes = dict(zip(z["hashes"].tolist(), z["hash_ids"].tolist(), strict=True))
+        index = {k[len("index_") :]: v for k, v in arrays.items() if k.startswith("index_")}
+        if "fine" in index and index["fine"].shape[1] != dd._index.screen_dim:
+            raise DedupeStateError(
+                f"{path / 'arrays.npz'}: cell centroids have {index['fine'].shape[1]} "
+                f"dimensions; this model screens on {dd._index.screen_dim}; the state is "
+                "damaged or inconsistent"
+            )
+        dd._index.load_arrays(index)
+        dd._ids = arrays["ids"].astype(np.int64)
+        dd._hashes = dict(
+            zip(
+                arrays["hashes"].astype(np.uint64).tolist(),
+                arrays["hash_ids"].astype(np.int64).tolist(),
+                strict=True,
+            )
+        )
         dd._n_seen = int(meta["n_seen"])
         return dd
-
-
-class DedupeStateError(SememeError, ValueError):
-    """A saved Deduplicator state that cannot be used as asked."""

@@ -24,9 +24,15 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import check_choice, check_float, check_int
+from ..errors import InvalidArgumentError
 from ._search import TOLERANCE
 
 KEEP_OPTIONS = ("first", "last", "longest", "shortest")
+
+
+class RecordPositionError(InvalidArgumentError, IndexError):
+    """A record position outside the result (also an ``IndexError``)."""
 
 
 @dataclass(frozen=True)
@@ -189,7 +195,7 @@ class DedupeResult:
     def deduplicated(self) -> Any:
         """The kept records, in input order (a list, or a pandas object's ``.iloc`` rows)."""
         if self.records is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "this result does not hold the records (Deduplicator results keep only "
                 "positions); select them with result.kept"
             )
@@ -218,8 +224,9 @@ class DedupeResult:
     # ------------------------------------------------------------------ explanations
     def explain(self, i: int) -> str:
         """Why record ``i`` was kept or removed, in one or a few sentences."""
+        i = check_int(i, "i")
         if not -self.n_records <= i < self.n_records:
-            raise IndexError(f"record {i} is out of range for {self.n_records} records")
+            raise RecordPositionError(f"record {i} is out of range for {self.n_records} records")
         i = i % self.n_records
         dup = self._duplicate_of(i)
         t = self.threshold
@@ -296,12 +303,12 @@ class DedupeResult:
         """
         threshold = check_threshold(threshold)
         if self._graph is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "this result cannot be re-thresholded: Deduplicator batches are decided "
                 "against a state that has moved on; re-run dedupe() on the records"
             )
         if threshold < self.floor - 1e-12:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"rethreshold({threshold:g}) is below the lowest threshold pairs were "
                 f"collected for ({self.floor:g}); call dedupe(..., min_threshold={threshold:g}) "
                 f"to collect pairs down to it"
@@ -357,8 +364,7 @@ class DedupeResult:
         fmt = format or {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}.get(
             path.suffix.lower(), "txt"
         )
-        if fmt not in ("txt", "jsonl", "csv"):
-            raise ValueError(f"unknown output format {fmt!r}; use txt, jsonl or csv")
+        check_choice(fmt, "format", ("txt", "jsonl", "csv"))
         rows = self.deduplicated
         if hasattr(rows, "to_dict"):  # pandas
             rows = rows.to_dict("records") if hasattr(rows, "columns") else rows.tolist()
@@ -395,15 +401,14 @@ def write_records(
             writer.writerows(dicts)
 
 
-def check_threshold(threshold: float) -> float:
-    """``threshold`` as a float in (0, 1], else a ValueError saying so."""
-    try:
-        t = float(threshold)
-    except (TypeError, ValueError):
-        raise TypeError(f"threshold must be a number, got {type(threshold).__name__}") from None
-    if not 0.0 < t <= 1.0:
-        raise ValueError(f"threshold must be in (0, 1] (a cosine similarity), got {threshold!r}")
-    return t
+def check_threshold(threshold: float, name: str = "threshold") -> float:
+    """``threshold`` as a float in (0, 1] (a cosine similarity).
+
+    A non-number is an :class:`~sememe.errors.InvalidTypeError`; NaN, infinities and
+    values outside (0, 1] an :class:`~sememe.errors.InvalidArgumentError` (NaN would
+    otherwise pass every comparison silently and remove nothing, or everything).
+    """
+    return check_float(threshold, name, low=0, high=1, low_open=True)
 
 
 def build_result(

@@ -37,6 +37,8 @@ from typing import Literal, TypeVar
 
 import numpy as np
 
+from .._validate import check_choice, check_positive_int
+
 SearchMode = Literal["auto", "exact", "cells"]
 T = TypeVar("T")
 R = TypeVar("R")
@@ -280,10 +282,9 @@ class CellIndex:
         exact_limit: int = EXACT_LIMIT,
         seed: int = 0,
     ) -> None:
-        if search not in ("auto", "exact", "cells"):
-            raise ValueError(f"search must be 'auto', 'exact' or 'cells', got {search!r}")
-        if cell_size < 1 or nprobe < 1:
-            raise ValueError(f"cell_size and nprobe must be >= 1, got {cell_size} and {nprobe}")
+        check_choice(search, "search", ("auto", "exact", "cells"))
+        cell_size = check_positive_int(cell_size, "cell_size")
+        nprobe = check_positive_int(nprobe, "nprobe")
         self.dim = dim
         self.screen_dim = dim if screen_dim is None else screen_dim
         self.search_mode = search
