@@ -2,8 +2,9 @@
 
 All public entry points accept a single ``str`` or any iterable of ``str`` (list,
 tuple, generator, numpy array, pandas Series). These helpers turn that into
-batches of plain ``str`` and raise a :class:`TypeError` naming the position of
-the first non-string, so a bad row in a million-row file is easy to find.
+batches of plain ``str`` and raise an :class:`~sememe.errors.InvalidTypeError` (a
+``TypeError``) naming the position of the first non-string, so a bad row in a
+million-row file is easy to find.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import re
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
+
+from ._validate import check_positive_int
+from .errors import InvalidTypeError
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
@@ -36,7 +40,7 @@ def check_texts(batch: list[Any], offset: int = 0, name: str = "texts") -> list[
     """
     for i, item in enumerate(batch):
         if not isinstance(item, str):
-            raise TypeError(f"{name}[{offset + i}] is {_describe(item)}; expected str")
+            raise InvalidTypeError(f"{name}[{offset + i}] is {_describe(item)}; expected str")
     return batch
 
 
@@ -45,13 +49,15 @@ def as_list(texts: Any, name: str = "texts") -> list[str]:
     if isinstance(texts, str):
         return [texts]
     if texts is None:
-        raise TypeError(f"{name} is None; expected a str or an iterable of str")
+        raise InvalidTypeError(f"{name} is None; expected a str or an iterable of str")
+    if isinstance(texts, (bytes, bytearray)):  # iterating would give ints
+        raise InvalidTypeError(f"{name} is {_describe(texts)}; decode it to str first")
     if hasattr(texts, "tolist") and not isinstance(texts, list):  # numpy, pandas
         texts = texts.tolist()
     try:
         items = list(texts)
     except TypeError:
-        raise TypeError(
+        raise InvalidTypeError(
             f"{name} is {_describe(texts)}; expected a str or an iterable of str"
         ) from None
     return check_texts(items, 0, name)
@@ -59,13 +65,14 @@ def as_list(texts: Any, name: str = "texts") -> list[str]:
 
 def iter_batches(texts: Any, batch_size: int, name: str = "texts") -> Iterator[list[str]]:
     """Yield validated lists of at most ``batch_size`` texts, streaming generators."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    check_positive_int(batch_size, "batch_size")
     if isinstance(texts, str):
         yield [texts]
         return
     if texts is None:
-        raise TypeError(f"{name} is None; expected a str or an iterable of str")
+        raise InvalidTypeError(f"{name} is None; expected a str or an iterable of str")
+    if isinstance(texts, (bytes, bytearray)):
+        raise InvalidTypeError(f"{name} is {_describe(texts)}; decode it to str first")
     if isinstance(texts, list):
         for start in range(0, len(texts), batch_size):
             yield check_texts(texts[start : start + batch_size], start, name)
@@ -75,7 +82,9 @@ def iter_batches(texts: Any, batch_size: int, name: str = "texts") -> Iterator[l
         yield from iter_batches(texts, batch_size, name)
         return
     if not isinstance(texts, Iterable):
-        raise TypeError(f"{name} is {_describe(texts)}; expected a str or an iterable of str")
+        raise InvalidTypeError(
+            f"{name} is {_describe(texts)}; expected a str or an iterable of str"
+        )
     iterator = iter(texts)
     start = 0
     while True:

@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import ModelFormatError
+from ._validate import check_choice, check_int
+from .errors import InvalidArgumentError, InvalidTypeError, ModelFormatError
 
 #: Version of the folder layout written by :meth:`sememe.Encoder.save`.
 FORMAT_VERSION = 1
@@ -58,19 +59,18 @@ class ModelConfig:
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
-        if self.dim < 1:
-            raise ValueError(f"dim must be >= 1, got {self.dim}")
-        if self.vocab_size < 1:
-            raise ValueError(f"vocab_size must be >= 1, got {self.vocab_size}")
-        if self.pooling not in _POOLINGS:
-            raise ValueError(f"pooling must be one of {_POOLINGS}, got {self.pooling!r}")
-        if self.max_tokens < 1:
-            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
-        bad = [d for d in self.matryoshka_dims if not 1 <= d <= self.dim]
-        if bad:
-            raise ValueError(f"matryoshka_dims {bad} are outside 1..{self.dim}")
-        object.__setattr__(self, "matryoshka_dims", tuple(int(d) for d in self.matryoshka_dims))
-        object.__setattr__(self, "ignore_token_ids", tuple(int(i) for i in self.ignore_token_ids))
+        # Sizes are ints >= 1 (NaN, floats and bools refused with the field's name); the
+        # errors are InvalidTypeError / InvalidArgumentError, ModelFormatError from a file.
+        for name in ("dim", "vocab_size", "max_tokens"):
+            object.__setattr__(self, name, check_int(getattr(self, name), name, minimum=1))
+        check_choice(self.pooling, "pooling", _POOLINGS)
+        for name in ("normalize", "add_special_tokens"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidTypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        dims = _int_tuple(self.matryoshka_dims, "matryoshka_dims", 1, self.dim)
+        ids = _int_tuple(self.ignore_token_ids, "ignore_token_ids", 0, None)
+        object.__setattr__(self, "matryoshka_dims", dims)
+        object.__setattr__(self, "ignore_token_ids", ids)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form, as written to ``config.json``."""
@@ -93,6 +93,8 @@ class ModelConfig:
             if required not in data:
                 raise ModelFormatError(f"{source}: missing field {required!r}")
         version = data.get("format_version", FORMAT_VERSION)
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ModelFormatError(f"{source}: format_version must be an integer, got {version!r}")
         if version > FORMAT_VERSION:
             raise ModelFormatError(
                 f"{source}: format_version {version} is newer than this sememe understands "
@@ -110,6 +112,20 @@ class ModelConfig:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ModelFormatError(f"{path}: file is missing") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except OSError as exc:
+            raise ModelFormatError(f"{path}: cannot be read ({exc})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise ModelFormatError(f"{path}: not valid JSON ({exc})") from None
         return cls.from_dict(data, path)
+
+
+def _int_tuple(values: Any, name: str, minimum: int, maximum: int | None) -> tuple[int, ...]:
+    """``values`` as a tuple of ints in ``[minimum, maximum]``, or an error naming the item."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise InvalidTypeError(f"{name} must be a sequence of ints, got {values!r}")
+    out = tuple(int(check_int(v, f"{name}[{i}]")) for i, v in enumerate(values))
+    bad = [v for v in out if v < minimum or (maximum is not None and v > maximum)]
+    if bad:
+        top = "" if maximum is None else str(maximum)
+        raise InvalidArgumentError(f"{name} {bad} are outside {minimum}..{top}")
+    return out

@@ -9,6 +9,7 @@ next batch runs in a worker thread while the current one is pooled.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -22,8 +23,9 @@ from tokenizers import Tokenizer
 
 from . import _text, _wordcache
 from ._progress import progress as _progress
+from ._validate import check_positive_int
 from .config import ModelConfig
-from .errors import ModelFormatError
+from .errors import InvalidArgumentError, InvalidTypeError, ModelFormatError
 
 #: Characters kept per allowed token before tokenizing a very long text. Texts
 #: longer than ``max_tokens * CHARS_PER_TOKEN`` are cut at a space first, so a 1 GB
@@ -31,6 +33,24 @@ from .errors import ModelFormatError
 CHARS_PER_TOKEN = 8
 
 _DEFAULT_BATCH = 8192
+
+#: Texts longer than this many characters are tokenized in pieces by :meth:`Encoder.tokenize`
+#: and :meth:`Encoder.count_tokens` (tokenizing one huge string whole is superlinear in time
+#: and memory: 220 s and 4.4 GB for 50 MB).
+LONG_TEXT = 65_536
+#: Target characters per piece of a long text (a piece ends at the first safe cut after it).
+PIECE_CHARS = 16_384
+#: Pieces tokenized per batch: memory is bounded by the batch, not by the text.
+PIECES_PER_BATCH = 64
+
+# Safe cuts of a long text: a whitespace right after a letter or digit. For tokenizers whose
+# tokens never span a word (``_wordcache.split_mode``), the tokens of ``text`` are those of
+# ``text[:c]`` followed by those of ``text[c:]``. "space" mode cuts only at " " (words may
+# hold newlines); a letter before it rules out a run of spaces or a space marker character.
+_CUTS = {
+    "space": re.compile(r"(?<=[^\W_\u0120]) "),
+    "whitespace": re.compile(r"(?<=[^\W_\u0120])[ \t\n]"),
+}
 
 
 @dataclass(frozen=True)
@@ -86,7 +106,7 @@ class Encoder:
         source: str = "<memory>",
     ) -> None:
         if not isinstance(tokenizer, Tokenizer):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"tokenizer must be a tokenizers.Tokenizer, got {type(tokenizer).__name__}"
             )
         embeddings = np.asarray(embeddings)
@@ -224,8 +244,9 @@ class Encoder:
         surrogates are treated as U+FFFD.
         """
         single = _text.is_single_text(texts)
+        check_positive_int(batch_size, "batch_size")
         dim = self.dim if dim is None else self._check_dim(dim)
-        normalize = self.config.normalize if normalize is None else bool(normalize)
+        normalize = self._check_normalize(normalize)
         total = len(texts) if hasattr(texts, "__len__") else None
         table = self._table_for(dim)
         parts: list[np.ndarray] = []
@@ -257,9 +278,10 @@ class Encoder:
         The Hamming distance between two codes approximates the angle between the
         float vectors. ``dim`` must be a multiple of 8.
         """
+        check_positive_int(batch_size, "batch_size")
         dim = self.dim if dim is None else self._check_dim(dim)
         if dim % 8:
-            raise ValueError(f"binary codes need dim to be a multiple of 8, got {dim}")
+            raise InvalidArgumentError(f"binary codes need dim to be a multiple of 8, got {dim}")
         vectors = self.encode(
             texts, batch_size=batch_size, normalize=False, dim=dim, show_progress=show_progress
         )
@@ -282,27 +304,118 @@ class Encoder:
 
         Returns a :class:`TokenizedText` for a ``str``, else a list of them.
         Unlike :meth:`encode`, nothing is truncated unless ``truncate=True``.
+
+        Texts over 65,536 characters are tokenized in pieces cut at safe boundaries (see
+        :meth:`count_tokens`), with offsets into the original string; the result is the
+        same as tokenizing the text whole.
         """
         single = _text.is_single_text(texts)
         items = _text.as_list(texts)
+        if not isinstance(truncate, (bool, np.bool_)):
+            raise InvalidTypeError(f"truncate must be a bool, got {truncate!r}")
         tok = self._tokenizer if truncate else self._offsets_tokenizer
-        encs = self._encode_raw(tok, items, fast=False)
-        out = [
-            TokenizedText(
+        long = self._long_rows(items)
+        short = [i for i in range(len(items)) if i not in long] if long else range(len(items))
+        out: list[Any] = [None] * len(items)
+        encs = self._encode_raw(tok, [items[i] for i in short], fast=False)
+        for i, e in zip(short, encs, strict=True):
+            out[i] = TokenizedText(
                 np.asarray(e.ids, dtype=np.int32),
                 np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2),
             )
-            for e in encs
-        ]
+        for i in long:
+            out[i] = self._tokenize_long(items[i], limit=self.max_tokens if truncate else None)
         return out[0] if single else out
 
     def count_tokens(self, texts: str | Iterable[str]) -> Any:
-        """Number of tokens of each text, without truncation (an int for a ``str``)."""
+        """Number of tokens of each text, without truncation (an int for a ``str``).
+
+        A text over 65,536 characters is counted in pieces of about 16,384 characters, cut
+        at a space (or tab, newline) right after a letter or digit, which costs time and
+        memory linear in its length. The count is exact for tokenizers whose tokens never
+        span two words (checked when the encoder is built; true of the bundled model).
+        For other tokenizers, and inside a stretch with no such cut, the text is
+        tokenized whole.
+        """
         single = _text.is_single_text(texts)
         items = _text.as_list(texts)
-        encs = self._encode_raw(self._offsets_tokenizer, items, fast=True)
-        counts = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs))
+        long = self._long_rows(items)
+        if long:
+            counts = np.zeros(len(items), np.int64)
+            short = [i for i in range(len(items)) if i not in long]
+            encs = self._encode_raw(self._offsets_tokenizer, [items[i] for i in short], fast=True)
+            counts[short] = [len(e) for e in encs]
+            for i in long:
+                counts[i] = sum(len(e) - d for e, d, _ in self._long_pieces(items[i]))
+        else:
+            encs = self._encode_raw(self._offsets_tokenizer, items, fast=True)
+            counts = np.fromiter((len(e) for e in encs), dtype=np.int64, count=len(encs))
         return int(counts[0]) if single else counts
+
+    # ------------------------------------------------------------------ long texts in pieces
+    def _long_rows(self, items: list[str]) -> set[int]:
+        """Rows of ``items`` long enough to tokenize in pieces (none without a split mode)."""
+        if self._split_mode is None:
+            return set()
+        limit = LONG_TEXT
+        return {i for i, t in enumerate(items) if len(t) > limit}
+
+    def _cuts(self, text: str, piece_chars: int) -> list[int]:
+        """Safe cut positions about ``piece_chars`` apart (see ``_CUTS``), increasing."""
+        pattern = _CUTS[self._split_mode] if self._split_mode else None
+        cuts: list[int] = []
+        if pattern is None:
+            return cuts
+        pos = piece_chars
+        while pos < len(text):
+            m = pattern.search(text, pos)
+            if m is None:
+                break
+            cuts.append(m.start())
+            pos = m.start() + piece_chars
+        return cuts
+
+    def _long_pieces(
+        self, text: str, *, offsets: bool = False, piece_chars: int | None = None
+    ) -> Iterable[tuple[Any, int, int]]:
+        """Yield ``(encoding, n_drop, base)`` for consecutive pieces of ``text``.
+
+        Piece ``k > 0`` starts one character before its cut: that letter is context whose
+        ``n_drop`` tokens (those of the letter alone) are dropped, so the first kept token
+        sees the space before it as in the whole text (Llama-like tokenizers fold the space
+        into the next token: ``"▁sat"`` covers ``" sat"``). ``base`` is the piece's offset
+        in ``text``. Pieces are tokenized :data:`PIECES_PER_BATCH` at a time.
+        """
+        tok = self._offsets_tokenizer
+        cuts = self._cuts(text, PIECE_CHARS if piece_chars is None else piece_chars)
+        starts = [0, *(c - 1 for c in cuts)]
+        ends = [*cuts, len(text)]
+        context = self._encode_raw(tok, [text[c - 1] for c in cuts], fast=True)
+        drops = [0, *(len(e) for e in context)]
+        for g in range(0, len(starts), PIECES_PER_BATCH):
+            bases = starts[g : g + PIECES_PER_BATCH]
+            pieces = [text[a:b] for a, b in zip(bases, ends[g : g + PIECES_PER_BATCH], strict=True)]
+            encs = self._encode_raw(tok, pieces, fast=not offsets)
+            yield from zip(encs, drops[g : g + PIECES_PER_BATCH], bases, strict=True)
+
+    def _tokenize_long(
+        self, text: str, *, limit: int | None = None, piece_chars: int | None = None
+    ) -> TokenizedText:
+        """:meth:`tokenize` of one long text, piece by piece; at most ``limit`` tokens."""
+        ids: list[np.ndarray] = []
+        offs: list[np.ndarray] = []
+        total = 0
+        for enc, drop, base in self._long_pieces(text, offsets=True, piece_chars=piece_chars):
+            ids.append(np.asarray(enc.ids, dtype=np.int32)[drop:])
+            offs.append(np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)[drop:] + base)
+            total += len(ids[-1])
+            if limit is not None and total >= limit:
+                break
+        out_ids = np.concatenate(ids) if ids else np.zeros(0, np.int32)
+        out_offs = np.concatenate(offs) if offs else np.zeros((0, 2), np.int64)
+        if limit is not None:
+            out_ids, out_offs = out_ids[:limit], out_offs[:limit]
+        return TokenizedText(out_ids, out_offs)
 
     def encode_ids(
         self,
@@ -315,21 +428,43 @@ class Encoder:
 
         Lets a module tokenize a document once and embed many spans of it (the
         chunker does this) without re-tokenizing. No truncation is applied.
+        Each sequence must be a flat sequence of integers in ``0 .. vocab_size - 1``.
         """
         dim = self.dim if dim is None else self._check_dim(dim)
-        normalize = self.config.normalize if normalize is None else bool(normalize)
-        lists = [np.asarray(x, dtype=np.int64).ravel() for x in ids]
-        for i, arr in enumerate(lists):
-            if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size):
-                raise ValueError(f"ids[{i}] has token ids outside 0..{self.vocab_size - 1}")
+        normalize = self._check_normalize(normalize)
+        if ids is None or isinstance(ids, (str, bytes)):
+            raise InvalidTypeError(f"ids must be a sequence of token-id sequences, got {ids!r}")
+        lists = [self._check_ids(x, f"ids[{i}]") for i, x in enumerate(ids)]
         return self._pool(lists, self._table_for(dim), normalize)
+
+    def _check_ids(self, x: Any, name: str) -> np.ndarray:
+        """``x`` as a 1-D int64 array of valid token ids, or an error naming ``name``."""
+        if isinstance(x, (str, bytes)):
+            raise InvalidTypeError(f"{name} is {type(x).__name__}; expected a sequence of ints")
+        try:
+            arr = np.asarray(x)
+        except ValueError:  # ragged nesting
+            raise InvalidTypeError(f"{name} is not a flat sequence of ints") from None
+        if arr.ndim != 1:
+            if arr.ndim == 0 or arr.size:  # a bare int, or nested sequences
+                raise InvalidTypeError(f"{name} must be a flat sequence of ints, got {x!r:.60}")
+            arr = arr.ravel()
+        if arr.size and (arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer)):
+            raise InvalidTypeError(f"{name} must hold integer token ids, got dtype {arr.dtype}")
+        arr = arr.astype(np.int64, copy=False)
+        if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size):
+            raise InvalidArgumentError(
+                f"{name} has token ids outside 0..{self.vocab_size - 1} "
+                f"(min {arr.min()}, max {arr.max()})"
+            )
+        return arr
 
     def token_vectors(
         self, text: str, *, dim: int | None = None
     ) -> tuple[np.ndarray, TokenizedText]:
         """The (unnormalised, unweighted) table row of each token of ``text``, with the tokens."""
         if not isinstance(text, str):
-            raise TypeError(f"text is {type(text).__name__}; expected str")
+            raise InvalidTypeError(f"text is {type(text).__name__}; expected str")
         dim = self.dim if dim is None else self._check_dim(dim)
         toks = self.tokenize(text)
         rows = toks.ids if self._row_of is None else self._row_of[toks.ids]
@@ -337,7 +472,9 @@ class Encoder:
 
     def token_weights(self, ids: np.ndarray) -> np.ndarray:
         """Pooling weight of each token id (0 for ignored ids)."""
-        return self._token_weight[np.asarray(ids, dtype=np.int64)]
+        arr = np.asarray(ids)
+        flat = self._check_ids(arr.ravel(), "ids")
+        return self._token_weight[flat].reshape(arr.shape)
 
     # ------------------------------------------------------------------ variants / persistence
     def with_options(
@@ -347,7 +484,15 @@ class Encoder:
         max_tokens: int | None = None,
         normalize: bool | None = None,
     ) -> Encoder:
-        """A new encoder sharing this one's table, with other defaults."""
+        """A new encoder sharing this one's table, with other defaults.
+
+        ``max_tokens`` must be an int >= 1, ``dim`` an int in ``1 .. full_dim`` and
+        ``normalize`` a bool (each ``None`` keeps this encoder's value).
+        """
+        check_positive_int(max_tokens, "max_tokens", allow_none=True)
+        if dim is not None:
+            self._check_dim(dim)
+        normalize = None if normalize is None else self._check_normalize(normalize)
         cfg = self.config
         if max_tokens is not None or normalize is not None:
             cfg = replace(
@@ -396,11 +541,21 @@ class Encoder:
         }
 
     # ------------------------------------------------------------------ internals
+    def _check_normalize(self, normalize: Any) -> bool:
+        """``normalize`` as a bool; None gives the model's default."""
+        if normalize is None:
+            return self.config.normalize
+        if not isinstance(normalize, (bool, np.bool_)):
+            raise InvalidTypeError(
+                f"normalize must be a bool or None, got {normalize!r} ({type(normalize).__name__})"
+            )
+        return bool(normalize)
+
     def _check_dim(self, dim: int) -> int:
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
-            raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+            raise InvalidTypeError(f"dim must be an int, got {dim!r} ({type(dim).__name__})")
         if not 1 <= dim <= self.config.dim:
-            raise ValueError(f"dim must be between 1 and {self.config.dim}, got {dim}")
+            raise InvalidArgumentError(f"dim must be between 1 and {self.config.dim}, got {dim}")
         return int(dim)
 
     def _table_for(self, dim: int) -> np.ndarray:
@@ -533,8 +688,10 @@ class Encoder:
 def pack_bits(vectors: np.ndarray) -> np.ndarray:
     """Pack the signs of float vectors (> 0 is 1) into uint8 codes, LSB first (FAISS layout)."""
     vectors = np.atleast_2d(vectors)
+    if vectors.ndim != 2:
+        raise InvalidArgumentError(f"vectors must be 1-D or 2-D, got shape {vectors.shape}")
     if vectors.shape[1] % 8:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"binary codes need a dimension that is a multiple of 8, got {vectors.shape[1]}"
         )
     return np.packbits(vectors > 0, axis=1, bitorder="little")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from . import _folder
+from ._validate import check_choice, check_positive_int
 from .encoder import Encoder
-from .errors import ModelFormatError, ModelNotFoundError
+from .errors import InvalidArgumentError, InvalidTypeError, ModelFormatError, ModelNotFoundError
 from .foreign import load_model2vec, load_sentence_transformers, load_wordllama, wordllama_files
 from .persistence import TABLE_FILE, is_sememe_folder, load_model, read_tensors
 
@@ -18,6 +21,7 @@ DEFAULT_MODEL = "sememe-base"
 _MODELS_DIR = Path(__file__).parent / "models"
 
 Format = Literal["auto", "sememe", "model2vec", "sentence-transformers", "wordllama"]
+FORMATS: tuple[str, ...] = ("auto", "sememe", "model2vec", "sentence-transformers", "wordllama")
 
 _registry: dict[str, Callable[[], Encoder]] = {}
 _cache: dict[str, Encoder] = {}
@@ -25,14 +29,26 @@ _cache_lock = threading.Lock()
 
 
 def register_model(name: str, source: str | Path | Callable[[], Encoder]) -> None:
-    """Make ``sememe.load(name)`` return the model at ``source`` (a path or a factory)."""
-    if not isinstance(name, str) or not name:
-        raise ValueError("a model name must be a non-empty str")
+    """Make ``sememe.load(name)`` return the model at ``source`` (a path or a factory).
+
+    A path must exist when it is registered (``ModelNotFoundError`` otherwise), so a typo
+    shows at registration rather than at the first ``load``.
+    """
+    if not isinstance(name, str):
+        raise InvalidTypeError(f"a model name must be a str, got {type(name).__name__}")
+    if not name:
+        raise InvalidArgumentError("a model name must be a non-empty str")
     if callable(source):
         _registry[name] = source
-    else:
+    elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
+        if not path.exists():
+            raise ModelNotFoundError(f"{path}: no such model folder or file (registering {name!r})")
         _registry[name] = lambda: load_path(path)
+    else:
+        raise InvalidTypeError(
+            f"source must be a path or a callable returning an Encoder, got {type(source).__name__}"
+        )
     _cache.pop(name, None)
 
 
@@ -79,7 +95,10 @@ def load_path(
     tokenizer: str | Path | None = None,
 ) -> Encoder:
     """Load a model from a folder (or a WordLlama ``.safetensors`` file)."""
+    check_choice(format, "format", FORMATS)
+    _check_sizes(dim, max_tokens)
     path = Path(path)
+    _folder.recover(path)  # a save killed mid-swap leaves the complete copy in a sibling
     fmt = _detect(path) if format == "auto" else format
     if fmt == "sememe":
         enc = load_model(path, dim=dim)
@@ -103,7 +122,7 @@ def load_path(
                 )
             tokenizer = siblings[0]
         return load_wordllama(path, tokenizer, dim=dim, max_tokens=max_tokens)
-    raise ValueError(f"unknown format {format!r}")
+    raise AssertionError(f"unhandled format {fmt!r}")  # pragma: no cover - FORMATS checked
 
 
 def load(
@@ -138,6 +157,12 @@ def load(
     Registered models are loaded once per process and shared; the encoder is
     immutable, so sharing is safe.
     """
+    check_choice(format, "format", FORMATS)
+    _check_sizes(dim, max_tokens)
+    if normalize is not None and not isinstance(normalize, bool):
+        raise InvalidTypeError(
+            f"normalize must be a bool or None, got {normalize!r} ({type(normalize).__name__})"
+        )
     name = DEFAULT_MODEL if model is None else model
     if isinstance(name, str) and name in _registry:
         with _cache_lock:
@@ -149,10 +174,22 @@ def load(
         enc = load_path(name, format=format, dim=dim, max_tokens=max_tokens, tokenizer=tokenizer)
         dim = max_tokens = None
     else:
-        raise TypeError(f"model must be None, a name or a path, got {type(model).__name__}")
+        raise InvalidTypeError(f"model must be None, a name or a path, got {type(model).__name__}")
     if dim is not None or max_tokens is not None or normalize is not None:
         enc = enc.with_options(dim=dim, max_tokens=max_tokens, normalize=normalize)
     return enc
+
+
+def _check_sizes(dim: Any, max_tokens: Any) -> None:
+    """``dim`` and ``max_tokens`` are None or ints >= 1 (the encoder checks dim's upper bound)."""
+    if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int)):
+        import numpy as np
+
+        if not isinstance(dim, np.integer):
+            raise InvalidTypeError(f"dim must be an int, got {dim!r} ({type(dim).__name__})")
+    if dim is not None and dim < 1:
+        raise InvalidArgumentError(f"dim must be between 1 and the model's size, got {dim}")
+    check_positive_int(max_tokens, "max_tokens", allow_none=True)
 
 
 def _load_wordllama_package() -> Encoder:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import _text
+from ..errors import InvalidArgumentError, InvalidTypeError
 from ._counting import TokenCounter, make_counter
 from .sentences import TextInfo, space_mask
 from .types import Chunk
@@ -17,18 +18,20 @@ Span = tuple[int, int]
 
 
 def check_int(name: str, value: Any, low: int) -> int:
-    """``value`` as an int >= ``low``, or a TypeError/ValueError naming ``name``."""
+    """``value`` as an int >= ``low``, or an InvalidTypeError / InvalidArgumentError naming
+    ``name`` (NaN, floats and bools are refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        raise InvalidTypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
     if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
+        raise InvalidArgumentError(f"{name} must be >= {low}, got {value}")
     return int(value)
 
 
 def check_text(text: Any, name: str = "text") -> str:
     if not isinstance(text, str):
         what = "None" if text is None else f"of type {type(text).__name__}"
-        raise TypeError(f"{name} is {what}; expected str")
+        hint = " (decode bytes to str first)" if isinstance(text, (bytes, bytearray)) else ""
+        raise InvalidTypeError(f"{name} is {what}; expected str{hint}")
     return text
 
 
@@ -53,7 +56,7 @@ class ChunkerBase:
             from tokenizers import Tokenizer
 
             if not isinstance(tokenizer, Tokenizer):
-                raise TypeError(
+                raise InvalidTypeError(
                     "tokenizer must be None (the encoder's), a tokenizers.Tokenizer or a "
                     f"callable str -> int, got {type(tokenizer).__name__}"
                 )
@@ -90,7 +93,7 @@ class ChunkerBase:
                 from ..encoder import Encoder
 
                 if not isinstance(enc, Encoder):
-                    raise TypeError(
+                    raise InvalidTypeError(
                         f"encoder must be a sememe.Encoder or None, got {type(enc).__name__}"
                     )
             self._state["encoder"] = enc
@@ -105,7 +108,7 @@ class ChunkerBase:
                     enc = self._get_encoder() if self.tokenizer is None else None
                     counter = make_counter(self.tokenizer, enc)
                     if counter.n_special >= self.max_tokens:
-                        raise ValueError(
+                        raise InvalidArgumentError(
                             f"max_tokens={self.max_tokens} leaves no room: the tokenizer adds "
                             f"{counter.n_special} special tokens to every text"
                         )
@@ -181,7 +184,7 @@ def strip_span(text: str, a: int, b: int) -> Span:
     return a, b
 
 
-class _TooSmall(ValueError):
+class _TooSmall(InvalidArgumentError):
     """``max_tokens`` below the tokens of one indivisible piece of text."""
 
     def __init__(self, piece: str, at: int, n: int, limit: int) -> None:

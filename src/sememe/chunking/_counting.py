@@ -24,6 +24,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from .. import _text, _wordcache
+from ..errors import InvalidTypeError
 from .sentences import TextInfo
 
 #: Words remembered per tokenizer before the memo starts afresh.
@@ -312,7 +313,7 @@ class CallableCounter(TokenCounter):
         for i, t in enumerate(texts):
             n = self.fn(t)
             if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-                raise TypeError(
+                raise InvalidTypeError(
                     f"tokenizer callable returned {n!r} for a text; expected an int >= 0"
                 )
             out[i] = n
@@ -373,7 +374,7 @@ def make_counter(tokenizer: Any, encoder: Any) -> TokenCounter:
         return TokenizerCounter(tokenizer)
     if callable(tokenizer):
         return CallableCounter(tokenizer)
-    raise TypeError(
+    raise InvalidTypeError(
         f"tokenizer must be None, a tokenizers.Tokenizer or a callable str -> int, "
         f"got {type(tokenizer).__name__}"
     )

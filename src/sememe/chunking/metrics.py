@@ -21,15 +21,17 @@ from itertools import pairwise
 
 import numpy as np
 
+from ..errors import InvalidArgumentError
+
 __all__ = ["boundaries_to_lengths", "default_k", "pk", "windowdiff"]
 
 
 def _lengths(name: str, lengths: Sequence[int]) -> np.ndarray:
     arr = np.asarray(list(lengths), dtype=np.int64)
     if arr.ndim != 1 or len(arr) == 0:
-        raise ValueError(f"{name} must be a non-empty sequence of segment lengths")
+        raise InvalidArgumentError(f"{name} must be a non-empty sequence of segment lengths")
     if (arr < 1).any():
-        raise ValueError(f"{name} has a segment length below 1: {arr.tolist()}")
+        raise InvalidArgumentError(f"{name} has a segment length below 1: {arr.tolist()}")
     return arr
 
 
@@ -59,14 +61,14 @@ def _prepare(
     ref = _lengths("reference", reference)
     hyp = _lengths("hypothesis", hypothesis)
     if ref.sum() != hyp.sum():
-        raise ValueError(
+        raise InvalidArgumentError(
             f"reference covers {ref.sum()} units but hypothesis covers {hyp.sum()}; "
             "they must segment the same text"
         )
     k = default_k(ref) if k is None else int(k)
     n = int(ref.sum())
     if not 1 <= k < n:
-        raise ValueError(f"k must be between 1 and {n - 1} for {n} units, got {k}")
+        raise InvalidArgumentError(f"k must be between 1 and {n - 1} for {n} units, got {k}")
     return ref, hyp, k
 
 

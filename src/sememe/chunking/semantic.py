@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import InvalidArgumentError, InvalidTypeError
 from ._base import ChunkerBase, Span, check_int, check_text
 from ._counting import TokenizerCounter, encoder_counter, encoder_state
 from .sentences import CODE, HEADING, ITEM, PARAGRAPH, SENTENCE, TextInfo, Units, split_units
@@ -107,17 +108,23 @@ class SemanticChunker(ChunkerBase):
         if min_tokens is not None:
             min_tokens = check_int("min_tokens", min_tokens, 0)
             if min_tokens > self.max_tokens:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"min_tokens ({min_tokens}) must not exceed max_tokens ({self.max_tokens})"
                 )
         self.min_tokens = min_tokens
         if isinstance(threshold, str):
             if threshold != "auto":
-                raise ValueError(f"threshold must be 'auto' or a float, got {threshold!r}")
+                raise InvalidArgumentError(
+                    f"threshold must be 'auto' or a float, got {threshold!r}"
+                )
         elif isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)):
-            raise TypeError(f"threshold must be 'auto' or a float, got {type(threshold).__name__}")
-        elif not -1.0 <= float(threshold) <= 1.0:
-            raise ValueError(f"threshold is a cosine similarity in [-1, 1], got {threshold}")
+            raise InvalidTypeError(
+                f"threshold must be 'auto' or a float, got {type(threshold).__name__}"
+            )
+        elif not -1.0 <= float(threshold) <= 1.0:  # NaN fails this too
+            raise InvalidArgumentError(
+                f"threshold is a cosine similarity in [-1, 1], got {threshold}"
+            )
         self.threshold = threshold
         self.window = check_int("window", window, 1)
 
