@@ -17,10 +17,25 @@ from sememe.errors import InvalidArgumentError, InvalidTypeError, SememeError
 
 # Strings rich in piece-boundary cases: runs of spaces, tabs, newlines, non-ASCII letters,
 # byte-fallback characters, lone surrogates, the space markers themselves.
-ALPHABET = st.sampled_from(
-    [*"ab cd  ", " ", "  ", "\t", "\n", "\n\n", "é", "日", "😀", "\ud800", "▁", "Ġ", ".", "-", "1"]
-    + ["cat", "sat", "the", "mat", "stock", "river"]
-)
+PARTS = [
+    *"ab cd  ",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\n\n",
+    "é",
+    "日",
+    "😀",
+    "\ud800",
+    "▁",
+    "Ġ",
+    ".",
+    "-",
+    "1",
+]
+WORDS = ["cat", "sat", "the", "mat", "stock", "river"]
+ALPHABET = st.sampled_from([*PARTS, *WORDS])
 LONGISH = st.lists(ALPHABET, min_size=0, max_size=60).map("".join)
 
 
@@ -193,5 +208,5 @@ def test_encoder_errors_are_sememe_errors(tiny):
         tiny.encode_binary(["cat"], dim=12)
     with pytest.raises(InvalidTypeError, match="text is bytes"):
         tiny.token_vectors(b"cat")
-    with pytest.raises(InvalidTypeError, match="texts is bytes|texts is of type bytes"):
+    with pytest.raises(InvalidTypeError, match=r"texts is of type bytes"):
         tiny.encode(b"cat")
