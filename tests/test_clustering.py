@@ -564,3 +564,10 @@ def test_result_lookups_give_sememe_errors(enc):
         result.members("0")
     with pytest.raises(ValueError, match="max_texts must be an int >= 1"):
         result.keywords(max_texts=0)
+
+
+def test_plot_of_a_result_without_clusters(enc, tmp_path):
+    pytest.importorskip("matplotlib")
+    result = cluster(["cat dog"] * 20, method="hdbscan", encoder=enc)
+    fig = result.plot(tmp_path / "noise.png")
+    assert (tmp_path / "noise.png").stat().st_size > 0 and fig.axes

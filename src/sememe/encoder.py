@@ -600,10 +600,16 @@ class Encoder:
         encs = self._encode_raw(self._tokenizer, prepared, fast=True)
         ids = [e.ids for e in encs]
         if cut:
-            # The cut prefix was too short to hold max_tokens tokens (very long tokens);
-            # tokenize those few texts whole so truncation stays exact.
-            redo = [i for i in cut if len(ids[i]) < self.config.max_tokens]
-            if redo:
+            # The cut prefix was too short to hold max_tokens tokens (very long tokens), or
+            # held exactly that many (its last token may differ where the cut fell inside a
+            # run of spaces): tokenize those few texts again so truncation stays exact, in
+            # pieces when the tokenizer allows (stopping once max_tokens are reached).
+            limit = self.config.max_tokens
+            redo = [i for i in cut if len(ids[i]) <= limit]
+            if redo and self._split_mode is not None:
+                for i in redo:
+                    ids[i] = self._tokenize_long(batch[i], limit=limit).ids.tolist()
+            elif redo:
                 full = self._encode_raw(self._tokenizer, [batch[i] for i in redo], fast=True)
                 for i, e in zip(redo, full, strict=True):
                     ids[i] = e.ids
