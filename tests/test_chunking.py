@@ -603,7 +603,8 @@ def test_cli_errors(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     path = tmp_path / "a.txt"
     path.write_text("text", encoding="utf-8")
-    assert main(["chunk", str(path), "--max-tokens", "0"]) == 1
-    assert "max_tokens must be >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # refused by argparse (exit 2) before any work
+        main(["chunk", str(path), "--max-tokens", "0"])
+    assert "argument --max-tokens: must be a positive integer" in capsys.readouterr().err
     assert main(["chunk", str(path), "--threshold", "high"]) == 1
     assert "--threshold must be 'auto' or a number" in capsys.readouterr().err

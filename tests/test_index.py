@@ -833,8 +833,9 @@ def test_cli_build_and_search(tmp_path, capsys):
     assert "query: cat" in table and "score" in table
     assert main(["index", "build", str(docs), "-o", str(out)]) == 1
     assert "exists; pass --overwrite" in capsys.readouterr().err
-    assert main(["search", str(out), "cat", "-k", "0"]) == 1
-    assert "k must be >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # refused by argparse (exit 2) before the index loads
+        main(["search", str(out), "cat", "-k", "0"])
+    assert "argument -k: must be a positive integer" in capsys.readouterr().err
     opts = ["--kind", "binary+rerank", "--candidates", "7", "--scan-dims", "64", "--overwrite"]
     assert main(["index", "build", str(docs), "-o", str(out), *opts]) == 0
     loaded = Index.load(out)

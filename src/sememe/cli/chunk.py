@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import sys
 import time
 from pathlib import Path
 
-from ._io import InputError
-from .common import common_options
+from ..errors import InputError, InvalidArgumentError
+from ._io import OutputFiles
+from .common import common_options, nonnegative_int, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,16 +26,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--chunker token fills fixed-size windows of whole words.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="text or markdown files; '-': stdin")
-    p.add_argument("--max-tokens", type=int, default=512, help="hard limit per chunk (512)")
     p.add_argument(
-        "--min-tokens", type=int, default=None, help="merge smaller chunks (max-tokens / 6)"
+        "--max-tokens", type=positive_int, default=512, help="hard limit per chunk (512)"
+    )
+    p.add_argument(
+        "--min-tokens",
+        type=nonnegative_int,
+        default=None,
+        help="merge smaller chunks (max-tokens / 6; 0: never merge)",
     )
     p.add_argument(
         "--threshold",
         default="auto",
         help="'auto' (per document) or a similarity in [-1, 1] below which to cut",
     )
-    p.add_argument("--window", type=int, default=4, help="sentences compared on each side (4)")
+    p.add_argument(
+        "--window", type=positive_int, default=4, help="sentences compared on each side (4)"
+    )
     p.add_argument(
         "--chunker", choices=["semantic", "token"], default="semantic", help="(semantic)"
     )
@@ -52,21 +61,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _check_exists(path: str) -> None:
+    """A missing input is reported before the model loads, not after earlier files."""
+    if path == "-":
+        return
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{path}: no such file")
+    if p.is_dir():
+        raise InputError(f"{path}: is a folder, expected a file")
+
+
 def _read(path: str) -> str:
     if path == "-":
         data = sys.stdin.buffer.read()
         name = "stdin"
     else:
+        _check_exists(path)
         p = Path(path)
-        if not p.exists():
-            raise InputError(f"{path}: no such file")
-        if p.is_dir():
-            raise InputError(f"{path}: is a folder, expected a file")
         data = p.read_bytes()
         if p.suffix == ".gz":
             import gzip
 
-            data = gzip.decompress(data)
+            try:
+                data = gzip.decompress(data)
+            except (EOFError, OSError) as exc:  # truncated or not gzip at all
+                raise InputError(f"{path}: not a readable gzip file ({exc})") from None
         name = path
     try:
         return data.decode("utf-8")
@@ -75,12 +95,20 @@ def _read(path: str) -> str:
 
 
 def _threshold(value: str) -> str | float:
+    """'auto', or a finite similarity in [-1, 1] (NaN would never cut, or always)."""
     if value == "auto":
         return value
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
-        raise InputError(f"--threshold must be 'auto' or a number, got {value!r}") from None
+        raise InvalidArgumentError(
+            f"--threshold must be 'auto' or a number, got {value!r}"
+        ) from None
+    if not math.isfinite(number) or not -1.0 <= number <= 1.0:
+        raise InvalidArgumentError(
+            f"--threshold must be 'auto' or a similarity in [-1, 1], got {value!r}"
+        )
+    return number
 
 
 def _chunker(args: argparse.Namespace):
@@ -116,14 +144,24 @@ def _chunker(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    chunker = _chunker(args)
+    if args.min_tokens is not None and args.min_tokens > args.max_tokens:
+        raise InvalidArgumentError(
+            f"--min-tokens ({args.min_tokens}) must not exceed --max-tokens ({args.max_tokens})"
+        )
+    _threshold(args.threshold)  # before loading anything
+    for path in args.files:
+        _check_exists(path)
     t0 = time.perf_counter()
     n_chars = n_chunks = 0
     with contextlib.ExitStack() as stack:
         out = sys.stdout
         if args.output is not None:
-            args.output.parent.mkdir(parents=True, exist_ok=True)
-            out = stack.enter_context(open(args.output, "w", encoding="utf-8"))
+            # a temporary file, moved over the output at the end: the output may be one
+            # of the inputs, and a failed run leaves an existing output as it was
+            outputs = stack.enter_context(OutputFiles())
+            tmp = outputs.add(args.output)
+            out = stack.enter_context(open(tmp, "w", encoding="utf-8"))
+        chunker = _chunker(args)
         for path in args.files:
             text = _read(path)
             n_chars += len(text)

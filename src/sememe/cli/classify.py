@@ -13,8 +13,16 @@ from typing import Any
 from ..classify import StaticClassifier
 from ..classify._estimators import FINE_TUNE_MODES
 from ..classify._heads import HEADS
-from ._io import InputError, read_records
-from .common import common_options
+from ..errors import InputError, InvalidArgumentError
+from ._io import OutputFiles, field_values, read_records, texts_of
+from .common import (
+    check_target,
+    common_options,
+    fraction,
+    positive_float,
+    positive_int,
+    require,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,18 +50,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     t.add_argument("--head", choices=HEADS, default="logistic", help="default: logistic")
     t.add_argument("-m", "--model", default=None, help="encoder name or folder (default: bundled)")
-    t.add_argument("--dim", type=int, default=None, help="keep the first DIM dimensions")
-    t.add_argument("-C", type=float, default=StaticClassifier().C, help="inverse regularisation")
+    t.add_argument("--dim", type=positive_int, default=None, help="keep the first DIM dimensions")
+    t.add_argument(
+        "-C", type=positive_float, default=StaticClassifier().C, help="inverse regularisation"
+    )
     t.add_argument("--class-weight", choices=["balanced"], default=None)
     t.add_argument(
         "--fine-tune", choices=FINE_TUNE_MODES, default=None, help="train the encoder (needs torch)"
     )
     t.add_argument(
-        "--epochs", type=int, default=StaticClassifier().epochs, help="fine-tuning epochs at most"
+        "--epochs",
+        type=positive_int,
+        default=StaticClassifier().epochs,
+        help="fine-tuning epochs at most",
     )
     t.add_argument(
         "--holdout",
-        type=float,
+        type=fraction,
         default=0.0,
         help="score on this fraction held out (stratified, seed 0) before saving",
     )
@@ -77,33 +90,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _field(records: list[dict], key: str, path: str, what: str) -> list[Any]:
-    values = []
-    for i, rec in enumerate(records):
-        if key not in rec:
-            raise InputError(
-                f"{path}: record {i} has no field {key!r} (fields: {sorted(rec)}); "
-                f"use --{what}-field"
-            )
-        values.append(rec[key])
-    return values
+    """``key`` of every record; errors name the record's line (``FILE:LINE:``)."""
+    return field_values(records, key, path, option=f"--{what}-field")
 
 
 def _texts(records: list[dict], key: str, path: str) -> list[str]:
-    texts = _field(records, key, path, "text")
-    for i, t in enumerate(texts):
-        if t is None:
-            texts[i] = ""
-        elif not isinstance(t, str):
-            raise InputError(
-                f"{path}: record {i} field {key!r} is {type(t).__name__}, expected text"
-            )
-    return texts
+    return texts_of(records, key, path, option="--text-field")
 
 
 def run_train(args: argparse.Namespace) -> int:
+    if args.fine_tune is not None:
+        require("torch", "--fine-tune")
+    check_target(args.output, "classifier", args.overwrite)
     records = read_records(args.data, fmt=args.format)
     texts = _texts(records, args.text_field, args.data)
     labels = _field(records, args.label_field, args.data, "label")
+    if not texts:
+        raise InputError(f"{args.data}: no records to train on")
     if any(isinstance(v, list) for v in labels):
         labels = [v if isinstance(v, list) else ([] if v is None else [v]) for v in labels]
     clf = StaticClassifier(
@@ -121,13 +124,16 @@ def run_train(args: argparse.Namespace) -> int:
         from sklearn.model_selection import train_test_split
 
         multi = isinstance(labels[0], list)
-        x_tr, x_te, y_tr, y_te = train_test_split(
-            texts,
-            labels,
-            test_size=args.holdout,
-            random_state=0,
-            stratify=None if multi else labels,
-        )
+        try:
+            x_tr, x_te, y_tr, y_te = train_test_split(
+                texts,
+                labels,
+                test_size=args.holdout,
+                random_state=0,
+                stratify=None if multi else labels,
+            )
+        except (TypeError, ValueError) as exc:  # too few records per class for a split
+            raise InvalidArgumentError(f"--holdout {args.holdout}: {exc}") from None
         clf.fit(x_tr, y_tr)
         report = _scores(clf, x_te, y_te)
     else:
@@ -162,21 +168,45 @@ def _scores(clf: StaticClassifier, texts: list[str], gold: list[Any]) -> str:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    with OutputFiles() as outputs:
+        # the output is written to a temporary file and moved into place at the end, so it
+        # may be the input itself and a failed run leaves an existing output unchanged
+        tmp = None if args.output is None else outputs.add(args.output)
+        return _predict(args, tmp)
+
+
+def _gives_probabilities(clf: StaticClassifier) -> bool:
+    """Whether ``clf.predict_proba`` works: asked of one text, before the real work.
+
+    A saved head without probabilities (hinge loss, ridge) may still have the method
+    and raise ``AttributeError`` only when called.
+    """
+    try:
+        clf.predict_proba([""])
+    except AttributeError:
+        return False
+    return True
+
+
+def _predict(args: argparse.Namespace, tmp: Path | None) -> int:
     clf = StaticClassifier.load(args.classifier)
+    if args.proba and not _gives_probabilities(clf):
+        raise InputError(f"{args.classifier}: this head gives no probabilities; drop --proba")
     records = read_records(args.data, fmt=args.format)
     texts = _texts(records, args.text_field, args.data)
     if not texts:
         raise InputError(f"{args.data}: no texts to classify")
+    gold = None
+    if args.label_field:  # checked before the work, not after it
+        gold = _field(records, args.label_field, args.data, "label")
     t0 = time.perf_counter()
     labels = clf.predict_labels(texts)
     proba = None
     if args.proba:
-        if not hasattr(clf, "predict_proba"):
-            raise InputError(f"{args.classifier}: this head gives no probabilities; drop --proba")
         proba = clf.predict_proba(texts)
     secs = time.perf_counter() - t0
     classes = [c.item() if hasattr(c, "item") else c for c in clf.classes_]
-    if args.output is None:
+    if tmp is None:
         for i, label in enumerate(labels):
             line = ", ".join(map(str, label)) if clf.multilabel_ else str(label)
             if proba is not None:
@@ -185,20 +215,24 @@ def run_predict(args: argparse.Namespace) -> int:
                 )
             print(line)
     else:
-        _write(args.output, records, labels, proba, classes)
+        _write(tmp, records, labels, proba, classes, suffix=args.output.suffix.lower())
     if not args.quiet:
         print(f"classified {len(texts):,} texts in {secs:.2f}s", file=sys.stderr)
-        if args.label_field:
-            gold = _field(records, args.label_field, args.data, "label")
+        if gold is not None:
             print(_scores(clf, texts, gold), file=sys.stderr)
     return 0
 
 
 def _write(
-    path: Path, records: list[dict], labels: list[Any], proba: Any, classes: list[Any]
+    path: Path,
+    records: list[dict],
+    labels: list[Any],
+    proba: Any,
+    classes: list[Any],
+    *,
+    suffix: str,
 ) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = path.suffix.lower()
+    """Write predictions to ``path`` in the format of ``suffix`` (the real output's)."""
     rows = []
     for i, (rec, label) in enumerate(zip(records, labels, strict=True)):
         row = {**rec, "prediction": label}

@@ -10,9 +10,37 @@ import time
 from pathlib import Path
 
 from ..clustering import METHODS, Clusters, cluster
+from ..errors import InvalidArgumentError
 from ..loading import load
-from ._io import read_records, texts_of
-from .common import add_input_options, add_model_options, common_options, show_progress
+from ._io import OutputFiles, read_records, texts_of
+from .common import (
+    add_input_options,
+    add_model_options,
+    common_options,
+    int_at_least,
+    nonnegative_int,
+    positive_int,
+    require,
+    show_progress,
+)
+
+#: Image formats matplotlib writes (``savefig`` picks the format from the extension).
+PLOT_FORMATS = (
+    ".png",
+    ".pdf",
+    ".svg",
+    ".svgz",
+    ".jpg",
+    ".jpeg",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".eps",
+    ".ps",
+    ".pgf",
+    ".raw",
+    ".rgba",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "-k",
         "--clusters",
-        type=int,
+        type=positive_int,
         default=None,
         help="number of clusters (default: chosen by silhouette; not for hdbscan)",
     )
@@ -43,14 +71,36 @@ def register(sub: argparse._SubParsersAction) -> None:
         "record; any other name gets one label per line",
     )
     p.add_argument("--plot", type=Path, default=None, help="draw a 2-D map to this image file")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--min-cluster-size", type=int, default=5, help="hdbscan only (default: 5)")
-    p.add_argument("--keywords", type=int, default=5, help="keywords shown per cluster")
-    p.add_argument("--top", type=int, default=30, help="clusters shown in the table (default 30)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    p.add_argument(
+        "--min-cluster-size", type=int_at_least(2), default=5, help="hdbscan only (default: 5)"
+    )
+    p.add_argument(
+        "--keywords", type=positive_int, default=5, help="keywords shown per cluster (5)"
+    )
+    p.add_argument(
+        "--top", type=positive_int, default=30, help="clusters shown in the table (default 30)"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.plot is not None:  # before any work: the labels are not written, then refused
+        require("matplotlib", "--plot")
+        if args.plot.suffix.lower() not in PLOT_FORMATS:
+            raise InvalidArgumentError(
+                f"--plot {args.plot}: unknown image format {args.plot.suffix or '(none)'!r}; "
+                f"use one of {', '.join(PLOT_FORMATS[:4])}, ..."
+            )
+    with OutputFiles() as outputs:
+        # temporary files, moved into place only once everything succeeded: the labels
+        # may overwrite the input itself, and a failed run leaves existing files unchanged
+        labels_tmp = None if args.output is None else outputs.add(args.output)
+        plot_tmp = None if args.plot is None else outputs.add(args.plot, "--plot")
+        return _run(args, labels_tmp, plot_tmp)
+
+
+def _run(args: argparse.Namespace, labels_tmp: Path | None, plot_tmp: Path | None) -> int:
     records = read_records(args.input, fmt=args.format, field=args.field)
     texts = texts_of(records, args.field, args.input)
     enc = load(args.model, dim=args.dim)
@@ -65,10 +115,10 @@ def run(args: argparse.Namespace) -> int:
         show_progress=show_progress(args, len(texts)),
     )
     secs = time.perf_counter() - t0
-    if args.output is not None:
-        _write(args.output, records, result)
-    if args.plot is not None:
-        result.plot(args.plot)
+    if labels_tmp is not None:
+        _write(labels_tmp, records, result, suffix=args.output.suffix.lower())
+    if plot_tmp is not None:
+        result.plot(plot_tmp)
     if not args.quiet:
         print(format_table(result, n_keywords=args.keywords, top=args.top))
         where = f" -> {args.output}" if args.output is not None else ""
@@ -97,11 +147,10 @@ def format_table(result: Clusters, *, n_keywords: int = 5, top: int = 30, width:
     return "\n".join(lines)
 
 
-def _write(path: Path, records: list[dict], result: Clusters) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write(path: Path, records: list[dict], result: Clusters, *, suffix: str) -> None:
+    """Write the labels to ``path`` in the format of ``suffix`` (the real output's)."""
     labels = result.labels.tolist()
     distances = [round(float(d), 6) for d in result.distances]
-    suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         with path.open("w", encoding="utf-8") as f:
             for rec, lab, dist in zip(records, labels, distances, strict=True):

@@ -15,9 +15,17 @@ from typing import Any
 from .._progress import progress
 from ..deduplication import Deduplicator, dedupe
 from ..deduplication._result import check_threshold, write_records
+from ..errors import InvalidArgumentError
 from ..loading import load
-from ._io import detect_format, iter_records, read_records, texts_of
-from .common import add_input_options, add_model_options, common_options, show_progress
+from ._io import OutputFiles, Records, detect_format, iter_numbered, read_records, texts_of
+from .common import (
+    add_input_options,
+    add_model_options,
+    common_options,
+    finite_float,
+    positive_int,
+    show_progress,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_input_options(p)
     add_model_options(p)
     p.add_argument("-o", "--output", required=True, type=Path, help="deduplicated output file")
-    p.add_argument("-t", "--threshold", type=float, default=0.9, help="cosine threshold (0.9)")
+    p.add_argument(
+        "-t", "--threshold", type=finite_float, default=0.9, help="cosine threshold in (0, 1] (0.9)"
+    )
     p.add_argument(
         "--keep",
         choices=["first", "last", "longest", "shortest"],
@@ -45,13 +55,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-exact", action="store_true", help="no exact-text matching, vectors only")
     p.add_argument("--report", type=Path, default=None, help="write removed records as jsonl")
     p.add_argument("--against", default=None, help="reference file: also drop records it has")
-    p.add_argument("--target-size", type=int, default=None, help="pick the threshold keeping ~N")
+    p.add_argument(
+        "--target-size", type=positive_int, default=None, help="pick the threshold keeping ~N"
+    )
     p.add_argument(
         "--stream",
         action="store_true",
         help="read and decide in batches, keeping only kept vectors in memory (keep=first)",
     )
-    p.add_argument("--batch-size", type=int, default=100_000, help="records per batch (--stream)")
+    p.add_argument(
+        "--batch-size", type=positive_int, default=100_000, help="records per batch (--stream)"
+    )
     p.add_argument("--search", choices=["auto", "exact", "cells"], default="auto")
     p.set_defaults(func=run)
 
@@ -59,44 +73,52 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     check_threshold(args.threshold)  # before reading a large file
+    if args.stream and (args.keep != "first" or args.target_size is not None or args.against):
+        raise InvalidArgumentError(
+            "--stream supports only --keep first, without --target-size/--against"
+        )
     kind = detect_format(
         None if args.input in (None, "-") else str(args.input).removesuffix(".gz"), args.format
     )
     suffix = args.output.suffix.lower()
     known = {".txt": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv"}
     out_kind = known.get(suffix, kind)  # unknown extension: same format as the input
-    enc = load(args.model, dim=args.dim)
     field = args.field or "text"
-    if args.stream:
-        if args.keep != "first" or args.target_size is not None or args.against:
-            raise ValueError("--stream supports only --keep first, without --target-size/--against")
-        n, kept, removed = _run_stream(args, enc, kind, out_kind, field)
-        threshold = args.threshold
-    else:
-        records = read_records(args.input, fmt=args.format, field=args.field)
-        texts = texts_of(records, field, args.input)
-        against = None
-        if args.against:
-            against = texts_of(
-                read_records(args.against, fmt=None, field=args.field), field, args.against
+    # Outputs go to temporary files in their folders and replace the destinations only
+    # once everything succeeded: -o may be the input (or --against) itself, and a failed
+    # or killed run leaves every existing file as it was.
+    with OutputFiles() as outputs:
+        out_tmp = outputs.add(args.output)
+        report_tmp = None if args.report is None else outputs.add(args.report, "--report")
+        enc = load(args.model, dim=args.dim)
+        if args.stream:
+            n, kept, removed = _run_stream(args, enc, kind, out_kind, field, out_tmp, report_tmp)
+            threshold = args.threshold
+        else:
+            records = read_records(args.input, fmt=args.format, field=args.field)
+            texts = texts_of(records, field, args.input)
+            against = None
+            if args.against:
+                against = texts_of(
+                    read_records(args.against, fmt=None, field=args.field), field, args.against
+                )
+            result = dedupe(
+                texts,
+                threshold=args.threshold,
+                encoder=enc,
+                keep=args.keep,
+                exact=not args.no_exact,
+                against=against,
+                target_size=args.target_size,
+                search=args.search,
+                show_progress=show_progress(args, len(texts)),
             )
-        result = dedupe(
-            texts,
-            threshold=args.threshold,
-            encoder=enc,
-            keep=args.keep,
-            exact=not args.no_exact,
-            against=against,
-            target_size=args.target_size,
-            search=args.search,
-            show_progress=show_progress(args, len(texts)),
-        )
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        rows = [records[i] for i in result.kept]
-        write_records(args.output, _plain(rows, kind), out_kind, [texts[i] for i in result.kept])
-        if args.report:
-            result.write_report(args.report)
-        n, kept, removed, threshold = len(texts), result.n_kept, result.n_removed, result.threshold
+            rows = [records[i] for i in result.kept]
+            write_records(out_tmp, _plain(rows, kind), out_kind, [texts[i] for i in result.kept])
+            if report_tmp is not None:
+                result.write_report(report_tmp)
+            n, kept, removed = len(texts), result.n_kept, result.n_removed
+            threshold = result.threshold
     if not args.quiet:
         secs = time.perf_counter() - t0
         share = removed / n if n else 0.0
@@ -114,8 +136,15 @@ def _plain(rows: list[dict], kind: str) -> list[Any]:
 
 
 def _run_stream(
-    args: argparse.Namespace, enc: Any, kind: str, out_kind: str, field: str
+    args: argparse.Namespace,
+    enc: Any,
+    kind: str,
+    out_kind: str,
+    field: str,
+    out_path: Path,
+    report_path: Path | None,
 ) -> tuple[int, int, int]:
+    """Read, decide and write batch by batch (``out_path``/``report_path``: temporaries)."""
     dd = Deduplicator(
         args.threshold,
         encoder=enc,
@@ -123,20 +152,18 @@ def _run_stream(
         search=args.search,
         show_progress=False,
     )
-    records = iter_records(args.input, fmt=kind)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
+    numbered = iter_numbered(args.input, fmt=kind)
     n = kept = 0
     with ExitStack() as stack:
-        out = stack.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
+        out = stack.enter_context(open(out_path, "w", encoding="utf-8", newline=""))
         bar = stack.enter_context(progress(None, show_progress(args, 10**9), "dedupe"))
         report = None
-        if args.report:
-            report = stack.enter_context(open(args.report, "w", encoding="utf-8"))
+        if report_path is not None:
+            report = stack.enter_context(open(report_path, "w", encoding="utf-8"))
         writer = None
-        seen = 0
-        while batch := list(islice(records, args.batch_size)):
-            texts = texts_of(batch, field, args.input, start=seen)
-            seen += len(batch)
+        while pairs := list(islice(numbered, args.batch_size)):
+            batch = Records(pairs)  # remembers each record's line for error messages
+            texts = texts_of(batch, field, args.input)
             result = dd.update(texts)
             if out_kind == "csv":
                 if writer is None:

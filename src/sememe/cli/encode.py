@@ -9,9 +9,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from ..loading import load
-from ._io import read_texts
-from .common import add_input_options, add_model_options, common_options, show_progress
+from ._io import OutputFiles, read_texts
+from .common import (
+    add_input_options,
+    add_model_options,
+    common_options,
+    positive_int,
+    show_progress,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,16 +31,45 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_input_options(p)
     add_model_options(p)
-    p.add_argument("-o", "--output", required=True, type=Path, help="output .npy file")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        type=Path,
+        help="output .npy file ('.npy' is added to a name without it, as numpy.save does)",
+    )
     p.add_argument(
         "--binary", action="store_true", help="packed sign bits (uint8, dim/8 bytes per text)"
     )
     p.add_argument("--no-normalize", action="store_true", help="keep the raw pooled vectors")
-    p.add_argument("--batch-size", type=int, default=8192)
+    p.add_argument("--batch-size", type=positive_int, default=8192, help="texts per batch")
     p.set_defaults(func=run)
 
 
+def npy_path(path: Path) -> Path:
+    """Where ``numpy.save(path)`` writes: ``path`` itself, or ``path.npy`` without the suffix."""
+    return path if path.name.endswith(".npy") else path.with_name(path.name + ".npy")
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.output.is_dir():
+        raise InputError(
+            f"--output {args.output}: is a folder; give a file name "
+            f"(e.g. {args.output / 'vectors.npy'})"
+        )
+    destination = npy_path(args.output)
+    with OutputFiles() as outputs:
+        tmp = outputs.add(destination)  # checked before any work; replaced at the end
+        n, shape, dtype, secs = _encode(args, tmp)
+    if not args.quiet:
+        print(
+            f"encoded {n:,} texts -> {destination} {shape} {dtype} in {secs:.2f}s",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _encode(args: argparse.Namespace, tmp: Path) -> tuple[int, tuple[int, ...], np.dtype, float]:
     texts = read_texts(args.input, fmt=args.format, field=args.field)
     enc = load(args.model, dim=args.dim)
     t0 = time.perf_counter()
@@ -47,12 +83,6 @@ def run(args: argparse.Namespace) -> int:
             normalize=False if args.no_normalize else None,
             show_progress=progress,
         )
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    np.save(args.output, out)
-    if not args.quiet:
-        secs = time.perf_counter() - t0
-        print(
-            f"encoded {len(texts):,} texts -> {args.output} {out.shape} {out.dtype} in {secs:.2f}s",
-            file=sys.stderr,
-        )
-    return 0
+    with open(tmp, "wb") as f:  # a file object: numpy adds no suffix to the temporary name
+        np.save(f, out)
+    return len(texts), out.shape, out.dtype, time.perf_counter() - t0

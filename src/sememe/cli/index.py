@@ -10,8 +10,15 @@ from typing import Any
 
 from ..index import KINDS, Index
 from ..loading import load
-from ._io import InputError, read_records, texts_of
-from .common import add_input_options, add_model_options, common_options, show_progress
+from ._io import InputError, line_of, read_records, source_name, texts_of
+from .common import (
+    add_input_options,
+    add_model_options,
+    check_target,
+    common_options,
+    positive_int,
+    show_progress,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,16 +49,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="FAISS structure beyond --exact-limit, e.g. HNSW32, BIVF1024",
     )
-    b.add_argument("--exact-limit", type=int, default=None, help="documents searched exactly")
+    b.add_argument(
+        "--exact-limit", type=positive_int, default=None, help="documents searched exactly"
+    )
     b.add_argument(
         "--candidates",
-        type=int,
+        type=positive_int,
         default=None,
         help="binary+rerank: candidates re-scored per query (saved as the default)",
     )
     b.add_argument(
         "--scan-dims",
-        type=int,
+        type=positive_int,
         default=None,
         help="binary+rerank: leading dimensions the first stage scores (multiple of 8)",
     )
@@ -63,21 +72,22 @@ def _documents(args: argparse.Namespace) -> tuple[list[str], list[Any], list[dic
     """Texts, ids and metadata of the input; also the number of blank documents skipped."""
     records = read_records(args.input, fmt=args.format, field=args.field)
     key = args.field or "text"
-    name = "stdin" if args.input in (None, "-") else str(args.input)
+    name = source_name(args.input)
     texts: list[str] = []
     ids: list[Any] = []
     meta: list[dict | None] = []
     skipped = 0
     # records are numbered from 1, like the lines of a txt file, which are their default ids
-    for n, (rec, text) in enumerate(
-        zip(records, texts_of(records, key, args.input, start=1), strict=True), 1
-    ):
+    for n, (rec, text) in enumerate(zip(records, texts_of(records, key, args.input), strict=True)):
         if not text.strip():
             skipped += 1
             continue
-        doc_id = rec.get(args.id_field, n)
+        doc_id = rec.get(args.id_field, n + 1)
         if doc_id is None or isinstance(doc_id, (bool, float, list, dict)):
-            raise InputError(f"{name}: record {n} has id {doc_id!r}; ids must be text or integers")
+            raise InputError(
+                f"{name}:{line_of(records, n)}: record has id {doc_id!r}; "
+                "ids must be text or integers"
+            )
         rest = {k: v for k, v in rec.items() if k not in (key, args.id_field)}
         texts.append(text)
         ids.append(doc_id)
@@ -86,8 +96,9 @@ def _documents(args: argparse.Namespace) -> tuple[list[str], list[Any], list[dic
 
 
 def run_build(args: argparse.Namespace) -> int:
-    if args.output.exists() and not args.overwrite:
-        raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
+    # refused before any work (the save checks again): only an index folder is replaced,
+    # never a file or a folder of other files, and nothing is deleted here
+    check_target(args.output, "index", args.overwrite)
     t0 = time.perf_counter()
     texts, ids, meta, skipped = _documents(args)
     enc = load(args.model, dim=args.dim)

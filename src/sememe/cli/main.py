@@ -28,8 +28,14 @@ def command_modules() -> list[str]:
     return [n for n in FIRST if n in names] + sorted(n for n in names if n not in FIRST)
 
 
-#: Exceptions that mean "the user asked for something impossible", shown as one line.
-USER_ERRORS = (SememeError, OSError, ValueError, TypeError, UnicodeError, LookupError)
+#: Exceptions that mean "the user asked for something impossible", shown as one line:
+#: sememe's own errors (raised on purpose for a user's mistake), file-system problems
+#: (missing file, no permission, a folder where a file belongs, a full disk) and text
+#: that cannot be decoded. Anything else is a bug in sememe and is reported as one.
+USER_ERRORS = (SememeError, OSError, UnicodeError)
+
+#: Exit code of an internal error (``EX_SOFTWARE`` of sysexits.h).
+EXIT_INTERNAL = 70
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"sememe: error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"sememe: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("this is a bug in sememe; rerun with --debug for the traceback", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -8,10 +8,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ..errors import InvalidArgumentError
 from ..index import Index
 from ..loading import load
 from ._io import read_texts
-from .common import common_options
+from .common import common_options, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("index", type=Path, help="index folder (from 'sememe index build')")
     p.add_argument("query", nargs="*", help="query text(s)")
-    p.add_argument("-k", type=int, default=10, help="results per query (default: 10)")
+    p.add_argument("-k", type=positive_int, default=10, help="results per query (default: 10)")
     p.add_argument("--queries", default=None, help="file with one query per line ('-': stdin)")
     p.add_argument(
         "--where",
@@ -35,9 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print JSON lines")
     p.add_argument("-m", "--model", default=None, help="model to load the index with")
-    p.add_argument("--ef-search", type=int, default=None, help="HNSW search breadth")
-    p.add_argument("--nprobe", type=int, default=None, help="IVF lists visited")
-    p.add_argument("--candidates", type=int, default=None, help="binary+rerank candidates")
+    p.add_argument("--ef-search", type=positive_int, default=None, help="HNSW search breadth")
+    p.add_argument("--nprobe", type=positive_int, default=None, help="IVF lists visited")
+    p.add_argument("--candidates", type=positive_int, default=None, help="binary+rerank candidates")
     p.add_argument(
         "--no-verify", action="store_true", help="skip the checksums (faster for large indexes)"
     )
@@ -51,7 +52,7 @@ def _where(items: list[str]) -> dict[str, Any] | None:
     for item in items:
         field, sep, value = item.partition("=")
         if not sep or not field:
-            raise ValueError(f"--where {item!r}: expected FIELD=VALUE")
+            raise InvalidArgumentError(f"--where {item!r}: expected FIELD=VALUE")
         try:  # numbers and true/false compare as JSON values; anything else as text
             parsed = json.loads(value)
         except json.JSONDecodeError:
@@ -70,13 +71,14 @@ def run(args: argparse.Namespace) -> int:
     if args.queries is not None:
         queries += [q for q in read_texts(args.queries, fmt="txt") if q.strip()]
     if not queries:
-        raise ValueError("no query given; pass query text or --queries FILE")
+        raise InvalidArgumentError("no query given; pass query text or --queries FILE")
+    where = _where(args.where)  # a malformed --where is reported before the index loads
     encoder = load(args.model) if args.model else None
     index = Index.load(args.index, encoder, verify=not args.no_verify)
     results = index.search(
         queries,
         args.k,
-        where=_where(args.where),
+        where=where,
         ef_search=args.ef_search,
         nprobe=args.nprobe,
         candidates=args.candidates,
