@@ -375,6 +375,11 @@ def _graph(
     # Items equal to a reference text are removed whatever the threshold: not encoded.
     todo = np.flatnonzero(~ref_exact)
     vectors = _encode(encoder, [texts[r] for r in rep[todo].tolist()], show_progress)
+    text_rep = rep[item_of]  # each record's exact-text representative
+    rep, item_of, todo, vectors, ref_exact, ref_id = _merge_identical(
+        rep, item_of, rank, todo, vectors, ref_exact, ref_id
+    )
+    n_items = len(rep)
     index = CellIndex(encoder.dim, **index_args)
     index.add(vectors)  # takes the array over without copying
     ref_sim = np.full(n_items, -np.inf, np.float32)
@@ -397,6 +402,7 @@ def _graph(
         ref_id=ref_id,
         ref_exact=ref_exact,
         solo=np.zeros(n_items, bool),
+        text_rep=text_rep,
     )
     if not exact:
         blank = np.zeros(n_items, bool)
@@ -404,6 +410,84 @@ def _graph(
         graph.solo = blank & (np.bincount(item_of, minlength=n_items) > 1)
     _collect_pairs(graph, index, todo, floor)
     return graph, index, todo
+
+
+def _row_hash(x: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row of ``x`` rounded to a 1e-5 grid (equal rows, equal hash)."""
+    weights = np.random.default_rng(0).integers(1, 1 << 62, x.shape[1], dtype=np.int64) | 1
+    out = np.zeros(len(x), np.int64)
+    step = 8192  # bounded temporaries
+    with np.errstate(over="ignore"):
+        for s in range(0, len(x), step):
+            grid = np.rint(x[s : s + step] * 1e5).astype(np.int64)
+            out[s : s + step] = grid @ weights  # wraps modulo 2**64: fine for a hash
+    return out
+
+
+def _merge_identical(
+    rep: np.ndarray,
+    item_of: np.ndarray,
+    rank: np.ndarray,
+    todo: np.ndarray,
+    vectors: np.ndarray,
+    ref_exact: np.ndarray,
+    ref_id: list[Any],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[Any]]:
+    """Merge items whose vectors are identical (up to float rounding) into one item.
+
+    A static model pools a bag of tokens, so texts with the same tokens in another order
+    ("line 12" / "line 21", templated logs with permuted numbers) get the same vector:
+    cosine 1 with each other, so duplicates at every threshold. Deciding them as one
+    item (like exact-text duplicates) gives the same kept set as deciding them one by
+    one, and keeps dense inputs from producing a quadratic number of pairs. Blank
+    texts (zero vectors) are never merged. Returns the new ``rep``, ``item_of``,
+    ``todo`` (items with vectors, in row order of the returned ``vectors``),
+    ``ref_exact`` and ``ref_id``.
+    """
+    if len(todo) < 2:
+        return rep, item_of, todo, vectors, ref_exact, ref_id
+    # Rows are compared on a 1e-5 grid, by a hash of the first 16 components and then,
+    # only where that collides, of all of them, confirmed by comparing the rows: a hash
+    # collision only means two items stay separate, never a wrong merge.
+    nonzero = np.flatnonzero(np.any(vectors != 0, axis=1))
+    if len(nonzero) < 2:
+        return rep, item_of, todo, vectors, ref_exact, ref_id
+    head = _row_hash(vectors[nonzero, :16])
+    _, inverse, counts = np.unique(head, return_inverse=True, return_counts=True)
+    shared = nonzero[counts[inverse.ravel()] > 1]
+    if not len(shared):
+        return rep, item_of, todo, vectors, ref_exact, ref_id
+    grid = np.rint(vectors[shared] * 1e5).astype(np.int32)
+    _, first, group = np.unique(_row_hash(vectors[shared]), return_index=True, return_inverse=True)
+    group = group.ravel()
+    same = np.all(grid == grid[first[group]], axis=1)
+    group = np.where(same, group, len(first) + np.arange(len(shared)))  # collisions: alone
+    _, first, group = np.unique(group, return_index=True, return_inverse=True)
+    group = group.ravel()
+    if len(first) == len(shared):
+        return rep, item_of, todo, vectors, ref_exact, ref_id
+    nonzero = shared
+    # Each group is represented by its best-ranked item; the others join it.
+    group = group.ravel()
+    member_rank = rank[rep[todo[nonzero]]]
+    best = np.full(len(first), -1, np.int64)
+    order = np.argsort(member_rank, kind="stable")[::-1]  # worst first: the best write wins
+    best[group[order]] = nonzero[order]
+    target = np.arange(len(rep))  # old item -> old item it merges into
+    target[todo[nonzero]] = todo[best[group]]
+    survivors = np.flatnonzero(target == np.arange(len(rep)))
+    new_id = np.full(len(rep), -1, np.int64)
+    new_id[survivors] = np.arange(len(survivors))
+    item_map = new_id[target]
+    keep_rows = np.flatnonzero(target[todo] == todo)  # todo rows that survive, in order
+    return (
+        rep[survivors],
+        item_map[item_of],
+        new_id[todo[keep_rows]],
+        vectors[keep_rows],
+        ref_exact[survivors],
+        [ref_id[u] for u in survivors.tolist()],
+    )
 
 
 def _collect_pairs(graph: _Graph, index: CellIndex, todo: np.ndarray, floor: float) -> None:

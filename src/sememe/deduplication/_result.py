@@ -96,6 +96,9 @@ class _Graph:
     ref_id: list[Any]
     ref_exact: np.ndarray
     solo: np.ndarray
+    #: per record, the representative of its exact-text group (equal after normalisation);
+    #: an item can also hold texts with identical vectors (same tokens, another order)
+    text_rep: np.ndarray | None = None
 
     @property
     def n_items(self) -> int:
@@ -428,20 +431,35 @@ def build_result(
     # Blank texts compared by vector only (solo) duplicate nothing: all kept.
     is_kept = graph.solo[u] | (is_rep & kept_item[u])
     kept = np.flatnonzero(is_kept).tolist()
+    gone = np.flatnonzero(~is_kept)
+    items = u[gone]
+    heads = graph.rep[items]
+    if graph.text_rep is None:
+        same_text = np.ones(len(gone), bool)
+    else:  # same text after normalisation, or only the same vector (same tokens, other order)
+        same_text = graph.text_rep[gone] == graph.text_rep[heads]
+    targets = graph.rep[np.maximum(dup_of[items], 0)] if len(gone) else heads
     removed = []
-    for i in np.flatnonzero(~is_kept).tolist():
-        item = u[i]
-        if kept_item[item]:  # an exact duplicate of its item's kept representative
-            removed.append(Duplicate(i, int(graph.rep[item]), 1.0, exact=True))
-        elif dup_of[item] >= 0:
-            target = int(graph.rep[dup_of[item]])
-            removed.append(Duplicate(i, target, float(dup_sim[item])))
+    for i, item, head, same, by_item, target, sim in zip(
+        gone.tolist(),
+        items.tolist(),
+        heads.tolist(),
+        same_text.tolist(),
+        kept_item[items].tolist(),
+        np.where(dup_of[items] >= 0, targets, -1).tolist(),
+        dup_sim[items].tolist(),
+        strict=True,
+    ):
+        if by_item:  # a duplicate of its item's kept representative
+            removed.append(Duplicate(i, head, 1.0, exact=same))
+        elif target >= 0:
+            removed.append(Duplicate(i, target, sim))
         else:
             removed.append(
                 Duplicate(
                     i,
                     graph.ref_id[item],
-                    float(dup_sim[item]),
+                    sim,
                     exact=bool(graph.ref_exact[item]),
                     reference=True,
                 )

@@ -61,6 +61,14 @@ SCREEN_MIN_THRESHOLD = 0.5
 #: the cosine of a vector with itself 1 +- 1e-7, and identical texts must match at 1.0.
 TOLERANCE = 1e-6
 
+#: The cell search falls back to comparing all pairs (in blocks) when its candidate work
+#: would exceed this share of all pairs: cells crowded by a dense neighbourhood.
+DENSE_FALLBACK = 0.5
+#: ... or when the candidates that pass the screen exceed this share of all pairs.
+DENSE_CANDIDATES = 1 / 16
+#: Neither fallback applies below this many pairs (all pairs are cheap there anyway).
+DENSE_MIN_PAIRS = 1 << 22
+
 _BLOCK = 4096
 _FLAT_LIMIT = 1024  # up to this many cells, probes come from one flat centroid table
 #: Coarse centroids whose fine centroids are scanned for a vector's nearest cells.
@@ -300,6 +308,8 @@ class CellIndex:
         self._members: list[np.ndarray] = []
         self._probes = np.zeros((0, nprobe), np.int32)
         self._trained_at = 0
+        #: how many searches fell back to all pairs because the cells were crowded
+        self.dense_fallbacks = 0
 
     def __len__(self) -> int:
         return self._n
@@ -474,6 +484,17 @@ class CellIndex:
         assert self._cells is not None
         bounds = np.searchsorted(cell[order], np.arange(self._cells.n_cells + 1))
         busy = [c for c in np.flatnonzero(np.diff(bounds)).tolist() if len(self._members[c])]
+        # Dense neighbourhoods (near-identical texts) crowd a few cells; probing them costs
+        # more dot products than comparing everything. Then compare everything, in blocks.
+        sizes = np.array([len(self._members[c]) for c in busy], np.int64)
+        work = int(np.diff(bounds)[busy] @ sizes) if busy else 0
+        everything = self._n * (self._n - 1) // 2 if self_join else n_q * self._n
+        worth_it = everything >= DENSE_MIN_PAIRS  # small inputs: keep the cells (and tests) honest
+        if worth_it and work > DENSE_FALLBACK * everything:
+            self.dense_fallbacks += 1
+            if self_join:
+                return self._exact_self(threshold)
+            return self._exact(queries, np.arange(self._n), threshold)
         screen_t = self.screen_threshold(threshold)
         stored = self._screen
         if screen_t < SCREEN_MIN_THRESHOLD:  # a loose prefix test floods candidates: use all dims
@@ -498,14 +519,22 @@ class CellIndex:
         parts = parallel(work, [busy[i::n_chunks] for i in range(n_chunks)])
         qi = np.concatenate([a for a, _ in parts])
         rows = np.concatenate([b for _, b in parts])
+        if worth_it and len(qi) > DENSE_CANDIDATES * everything:
+            # Nearly everything passes the screen: a dense neighbourhood, where the cells
+            # also miss pairs (neighbours spread over more cells than are probed). Blocked
+            # all-pairs products are then both faster and exact.
+            self.dense_fallbacks += 1
+            del qi, rows, parts
+            if self_join:
+                return self._exact_self(threshold)
+            return self._exact(queries, np.arange(self._n), threshold)
         if self_join:
             a, b = np.minimum(qi, rows), np.maximum(qi, rows)
             keep = a < b
-            key = np.unique(a[keep] * self._n + b[keep])
-            qi, rows = np.divmod(key, self._n)
+            key = _sorted_unique(a[keep] * self._n + b[keep])
         else:
-            key = np.unique(qi * self._n + rows)
-            qi, rows = np.divmod(key, self._n)
+            key = _sorted_unique(qi * self._n + rows)
+        qi, rows = np.divmod(key, self._n)
         return self._verify(queries, qi, rows, threshold)
 
     # ------------------------------------------------------------------ persistence
@@ -530,6 +559,13 @@ class CellIndex:
             order = np.argsort(self._cell_of, kind="stable")
             bounds = np.searchsorted(self._cell_of[order], np.arange(self._cells.n_cells + 1))
             self._members = [order[bounds[c] : bounds[c + 1]] for c in range(self._cells.n_cells)]
+
+
+def _sorted_unique(x: np.ndarray) -> np.ndarray:
+    """``np.unique`` of an int array by sorting (numpy's hash-based unique is far slower
+    on tens of millions of keys)."""
+    x = np.sort(x)
+    return x[np.r_[True, x[1:] != x[:-1]]] if len(x) else x
 
 
 def _grow(buf: np.ndarray, size: int) -> np.ndarray:
