@@ -92,3 +92,15 @@ def test_load_with_a_bad_model_argument():
     assert isinstance(info.value, SememeError)
     with pytest.raises(ModelNotFoundError, match="not a registered name"):
         sememe.load("no-such-model-here")
+
+
+def test_wordllama_without_its_package_names_the_install(monkeypatch):
+    import sys
+
+    from sememe.errors import MissingDependencyError
+    from sememe.foreign import wordllama_files
+
+    monkeypatch.setitem(sys.modules, "wordllama", None)
+    with pytest.raises(ImportError, match="pip install wordllama") as info:
+        wordllama_files()
+    assert isinstance(info.value, MissingDependencyError)

@@ -24,7 +24,7 @@ from tokenizers import Tokenizer
 from ._validate import check_positive_int
 from .config import ModelConfig
 from .encoder import Encoder
-from .errors import ModelFormatError, SememeError
+from .errors import MissingDependencyError, ModelFormatError, SememeError
 from .persistence import read_tensors, read_tokenizer
 
 
@@ -208,8 +208,9 @@ def wordllama_files(dim: int = 256) -> tuple[Path, Path]:
     try:
         import wordllama
     except ImportError:
-        raise ModelFormatError(
-            "the 'wordllama' package is not installed; pip install wordllama (or sememe[bench])"
+        raise MissingDependencyError(
+            "the 'wordllama' package is not installed; pip install wordllama "
+            '(or pip install "sememe[bench]")'
         ) from None
     root = Path(wordllama.__file__).parent
     weights = root / "weights" / f"l2_supercat_{dim}.safetensors"
