@@ -18,7 +18,17 @@ from typing import Any
 
 from .config import ModelConfig
 from .encoder import Encoder, TokenizedText, pack_bits
-from .errors import ModelFormatError, ModelNotFoundError, SememeError
+from .errors import (
+    FolderExistsError,
+    FolderFormatError,
+    InputError,
+    InvalidArgumentError,
+    InvalidTypeError,
+    MissingDependencyError,
+    ModelFormatError,
+    ModelNotFoundError,
+    SememeError,
+)
 from .loading import DEFAULT_MODEL, available_models, load, register_model
 
 __version__ = "0.1.0"
@@ -57,6 +67,12 @@ def __dir__() -> list[str]:
 __all__ = [
     "DEFAULT_MODEL",
     "Encoder",
+    "FolderExistsError",
+    "FolderFormatError",
+    "InputError",
+    "InvalidArgumentError",
+    "InvalidTypeError",
+    "MissingDependencyError",
     "ModelConfig",
     "ModelFormatError",
     "ModelNotFoundError",
