@@ -317,6 +317,7 @@ def test_save_load_reproduces_predictions(enc, tmp_path, head, multi):
         "classifier.json",
         "encoder",
         "head.safetensors",
+        "manifest.json",
     ]
     loaded = StaticClassifier.load(folder)
     assert loaded.C == 2.0 and loaded.multilabel_ == multi
@@ -344,7 +345,21 @@ def test_save_refers_to_the_bundled_model_by_name(tmp_path):
     clf.save(folder, overwrite=True)
 
 
+def _edit_config(folder, **changes):
+    """Change fields of classifier.json and rewrite the manifest, as a hand edit that also
+    recomputes the checksums would: only the consistency checks stand in the way."""
+    from sememe import _folder
+
+    path = folder / "classifier.json"
+    config = json.loads(path.read_text())
+    config.update(changes)
+    path.write_text(json.dumps(config))
+    _folder.write_manifest(folder, "classifier", 2)
+
+
 def test_load_rejects_damaged_folders(enc, tmp_path):
+    from sememe import _folder
+
     texts, labels = topic_data(5)
     folder = StaticClassifier(encoder=enc).fit(texts, labels).save(tmp_path / "clf")
     config_path = folder / "classifier.json"
@@ -352,15 +367,21 @@ def test_load_rejects_damaged_folders(enc, tmp_path):
     with pytest.raises(ModelFormatError, match="no such classifier folder"):
         StaticClassifier.load(tmp_path / "missing")
     config_path.write_text("{not json")
+    with pytest.raises(ModelFormatError, match=r"classifier\.json: checksum mismatch"):
+        StaticClassifier.load(folder)
+    _folder.write_manifest(folder, "classifier", 2)
     with pytest.raises(ModelFormatError, match="not valid JSON"):
         StaticClassifier.load(folder)
-    config_path.write_text(json.dumps({**json.loads(good), "format": "pickle"}))
+    config_path.write_text(good)
+    _edit_config(folder, format="pickle")
     with pytest.raises(ModelFormatError, match="not a sememe classifier"):
         StaticClassifier.load(folder)
-    config_path.write_text(json.dumps({**json.loads(good), "format_version": 99}))
+    config_path.write_text(good)
+    _edit_config(folder, format_version=99)
     with pytest.raises(ModelFormatError, match="newer than this sememe"):
         StaticClassifier.load(folder)
     config_path.write_text(good)
+    _folder.write_manifest(folder, "classifier", 2)
     (folder / "head.safetensors").write_bytes(b"garbage")
     with pytest.raises(ModelFormatError, match=r"head\.safetensors"):
         StaticClassifier.load(folder)
@@ -371,7 +392,7 @@ def test_changed_model_warns_on_load(tmp_path):
     folder = StaticClassifier().fit(texts, labels).save(tmp_path / "clf")
     config = json.loads((folder / "classifier.json").read_text())
     config["encoder"]["fingerprint"] = "0" * 64
-    (folder / "classifier.json").write_text(json.dumps(config))
+    _edit_config(folder, encoder=config["encoder"])
     with pytest.warns(UserWarning, match="has changed since this classifier was saved"):
         StaticClassifier.load(folder)
 

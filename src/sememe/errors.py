@@ -56,5 +56,15 @@ class ModelFormatError(FolderFormatError):
     """
 
 
+class ClassifierFormatError(ModelFormatError):
+    """A saved :class:`~sememe.classify.StaticClassifier` folder is missing, corrupt,
+    inconsistent (classes against the head, head against the encoder) or of an
+    unsupported format version.
+
+    A ``ModelFormatError`` subclass, so code written for earlier versions, which raised
+    ``ModelFormatError`` for classifier folders too, keeps catching it.
+    """
+
+
 class ModelNotFoundError(SememeError, FileNotFoundError):
     """A model name or path that resolves to nothing loadable."""

@@ -9,10 +9,14 @@
 Layout: ``_estimators`` (the two estimators and input handling), ``_heads`` (head
 factory and the frozen array heads), ``_persist`` (the folder format), ``_finetune``
 (torch training), ``_encoders`` (the ``encoder`` parameter under clone and pickle).
+
+A damaged or inconsistent saved folder raises :class:`ClassifierFormatError` (also in
+:mod:`sememe.errors`), a :class:`~sememe.errors.ModelFormatError` subclass.
 """
 
 from __future__ import annotations
 
+from ..errors import ClassifierFormatError
 from ._estimators import StaticClassifier, StaticEmbedder
 
-__all__ = ["StaticClassifier", "StaticEmbedder"]
+__all__ = ["ClassifierFormatError", "StaticClassifier", "StaticEmbedder"]

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from sklearn.base import BaseEstimator
 
+from ..errors import InvalidTypeError
+
 if TYPE_CHECKING:
     from ..encoder import Encoder
 
@@ -35,7 +37,7 @@ def resolve_encoder(encoder: EncoderLike) -> Encoder:
         return load(encoder)
     if isinstance(encoder, Encoder):
         return encoder
-    raise TypeError(
+    raise InvalidTypeError(
         "encoder must be a sememe.Encoder, a model name or path, or None; "
         f"got {type(encoder).__name__}"
     )

@@ -9,6 +9,8 @@ numeric arrays, run on these estimators.
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +23,13 @@ from sklearn.base import (
     TransformerMixin,
     clone,
 )
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .. import _text
+from ..errors import InvalidArgumentError, InvalidTypeError, SememeError
 from . import _heads
 from ._encoders import EncoderParamMixin, encoder_state, resolve_encoder, restore_encoder
 
@@ -61,27 +65,245 @@ def _looks_numeric(X: Any) -> bool:
     return False
 
 
+def _describe(value: Any) -> str:
+    return "None" if value is None else f"of type {type(value).__name__}"
+
+
+def _is_row(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim > 0)
+
+
+def _check_rows(X: Any) -> None:
+    """Refuse a sequence that is neither all texts nor a rectangular block of numbers.
+
+    ``[["a"], "b"]``, ``[["a", "b"], ["c", "d"]]`` or rows of different lengths would
+    otherwise reach numpy or the tokenizer and fail with a message about neither.
+    """
+    if isinstance(X, np.ndarray):
+        if X.dtype != object or X.ndim != 1:
+            return
+    elif not isinstance(X, (list, tuple)):
+        return
+    first_text = next((i for i, v in enumerate(X) if isinstance(v, str)), None)
+    if first_text is not None:
+        bad = next((i for i, v in enumerate(X) if not isinstance(v, str)), None)
+        if bad is not None:
+            item = X[bad]
+            hint = (
+                " (X mixes texts and rows: pass a flat list of texts, or an (n, dim) array "
+                "of vectors)"
+                if _is_row(item)
+                else ""
+            )
+            raise InvalidTypeError(f"X[{bad}] is {_describe(item)}; expected str{hint}")
+        return
+    rows = [(i, v) for i, v in enumerate(X) if _is_row(v)]
+    if not rows:
+        return
+    for i, row in rows:
+        texts = (
+            row.dtype.kind in "USO" and any(isinstance(v, str) for v in row.ravel())
+            if isinstance(row, np.ndarray)
+            else any(isinstance(v, str) for v in row)
+        )
+        if texts:
+            raise InvalidTypeError(
+                f"X[{i}] is a {type(row).__name__} of texts; X must be a flat sequence of str "
+                "(one text per item), or an (n, dim) array of numbers"
+            )
+    if len(rows) != len(X):
+        bad = next(i for i, v in enumerate(X) if not _is_row(v))
+        raise InvalidTypeError(
+            f"X[{bad}] is {_describe(X[bad])} but X[{rows[0][0]}] is a row of numbers; "
+            "vectors must form an (n, dim) array"
+        )
+    first = len(rows[0][1])
+    for i, row in rows:
+        if len(row) != first:
+            raise InvalidArgumentError(
+                f"X is ragged: X[0] has {first} values but X[{i}] has {len(row)}; vectors "
+                "must form an (n, dim) array"
+            )
+
+
 def split_input(
     est: BaseEstimator, X: Any, *, reset: bool
 ) -> tuple[list[str] | None, np.ndarray | None]:
-    """``(texts, None)`` or ``(None, vectors)``; errors name the bad row or the fix."""
-    if isinstance(X, str):
-        raise TypeError("X is a single str; pass a list of texts, for example [text]")
+    """``(texts, None)`` or ``(None, vectors)``; errors name the bad row or the fix.
+
+    Wrong types raise :class:`~sememe.errors.InvalidTypeError` (a ``TypeError``), bad
+    values or shapes :class:`~sememe.errors.InvalidArgumentError` (a ``ValueError``),
+    keeping the messages scikit-learn's estimator checks look for.
+    """
+    if isinstance(X, (str, bytes)):
+        raise InvalidTypeError(
+            f"X is a single {type(X).__name__}; pass a list of texts, for example [text]"
+        )
     if X is None:
-        raise TypeError("X is None; expected a list of texts or an (n, dim) array of vectors")
+        raise InvalidTypeError(
+            "X is None; expected a list of texts or an (n, dim) array of vectors"
+        )
+    if isinstance(X, (Mapping, Set)) and not sp.issparse(X):
+        raise InvalidTypeError(
+            f"X is a {type(X).__name__}; expected a list of texts or an (n, dim) array of "
+            "vectors (an unordered collection gives no order to the predictions)"
+        )
     if hasattr(X, "dtypes") and hasattr(X, "columns") and not _looks_numeric(X):
+        if X.shape[1] != 1:
+            raise InvalidArgumentError(
+                f"X is a DataFrame with {X.shape[1]} columns, not all numeric; pass the one "
+                "column of texts (X['text']) or only numeric vector columns"
+            )
         X = X.iloc[:, 0]  # one text column of a DataFrame
-    elif isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == 1 and not _looks_numeric(X):
-        X = X[:, 0]
+    elif isinstance(X, np.ndarray) and X.ndim != 1 and not _looks_numeric(X):
+        if X.ndim == 2 and X.shape[1] == 1:
+            X = X[:, 0]
+        else:
+            raise InvalidArgumentError(
+                f"X is a {X.ndim}-d array of texts with shape {X.shape}; expected a 1-d "
+                "sequence of texts (one per item) or an (n, dim) array of numbers"
+            )
     elif hasattr(X, "__array__") and not isinstance(X, np.ndarray) and not hasattr(X, "tolist"):
         X = np.asarray(X)
+    _check_rows(X)
     if _looks_numeric(X):
-        vectors = validate_data(est, X, reset=reset, dtype=[np.float64, np.float32])
+        try:
+            vectors = validate_data(est, X, reset=reset, dtype=[np.float64, np.float32])
+        except (SememeError, NotFittedError):
+            raise
+        except ValueError as exc:
+            raise InvalidArgumentError(str(exc)) from None
+        except TypeError as exc:
+            raise InvalidTypeError(str(exc)) from None
         return None, vectors
-    texts = _text.as_list(X, "X")
+    try:
+        texts = _text.as_list(X, "X")
+    except SememeError:
+        raise
+    except TypeError as exc:
+        raise InvalidTypeError(str(exc)) from None
     if not texts:
-        raise ValueError("X is empty: no texts given")
+        raise InvalidArgumentError("X is empty: no texts given")
     return texts, None
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def _is_missing(value: Any) -> bool:
+    """None, NaN (float, numpy, Decimal), ``pd.NA`` or ``NaT``: a label that is not there."""
+    if value is None:
+        return True
+    if isinstance(value, (str, bytes, bool, int, np.integer, np.bool_)):
+        return False
+    if isinstance(value, (float, np.floating)):
+        return value != value
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return True
+    if isinstance(value, (np.datetime64, np.timedelta64)):
+        return bool(np.isnat(value))
+    try:
+        unequal = value != value
+    except Exception:  # any object without a usable comparison counts as present
+        return False
+    return unequal is True or (isinstance(unequal, np.bool_) and bool(unequal))
+
+
+def _label_kind(value: Any) -> str:
+    """``"str"``, ``"bytes"``, ``"number"`` (bools included, as scikit-learn counts them)
+    or the type's name."""
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, bytes):
+        return "bytes"
+    if isinstance(value, (numbers.Number, np.bool_)):
+        return "number"
+    return type(value).__name__
+
+
+def _check_label_values(values: Any, where: Any) -> str | None:
+    """Refuse missing labels and a mix of label types; return the one kind (or None).
+
+    ``values`` is a flat sequence and ``where(i)`` names item ``i`` in messages.
+    scikit-learn refuses str mixed with numbers too ("Mix of label input types"), but
+    without saying where; a list of str and NaN it would even take as the class 'nan'.
+    """
+    first: dict[str, int] = {}
+    for i, v in enumerate(values):
+        if _is_missing(v):
+            what = "None" if v is None else f"missing ({v!r})"
+            raise InvalidArgumentError(
+                f"{where(i)} is {what}; every text needs a label (drop the unlabelled "
+                "rows, or give them a label of their own)"
+            )
+        kind = _label_kind(v)
+        if kind not in first:
+            first[kind] = i
+            if len(first) > 1:
+                (k1, i1), (k2, i2) = first.items()
+                raise InvalidArgumentError(
+                    f"y mixes label types: {where(i1)} is {k1} ({values[i1]!r}) but "
+                    f"{where(i2)} is {k2} ({values[i2]!r}); use one type for every label"
+                )
+    return next(iter(first), None)
+
+
+def _check_label_array(y: Any) -> np.ndarray:
+    """An array-like ``y`` (numpy, pandas) as an array, without missing labels or mixed
+    types; an object column of one type gets that type's dtype."""
+    arr = np.asarray(y)
+    if arr.ndim == 0:
+        raise InvalidTypeError(f"y is a single {type(y).__name__} value; pass one label per text")
+
+    def where(index: tuple[int, ...]) -> str:
+        return f"y[{', '.join(str(int(i)) for i in index)}]"
+
+    if arr.dtype.kind in "fcmM":
+        bad = np.argwhere(np.isnat(arr) if arr.dtype.kind in "mM" else np.isnan(arr))
+        if bad.size:
+            value = arr[tuple(bad[0])]
+            raise InvalidArgumentError(
+                f"{where(tuple(bad[0]))} is missing ({value!r}); every text needs a label"
+            )
+        return arr
+    if arr.dtype == object:
+        if arr.ndim == 1:
+            values = arr.tolist()
+            return _as_label_array(values, _check_label_values(values, "y[{}]".format))
+        for index in np.ndindex(arr.shape):
+            if _is_missing(arr[index]):
+                raise InvalidArgumentError(
+                    f"{where(index)} is missing ({arr[index]!r}); every text needs a label"
+                )
+    return arr
+
+
+def _as_label_array(values: list[Any], kind: str | None) -> np.ndarray:
+    """Labels of one kind as a numpy array of their natural dtype (str, int, float, bool),
+    so that ``classes_`` has the same dtype after fit and after save/load."""
+    if kind == "str":
+        return np.asarray(values, dtype=str)
+    return np.asarray(values)
+
+
+def _label_input(y: Any) -> Any:
+    """Single-label ``y`` or an indicator matrix as an array (sparse stays sparse),
+    checked by :func:`_check_label_values` / :func:`_check_label_array`."""
+    if sp.issparse(y):
+        return y
+    if hasattr(y, "shape") or hasattr(y, "__array__"):
+        return _check_label_array(y)
+    try:
+        values = list(y)
+    except TypeError:
+        raise InvalidTypeError(f"y is {_describe(y)}; expected one label per text") from None
+    if any(isinstance(v, (list, tuple, np.ndarray)) for v in values):  # indicator rows
+        try:
+            rows = np.asarray(values)
+        except ValueError as exc:
+            raise InvalidArgumentError(f"y: rows of different lengths ({exc})") from None
+        return _check_label_array(rows)
+    return _as_label_array(values, _check_label_values(values, "y[{}]".format))
 
 
 # --------------------------------------------------------------------------- embedder
@@ -258,15 +480,20 @@ class StaticClassifier(EncoderParamMixin, ClassifierMixin, BaseEstimator):
         n = len(texts) if texts is not None else vectors.shape[0]
         targets, classes, multilabel = self._targets(y, n)
         if texts is not None and all(not t.strip() for t in texts):
-            raise ValueError(f"all {n} texts in X are empty or whitespace; nothing to learn from")
+            raise InvalidArgumentError(
+                f"all {n} texts in X are empty or whitespace; nothing to learn from"
+            )
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, np.empty((n, 0)))
+            try:
+                sample_weight = _check_sample_weight(sample_weight, np.empty((n, 0)))
+            except ValueError as exc:
+                raise InvalidArgumentError(f"sample_weight: {exc}") from None
 
         for name in ("encoder_",):
             self.__dict__.pop(name, None)
         if self.fine_tune is not None:
             if texts is None:
-                raise ValueError(
+                raise InvalidArgumentError(
                     "fine_tune needs texts, not vectors: the encoder is what it trains"
                 )
             from ._finetune import fine_tune
@@ -303,12 +530,20 @@ class StaticClassifier(EncoderParamMixin, ClassifierMixin, BaseEstimator):
                 fit_params["sample_weight"] = weights
             try:
                 head.fit(features, targets, **fit_params)
+            except SememeError:
+                raise
             except TypeError as exc:
+                if isinstance(exc, ValueError):  # scikit-learn's InvalidParameterError is both
+                    raise InvalidArgumentError(str(exc)) from None
                 if "sample_weight" in str(exc) and fit_params:
-                    raise TypeError(
+                    raise InvalidTypeError(
                         f"the {type(head).__name__} head does not take sample_weight"
                     ) from None
                 raise
+            except ValueError as exc:
+                # the vectors and labels are checked above: what the head refuses is a
+                # setting or the data's make-up (class_weight labels, too few samples)
+                raise InvalidArgumentError(str(exc)) from None
             self.head_ = head
             self.n_iter_ = _n_iter(head)
         self.classes_ = classes
@@ -319,66 +554,90 @@ class StaticClassifier(EncoderParamMixin, ClassifierMixin, BaseEstimator):
         head = self.head
         if isinstance(head, str):
             if head not in _heads.HEADS:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"head must be one of {', '.join(_heads.HEADS)} or a scikit-learn "
                     f"classifier; got {head!r}"
                 )
         elif not (
             hasattr(head, "fit") and hasattr(head, "predict") and hasattr(head, "get_params")
         ):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"head must be a name or a scikit-learn classifier; got {type(head).__name__}"
             )
-        if not (isinstance(self.C, (int, float)) and not isinstance(self.C, bool) and self.C > 0):
-            raise ValueError(f"C must be a positive number, got {self.C!r}")
+        for name in ("C", "learning_rate"):
+            value = getattr(self, name)
+            if not (
+                isinstance(value, numbers.Real)
+                and not isinstance(value, (bool, np.bool_))
+                and np.isfinite(value)
+                and value > 0
+            ):
+                raise InvalidArgumentError(f"{name} must be a positive number, got {value!r}")
         for name in ("max_iter", "epochs", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
+                raise InvalidArgumentError(f"{name} must be an int >= 1, got {value!r}")
+        dim = self.dim
+        if dim is not None and (
+            isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1
+        ):
+            raise InvalidArgumentError(f"dim must be None or an int >= 1, got {dim!r}")
         if self.fine_tune is not None:
             if self.fine_tune not in FINE_TUNE_MODES:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"fine_tune must be None or one of {', '.join(FINE_TUNE_MODES)}; "
                     f"got {self.fine_tune!r}"
                 )
             if head not in ("logistic", "mlp"):
-                raise ValueError("fine_tune trains head='logistic' or head='mlp' only")
+                raise InvalidArgumentError("fine_tune trains head='logistic' or head='mlp' only")
 
     def _targets(self, y: Any, n: int) -> tuple[np.ndarray, np.ndarray, bool]:
-        """``(targets for the head, classes_, multilabel)``; raises on bad ``y``."""
+        """``(targets for the head, classes_, multilabel)``; raises on bad ``y``.
+
+        Missing labels (None, NaN, ``pd.NA``, ``NaT``) and a mix of label types are
+        refused naming the position; labels keep their type (int stay int, str stay str,
+        through predict and save/load).
+        """
         if y is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
             )
-        if isinstance(y, str):
-            raise TypeError("y is a single str; pass one label per text")
+        if isinstance(y, (str, bytes)):
+            raise InvalidTypeError(f"y is a single {type(y).__name__}; pass one label per text")
+        if isinstance(y, (Mapping, Set)) and not sp.issparse(y):
+            raise InvalidTypeError(
+                f"y is a {type(y).__name__}; pass one label per text, in the order of X"
+            )
         if not hasattr(y, "shape") and hasattr(y, "__array__"):
             y = np.asarray(y)
         if _is_label_lists(y):
             from sklearn.preprocessing import MultiLabelBinarizer
 
-            lists = list(y)
+            lists = [list(r) for r in y]
             if len(lists) != n:
-                raise ValueError(f"X has {n} texts but y has {len(lists)} label lists")
+                raise InvalidArgumentError(f"X has {n} texts but y has {len(lists)} label lists")
+            flat = [(i, j) for i, row in enumerate(lists) for j in range(len(row))]
+            _check_label_values(
+                [lists[i][j] for i, j in flat], lambda k: "y[{}][{}]".format(*flat[k])
+            )
             binarizer = MultiLabelBinarizer()
             indicator = binarizer.fit_transform(lists)
             if indicator.shape[1] < 1:
-                raise ValueError("y has no labels at all; multi-label y needs at least one label")
+                raise InvalidArgumentError(
+                    "y has no labels at all; multi-label y needs at least one label"
+                )
             self._check_multilabel_weight()
-            return indicator, binarizer.classes_, True
-        if not hasattr(y, "shape"):
-            y = list(y)
-            missing = next((i for i, v in enumerate(y) if v is None), None)
-            if missing is not None:
-                raise ValueError(f"y[{missing}] is None; every text needs a label")
-            y = np.asarray(y)
-        if len(y) != n:
-            raise ValueError(f"X has {n} samples but y has {len(y)} labels")
-        kind = type_of_target(y, input_name="y")
+            classes = list(binarizer.classes_)
+            return indicator, _as_label_array(classes, _label_kind(classes[0])), True
+        y = _label_input(y)
+        if y.shape[0] != n:
+            raise InvalidArgumentError(f"X has {n} samples but y has {y.shape[0]} labels")
+        try:
+            kind = type_of_target(y, input_name="y")
+        except ValueError as exc:
+            raise InvalidArgumentError(str(exc)) from None
         if kind == "multilabel-indicator":
-            indicator = np.asarray(y)
+            indicator = y.toarray() if sp.issparse(y) else np.asarray(y)
             self._check_multilabel_weight()
             return indicator, np.arange(indicator.shape[1]), True
         if getattr(y, "ndim", 1) == 2 and y.shape[1] == 1:
@@ -393,18 +652,18 @@ class StaticClassifier(EncoderParamMixin, ClassifierMixin, BaseEstimator):
             )
             y = np.ravel(y)
         if getattr(y, "ndim", 1) != 1:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"y has shape {np.shape(y)}; expected one label per text, a list of label "
                 "lists, or a 0/1 indicator matrix"
             )
         y = np.asarray(y)
-        if y.dtype == object and any(v is None for v in y):
-            first = next(i for i, v in enumerate(y) if v is None)
-            raise ValueError(f"y[{first}] is None; every text needs a label")
-        check_classification_targets(y)
+        try:
+            check_classification_targets(y)
+        except ValueError as exc:
+            raise InvalidArgumentError(str(exc)) from None
         classes = np.unique(y)
         if len(classes) < 2:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"y has only one class ({_plain(classes[0])!r}); a classifier needs at least "
                 "two classes"
             )
@@ -412,7 +671,9 @@ class StaticClassifier(EncoderParamMixin, ClassifierMixin, BaseEstimator):
 
     def _check_multilabel_weight(self) -> None:
         if self.class_weight not in (None, "balanced"):
-            raise ValueError("multi-label classification accepts class_weight=None or 'balanced'")
+            raise InvalidArgumentError(
+                "multi-label classification accepts class_weight=None or 'balanced'"
+            )
 
     def _build_head(self, n: int, multilabel: bool) -> Any:
         if isinstance(self.head, str):
@@ -432,7 +693,7 @@ class StaticClassifier(EncoderParamMixin, ClassifierMixin, BaseEstimator):
                 head.set_params(random_state=self.random_state)
             if self.class_weight is not None:
                 if "class_weight" not in head.get_params():
-                    raise ValueError(
+                    raise InvalidArgumentError(
                         f"{type(head).__name__} has no class_weight; set class_weight=None"
                     )
                 head.set_params(class_weight=self.class_weight)
@@ -472,7 +733,7 @@ class StaticClassifier(EncoderParamMixin, ClassifierMixin, BaseEstimator):
             return vectors
         features = self._encode(texts)
         if features.shape[1] != self.n_features_in_:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"the encoder gives {features.shape[1]}-d vectors but the head was fitted on "
                 f"{self.n_features_in_}-d ones; use the encoder it was fitted with"
             )
@@ -503,12 +764,36 @@ class StaticClassifier(EncoderParamMixin, ClassifierMixin, BaseEstimator):
         return [_plain(p) for p in pred]
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        """Accuracy (subset accuracy for multi-label); ``y`` may be label lists."""
+        """Accuracy (subset accuracy for multi-label); ``y`` may be label lists.
+
+        ``y`` is checked as in :meth:`fit`: a missing label or a mix of label types is
+        an error naming the position, not a silent miss.
+        """
+        check_is_fitted(self, "head_")
+        if y is None:
+            raise InvalidArgumentError("score needs the true labels y, got None")
+        if isinstance(y, (str, bytes)):
+            raise InvalidTypeError(f"y is a single {type(y).__name__}; pass one label per text")
         if getattr(self, "multilabel_", False) and _is_label_lists(y):
             from sklearn.preprocessing import MultiLabelBinarizer
 
-            y = MultiLabelBinarizer(classes=list(self.classes_)).fit_transform(list(y))
-        return super().score(X, y, sample_weight=sample_weight)
+            lists = [list(r) for r in y]
+            flat = [(i, j) for i, row in enumerate(lists) for j in range(len(row))]
+            _check_label_values(
+                [lists[i][j] for i, j in flat], lambda k: "y[{}][{}]".format(*flat[k])
+            )
+            y = MultiLabelBinarizer(classes=list(self.classes_)).fit_transform(lists)
+        else:
+            y = _label_input(y)
+        pred = self.predict(X)
+        if len(y) != len(pred):
+            raise InvalidArgumentError(f"X has {len(pred)} samples but y has {len(y)} labels")
+        from sklearn.metrics import accuracy_score
+
+        try:
+            return float(accuracy_score(y, pred, sample_weight=sample_weight))
+        except ValueError as exc:  # e.g. str labels scored against int classes
+            raise InvalidArgumentError(f"y does not fit this classifier's classes: {exc}") from None
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..errors import MissingDependencyError
 from . import _heads
 
 if TYPE_CHECKING:
@@ -41,11 +42,12 @@ class FineTuneResult:
 
 
 def require_torch() -> Any:
-    """Import torch, or raise an ImportError naming the extra."""
+    """Import torch, or raise :class:`~sememe.errors.MissingDependencyError` (an
+    ``ImportError``) naming the extra."""
     try:
         import torch
     except ImportError:
-        raise ImportError(
+        raise MissingDependencyError(
             "fine_tune needs torch, an optional extra: pip install 'sememe[train]' (torch==2.13.0)"
         ) from None
     return torch

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InvalidArgumentError
+
 #: Names accepted for the ``head`` parameter.
 HEADS: tuple[str, ...] = ("logistic", "mlp", "linear_svm", "ridge")
 
@@ -57,7 +59,7 @@ def make_head(
             n_iter_no_change=5,
             random_state=random_state,
         )
-    raise ValueError(
+    raise InvalidArgumentError(
         f"head must be one of {', '.join(HEADS)} or a scikit-learn classifier; got {name!r}"
     )
 
@@ -101,7 +103,7 @@ class LinearHead:
         self.loss = loss
         self.multilabel = multilabel
         if self.coef_.ndim != 2 or self.coef_.shape[0] != self.intercept_.shape[0]:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"coef {self.coef_.shape} and intercept {self.intercept_.shape} do not match"
             )
 
@@ -150,6 +152,8 @@ _ACTIVATIONS = {
     "logistic": _sigmoid,
     "identity": lambda x: x,
 }
+#: Activation names an MLP head accepts.
+ACTIVATIONS: tuple[str, ...] = tuple(_ACTIVATIONS)
 
 
 class MLPHead:
@@ -172,16 +176,18 @@ class MLPHead:
         multilabel: bool = False,
     ) -> None:
         if activation not in _ACTIVATIONS:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"unknown activation {activation!r}; expected one of {sorted(_ACTIVATIONS)}"
             )
         if not weights or len(weights) != len(biases):
-            raise ValueError("an MLP head needs as many bias vectors as weight matrices (>= 1)")
+            raise InvalidArgumentError(
+                "an MLP head needs as many bias vectors as weight matrices (>= 1)"
+            )
         self.coefs_ = [np.ascontiguousarray(w, dtype=np.float64) for w in weights]
         self.intercepts_ = [np.ascontiguousarray(b, dtype=np.float64).ravel() for b in biases]
         for w, nxt in zip(self.coefs_, self.coefs_[1:], strict=False):
             if w.shape[1] != nxt.shape[0]:
-                raise ValueError("MLP head layer sizes do not chain")
+                raise InvalidArgumentError("MLP head layer sizes do not chain")
         self.classes_ = np.asarray(classes)
         self.activation = activation
         self.multilabel = multilabel
@@ -231,7 +237,8 @@ FrozenHead = LinearHead | MLPHead
 
 
 def freeze(head: Any, classes: np.ndarray, multilabel: bool) -> FrozenHead:
-    """The array form of a fitted head; raises ValueError for heads it cannot reproduce."""
+    """The array form of a fitted head; raises InvalidArgumentError (a ValueError) for heads
+    it cannot reproduce."""
     from sklearn.linear_model import LogisticRegression, RidgeClassifier, RidgeClassifierCV
     from sklearn.multiclass import OneVsRestClassifier
     from sklearn.neural_network import MLPClassifier
@@ -267,7 +274,7 @@ def freeze(head: Any, classes: np.ndarray, multilabel: bool) -> FrozenHead:
                     intercept[i] = _CONSTANT_LOGIT if float(est.y_) > 0.5 else -_CONSTANT_LOGIT
             loss = "log_loss" if losses == {True} else "margin"
             return LinearHead(coef, intercept, classes, loss=loss, multilabel=True)
-    raise ValueError(
+    raise InvalidArgumentError(
         f"cannot save a {type(head).__name__} head without pickle; save() supports the "
         "logistic, linear_svm, ridge and mlp heads (use pickle or joblib for others)"
     )
@@ -280,10 +287,10 @@ def thaw(
     kind = meta.get("kind")
     if kind == "linear":
         if meta.get("loss") not in ("log_loss", "margin"):
-            raise ValueError(f"unknown linear head loss {meta.get('loss')!r}")
+            raise InvalidArgumentError(f"unknown linear head loss {meta.get('loss')!r}")
         for key in ("coef", "intercept"):
             if key not in arrays:
-                raise ValueError(f"linear head is missing tensor {key!r}")
+                raise InvalidArgumentError(f"linear head is missing tensor {key!r}")
         return LinearHead(
             arrays["coef"], arrays["intercept"], classes, loss=meta["loss"], multilabel=multilabel
         )
@@ -293,7 +300,7 @@ def thaw(
             weights = [arrays[f"layer{i}.weight"] for i in range(n)]
             biases = [arrays[f"layer{i}.bias"] for i in range(n)]
         except KeyError as exc:
-            raise ValueError(f"MLP head is missing tensor {exc.args[0]!r}") from None
+            raise InvalidArgumentError(f"MLP head is missing tensor {exc.args[0]!r}") from None
         return MLPHead(
             weights,
             biases,
@@ -301,4 +308,4 @@ def thaw(
             activation=meta.get("activation", "relu"),
             multilabel=multilabel,
         )
-    raise ValueError(f"unknown head kind {kind!r}; expected 'linear' or 'mlp'")
+    raise InvalidArgumentError(f"unknown head kind {kind!r}; expected 'linear' or 'mlp'")
