@@ -399,6 +399,7 @@ def test_screening_only_for_matryoshka_models(default):
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared not available")
+@pytest.mark.filterwarnings("ignore:dedupe.*character 3-grams:UserWarning")  # a few Korean lines
 def test_cells_recall_on_real_text(default):
     """Cell search vs exact all-pairs on 12,000 benchmark lines: precision 1, recall >= 0.99."""
     with gzip.open(SHARED / "bench" / "corpus_100k.txt.gz", "rt", encoding="utf-8") as f:

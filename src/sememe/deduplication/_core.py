@@ -14,8 +14,10 @@ The pipeline, for one call:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import unicodedata
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,6 +29,7 @@ from .._progress import progress
 from .._validate import check_choice, check_int
 from ..encoder import Encoder
 from ..errors import InvalidArgumentError, InvalidTypeError
+from ._coverage import jaccard_cutoff, ngram_best, ngram_pairs, shingles, uncovered
 from ._result import (
     KEEP_OPTIONS,
     DedupeResult,
@@ -240,6 +243,10 @@ class _Reference(Protocol):
 
     def best(self, vectors: np.ndarray, floor: float) -> tuple[np.ndarray, list[Any]]: ...
 
+    def ngram_best(
+        self, sets: Sequence[frozenset[str]], floor: float
+    ) -> tuple[np.ndarray, list[Any]]: ...
+
 
 class _RecordsReference:
     """Reference records given as texts or dicts: hashed and encoded like the input."""
@@ -251,6 +258,11 @@ class _RecordsReference:
         for i, k in enumerate(keys):
             self.first.setdefault(k, i)
         rep, _ = _group(keys, np.arange(len(texts)))
+        self.rep = rep
+        weak = uncovered(encoder, [texts[r] for r in rep.tolist()]) if len(rep) else rep > 0
+        self.weak_rep = rep[weak]
+        self.weak_sets = [shingles(normalize_text(texts[r])) for r in self.weak_rep.tolist()]
+        rep = rep[~weak]
         self.rep = rep
         self.index = CellIndex(encoder.dim, **index_args)
         if len(rep):
@@ -265,6 +277,12 @@ class _RecordsReference:
         qi, rows, sims = self.index.search(vectors, floor)
         best, row = _best_per_query(len(vectors), qi, rows, sims)
         return best, [int(self.rep[r]) if r >= 0 else None for r in row.tolist()]
+
+    def ngram_best(
+        self, sets: Sequence[frozenset[str]], floor: float
+    ) -> tuple[np.ndarray, list[Any]]:
+        best, where = ngram_best(sets, self.weak_sets, floor)
+        return best, [int(self.weak_rep[k]) if k >= 0 else None for k in where.tolist()]
 
 
 class _IndexReference:
@@ -287,6 +305,12 @@ class _IndexReference:
                 ids[q] = hits[0].id
         return best, ids
 
+    def ngram_best(
+        self, sets: Sequence[frozenset[str]], floor: float
+    ) -> tuple[np.ndarray, list[Any]]:
+        """An Index holds vectors only: uncovered texts are not compared with it."""
+        return np.full(len(sets), -np.inf, np.float32), [None] * len(sets)
+
 
 class _StreamReference:
     """The records a :class:`Deduplicator` has kept so far."""
@@ -305,6 +329,13 @@ class _StreamReference:
         best, row = _best_per_query(len(vectors), qi, rows, sims)
         ids = self.dd._ids
         return best, [int(ids[r]) if r >= 0 else None for r in row.tolist()]
+
+    def ngram_best(
+        self, sets: Sequence[frozenset[str]], floor: float
+    ) -> tuple[np.ndarray, list[Any]]:
+        best, where = ngram_best(sets, self.dd._weak_sets, floor)
+        ids = self.dd._weak_ids
+        return best, [int(ids[k]) if k >= 0 else None for k in where.tolist()]
 
 
 def _digest(key: str) -> int:
@@ -373,12 +404,18 @@ def _graph(
                 ref_exact[u] = True
                 ref_id[u] = hit
     # Items equal to a reference text are removed whatever the threshold: not encoded.
+    # Items the model barely covers (Korean under an English model) are compared by
+    # character n-grams instead of vectors: not encoded either.
     todo = np.flatnonzero(~ref_exact)
+    weak = np.zeros(n_items, bool)
+    weak[todo] = uncovered(encoder, [texts[r] for r in rep[todo].tolist()])
+    todo = todo[~weak[todo]]
     vectors = _encode(encoder, [texts[r] for r in rep[todo].tolist()], show_progress)
     text_rep = rep[item_of]  # each record's exact-text representative
-    rep, item_of, todo, vectors, ref_exact, ref_id = _merge_identical(
-        rep, item_of, rank, todo, vectors, ref_exact, ref_id
-    )
+    rep, item_of, todo, vectors, survivors = _merge_identical(rep, item_of, rank, todo, vectors)
+    if survivors is not None:
+        ref_exact, weak = ref_exact[survivors], weak[survivors]
+        ref_id = [ref_id[u] for u in survivors.tolist()]
     n_items = len(rep)
     index = CellIndex(encoder.dim, **index_args)
     index.add(vectors)  # takes the array over without copying
@@ -389,6 +426,8 @@ def _graph(
         for k, u in enumerate(todo.tolist()):
             if ids[k] is not None:
                 ref_id[u] = ids[k]
+    weak_items = np.flatnonzero(weak)
+    weak_sets = [shingles(normalize_text(texts[r])) for r in rep[weak_items].tolist()]
     graph = _Graph(
         n_records=len(texts),
         rank=rank[rep] if n_items else np.zeros(0, np.int64),
@@ -403,7 +442,22 @@ def _graph(
         ref_exact=ref_exact,
         solo=np.zeros(n_items, bool),
         text_rep=text_rep,
+        weak=weak,
+        weak_sets=weak_sets,
     )
+    if len(weak_items):
+        n_weak = int(np.isin(item_of, weak_items).sum())
+        warnings.warn(
+            f"dedupe: {n_weak} of {len(texts)} texts are mostly made of tokens the model does "
+            "not cover (byte-fallback, unknown or letter-by-letter pieces, e.g. Korean or "
+            "Arabic under an English model), so their vectors cannot tell them apart; they "
+            "were compared with each other by character 3-grams instead (duplicates when "
+            f"the 3-gram Jaccard is >= {jaccard_cutoff(floor):.2f} at threshold {floor:g}; "
+            "see docs/dedupe.md)",
+            UserWarning,
+            stacklevel=3,
+        )
+    _reference_ngrams(graph, reference, floor)
     if not exact:
         blank = np.zeros(n_items, bool)
         blank[todo] = ~np.any(vectors != 0, axis=1)
@@ -430,9 +484,7 @@ def _merge_identical(
     rank: np.ndarray,
     todo: np.ndarray,
     vectors: np.ndarray,
-    ref_exact: np.ndarray,
-    ref_id: list[Any],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[Any]]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Merge items whose vectors are identical (up to float rounding) into one item.
 
     A static model pools a bag of tokens, so texts with the same tokens in another order
@@ -441,22 +493,22 @@ def _merge_identical(
     item (like exact-text duplicates) gives the same kept set as deciding them one by
     one, and keeps dense inputs from producing a quadratic number of pairs. Blank
     texts (zero vectors) are never merged. Returns the new ``rep``, ``item_of``,
-    ``todo`` (items with vectors, in row order of the returned ``vectors``),
-    ``ref_exact`` and ``ref_id``.
+    ``todo`` (items with vectors, in row order of the returned ``vectors``) and the old
+    item ids that survive (``None``: nothing merged), to carry per-item arrays over.
     """
     if len(todo) < 2:
-        return rep, item_of, todo, vectors, ref_exact, ref_id
+        return rep, item_of, todo, vectors, None
     # Rows are compared on a 1e-5 grid, by a hash of the first 16 components and then,
     # only where that collides, of all of them, confirmed by comparing the rows: a hash
     # collision only means two items stay separate, never a wrong merge.
     nonzero = np.flatnonzero(np.any(vectors != 0, axis=1))
     if len(nonzero) < 2:
-        return rep, item_of, todo, vectors, ref_exact, ref_id
+        return rep, item_of, todo, vectors, None
     head = _row_hash(vectors[nonzero, :16])
     _, inverse, counts = np.unique(head, return_inverse=True, return_counts=True)
     shared = nonzero[counts[inverse.ravel()] > 1]
     if not len(shared):
-        return rep, item_of, todo, vectors, ref_exact, ref_id
+        return rep, item_of, todo, vectors, None
     grid = np.rint(vectors[shared] * 1e5).astype(np.int32)
     _, first, group = np.unique(_row_hash(vectors[shared]), return_index=True, return_inverse=True)
     group = group.ravel()
@@ -465,7 +517,7 @@ def _merge_identical(
     _, first, group = np.unique(group, return_index=True, return_inverse=True)
     group = group.ravel()
     if len(first) == len(shared):
-        return rep, item_of, todo, vectors, ref_exact, ref_id
+        return rep, item_of, todo, vectors, None
     nonzero = shared
     # Each group is represented by its best-ranked item; the others join it.
     group = group.ravel()
@@ -485,16 +537,36 @@ def _merge_identical(
         item_map[item_of],
         new_id[todo[keep_rows]],
         vectors[keep_rows],
-        ref_exact[survivors],
-        [ref_id[u] for u in survivors.tolist()],
+        survivors,
     )
 
 
 def _collect_pairs(graph: _Graph, index: CellIndex, todo: np.ndarray, floor: float) -> None:
-    """Fill ``graph`` with the item pairs at ``floor`` (rows of ``index`` are ``todo`` items)."""
+    """Fill ``graph`` with the item pairs at ``floor`` (rows of ``index`` are ``todo`` items),
+    by vectors, and by character n-grams among the items the model barely covers."""
     a, b, s = index.self_pairs(floor)
     graph.ua, graph.ub, graph.sims = todo[a], todo[b], s
+    if graph.weak_sets:
+        weak_items = np.flatnonzero(graph.weak)
+        wa, wb, ws = ngram_pairs(graph.weak_sets, floor)
+        graph.ua = np.concatenate([graph.ua, weak_items[wa]])
+        graph.ub = np.concatenate([graph.ub, weak_items[wb]])
+        graph.sims = np.concatenate([graph.sims, ws]).astype(np.float32)
     graph.floor = floor
+
+
+def _reference_ngrams(graph: _Graph, reference: _Reference | None, floor: float) -> None:
+    """Best reference match at ``floor`` of each uncovered item, by character n-grams."""
+    if reference is None or not graph.weak_sets:
+        return
+    weak_items = np.flatnonzero(graph.weak)
+    best, ids = reference.ngram_best(graph.weak_sets, floor)
+    for k, u in enumerate(weak_items.tolist()):
+        if graph.ref_exact[u]:
+            continue
+        graph.ref_sim[u] = best[k]
+        if ids[k] is not None:
+            graph.ref_id[u] = ids[k]
 
 
 def _index_args(
@@ -532,6 +604,7 @@ def _find_target(
                 for k, u in enumerate(todo.tolist()):
                     if ids[k] is not None and not graph.ref_exact[u]:
                         graph.ref_id[u] = ids[k]
+            _reference_ngrams(graph, reference, floor)
         if _n_kept(graph, floor) <= target:
             break
         upper = floor
@@ -721,6 +794,9 @@ class Deduplicator:
         )
         self._ids = np.zeros(0, np.int64)
         self._hashes: dict[int, int] = {}
+        # kept texts the model barely covers: stream positions and character 3-grams
+        self._weak_ids: list[int] = []
+        self._weak_sets: list[frozenset[str]] = []
         self._n_seen = 0
         return self
 
@@ -731,7 +807,7 @@ class Deduplicator:
     @property
     def n_kept_(self) -> int:
         self._ensure_state()
-        return len(self._ids)
+        return len(self._ids) + len(self._weak_ids)
 
     def __len__(self) -> int:
         return self.n_kept_
@@ -774,8 +850,18 @@ class Deduplicator:
         self._index.add(index.vectors[row_of[new]])
         positions = graph.rep[new] + self._n_seen
         self._ids = np.concatenate([self._ids, positions])
+        weak_new = np.flatnonzero(kept_items & graph.weak) if graph.weak is not None else new[:0]
+        weak_positions = graph.rep[weak_new] + self._n_seen
+        weak_at = {int(u): k for k, u in enumerate(np.flatnonzero(graph.weak).tolist())}
+        self._weak_ids = [*self._weak_ids, *weak_positions.tolist()]
+        self._weak_sets = [
+            *self._weak_sets,
+            *(graph.weak_sets[weak_at[u]] for u in weak_new.tolist()),
+        ]
         if self.exact:
-            for u, pos in zip(new.tolist(), positions.tolist(), strict=True):
+            both = np.concatenate([new, weak_new])
+            where = graph.rep[both] + self._n_seen
+            for u, pos in zip(both.tolist(), where.tolist(), strict=True):
                 self._hashes.setdefault(_digest(normalize_text(texts[graph.rep[u]])), pos)
         # Blank texts compared by vector (exact=False) are kept but match nothing: skip.
         self._n_seen += len(texts)
@@ -863,5 +949,10 @@ class Deduplicator:
                 strict=True,
             )
         )
+        if "weak_ids" in arrays:
+            offsets = arrays["weak_offsets"].tolist()
+            grams = arrays["weak_grams"].tolist()
+            dd._weak_ids = arrays["weak_ids"].astype(np.int64).tolist()
+            dd._weak_sets = [frozenset(grams[a:b]) for a, b in itertools.pairwise(offsets)]
         dd._n_seen = int(meta["n_seen"])
         return dd

@@ -26,6 +26,7 @@ import numpy as np
 
 from .._validate import check_choice, check_float, check_int
 from ..errors import InvalidArgumentError
+from ._coverage import from_scale, jaccard_cutoff
 from ._search import TOLERANCE
 
 KEEP_OPTIONS = ("first", "last", "longest", "shortest")
@@ -54,6 +55,11 @@ class Duplicate:
         True when the texts are equal after normalisation (found by hashing).
     reference:
         True when ``duplicate_of`` refers to the reference collection.
+    ngram:
+        True when the pair was decided by character 3-grams, not vectors: the model
+        barely covers the texts' tokens (see "Texts the model does not cover" in
+        docs/dedupe.md). ``similarity`` is then the 3-gram Jaccard ``J`` put on the
+        threshold's scale, ``1 - (1 - J) / 5``.
     """
 
     index: int
@@ -61,15 +67,25 @@ class Duplicate:
     similarity: float
     exact: bool = False
     reference: bool = False
+    ngram: bool = False
+
+    @property
+    def jaccard(self) -> float | None:
+        """The character 3-gram Jaccard behind an ``ngram`` decision (else ``None``)."""
+        return from_scale(self.similarity) if self.ngram else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "index": self.index,
             "duplicate_of": self.duplicate_of,
             "similarity": round(self.similarity, 6),
             "exact": self.exact,
             "reference": self.reference,
         }
+        if self.ngram:
+            out["ngram"] = True
+            out["jaccard"] = round(from_scale(self.similarity), 6)
+        return out
 
 
 @dataclass
@@ -99,6 +115,10 @@ class _Graph:
     #: per record, the representative of its exact-text group (equal after normalisation);
     #: an item can also hold texts with identical vectors (same tokens, another order)
     text_rep: np.ndarray | None = None
+    #: per item, whether the model barely covers its text (compared by character 3-grams,
+    #: see ``_coverage``), and those items' 3-gram sets in item order
+    weak: np.ndarray | None = None
+    weak_sets: list[frozenset[str]] = field(default_factory=list)
 
     @property
     def n_items(self) -> int:
@@ -238,7 +258,7 @@ class DedupeResult:
                 what = (
                     "an exact duplicate"
                     if dup.exact
-                    else f"a near duplicate (cosine {dup.similarity:.4f} >= {t:g})"
+                    else f"a near duplicate ({self._measure(dup)})"
                 )
                 return f"record {i}{self._quote(i)} was removed: {what} of reference record {dup.duplicate_of!r}."
             j = int(dup.duplicate_of)
@@ -248,7 +268,7 @@ class DedupeResult:
                     f"normalisation (case, Unicode form and whitespace ignored), and record {j} was kept."
                 )
             return (
-                f"record {i}{self._quote(i)} was removed: cosine {dup.similarity:.4f} >= {t:g} with "
+                f"record {i}{self._quote(i)} was removed: {self._measure(dup)} with "
                 f"record {j}{self._quote(j)}, which was kept and comes first in keep={self.keep!r} order."
             )
         lines = [f"record {i}{self._quote(i)} was kept."]
@@ -260,18 +280,29 @@ class DedupeResult:
             other = self._duplicate_of(j)
             if other is not None and int(other.duplicate_of) != i and not other.reference:
                 lines.append(
-                    f"It is similar to record {j} (cosine {sim:.4f}), but record {j} was itself "
+                    f"It is similar to record {j} (similarity {sim:.4f}), but record {j} was itself "
                     f"removed as a duplicate of record {other.duplicate_of}, and removed records "
                     f"remove nothing (no chaining)."
                 )
             elif other is not None and other.reference:
                 lines.append(
-                    f"It is similar to record {j} (cosine {sim:.4f}), which was removed as a "
+                    f"It is similar to record {j} (similarity {sim:.4f}), which was removed as a "
                     f"duplicate of reference record {other.duplicate_of!r}."
                 )
         if len(lines) == 1:
-            lines.append(f"No kept record before it is within cosine {t:g}.")
+            lines.append(f"No kept record before it is within similarity {t:g}.")
         return " ".join(lines)
+
+    def _measure(self, dup: Duplicate) -> str:
+        """How a near-duplicate pair was judged, in words."""
+        t = self.threshold
+        if dup.ngram:
+            return (
+                f"character 3-gram Jaccard {dup.jaccard:.4f} >= {jaccard_cutoff(t):.4f} (the "
+                f"cut-off for threshold {t:g}; decided by characters, not vectors, because the "
+                f"model barely covers these texts' tokens)"
+            )
+        return f"cosine {dup.similarity:.4f} >= {t:g}"
 
     def _duplicate_of(self, i: int) -> Duplicate | None:
         if not hasattr(self, "_by_index"):
@@ -439,8 +470,9 @@ def build_result(
     else:  # same text after normalisation, or only the same vector (same tokens, other order)
         same_text = graph.text_rep[gone] == graph.text_rep[heads]
     targets = graph.rep[np.maximum(dup_of[items], 0)] if len(gone) else heads
+    weak = graph.weak[items] if graph.weak is not None else np.zeros(len(gone), bool)
     removed = []
-    for i, item, head, same, by_item, target, sim in zip(
+    for i, item, head, same, by_item, target, sim, by_ngram in zip(
         gone.tolist(),
         items.tolist(),
         heads.tolist(),
@@ -448,20 +480,23 @@ def build_result(
         kept_item[items].tolist(),
         np.where(dup_of[items] >= 0, targets, -1).tolist(),
         dup_sim[items].tolist(),
+        weak.tolist(),
         strict=True,
     ):
         if by_item:  # a duplicate of its item's kept representative
             removed.append(Duplicate(i, head, 1.0, exact=same))
         elif target >= 0:
-            removed.append(Duplicate(i, target, sim))
+            removed.append(Duplicate(i, target, sim, ngram=by_ngram))
         else:
+            ref_exact = bool(graph.ref_exact[item])
             removed.append(
                 Duplicate(
                     i,
                     graph.ref_id[item],
                     sim,
-                    exact=bool(graph.ref_exact[item]),
+                    exact=ref_exact,
                     reference=True,
+                    ngram=by_ngram and not ref_exact,
                 )
             )
     return DedupeResult(

@@ -84,6 +84,11 @@ def save_state(dd: Deduplicator, path: str | Path, *, overwrite: bool) -> Path:
     hashes = np.fromiter(dd._hashes.keys(), np.uint64, len(dd._hashes))
     hash_ids = np.fromiter(dd._hashes.values(), np.int64, len(dd._hashes))
     arrays = {f"index_{k}": v for k, v in dd._index.arrays().items()}
+    # kept texts the model barely covers: their positions and character 3-grams
+    grams = [sorted(g) for g in dd._weak_sets]
+    arrays["weak_ids"] = np.asarray(dd._weak_ids, np.int64)
+    arrays["weak_offsets"] = np.cumsum([0, *map(len, grams)]).astype(np.int64)
+    arrays["weak_grams"] = np.asarray([x for g in grams for x in g], dtype="<U3")
     state = {
         "threshold": float(dd.threshold),
         "exact": bool(dd.exact),
@@ -94,6 +99,7 @@ def save_state(dd: Deduplicator, path: str | Path, *, overwrite: bool) -> Path:
         "n_seen": int(dd._n_seen),
         "n_kept": len(dd._ids),
         "n_hashes": len(hashes),
+        "n_uncovered": len(dd._weak_ids),
         "model": enc.config.name,
         "dim": int(enc.dim),
         "fingerprint": enc.fingerprint,
@@ -181,7 +187,7 @@ def _check_meta(meta: Any, source: Path) -> dict[str, Any]:
     if is_int(out["threshold"]) and not 0 < out["threshold"] <= 1:
         raise DedupeStateError(f"{source}: field 'threshold' must be in (0, 1]")
     out["threshold"] = float(out["threshold"])
-    for name in ("n_kept", "n_hashes"):  # format 2 only: cross-checked with the arrays
+    for name in ("n_kept", "n_hashes", "n_uncovered"):  # format 2: cross-checked with arrays
         if name in meta or source.name == MANIFEST:
             out[name] = field(name, lambda v: is_int(v) and v >= 0, "an integer >= 0")
     return out
@@ -257,6 +263,23 @@ def _check_arrays(a: dict[str, np.ndarray], meta: dict[str, Any], path: Path) ->
         )
     if not np.all(np.isfinite(vectors)):
         raise bad("vectors hold NaN or infinite values")
+    if any(k in a for k in ("weak_ids", "weak_offsets", "weak_grams")):
+        weak_ids = need("weak_ids", 1, "iu")
+        offsets = need("weak_offsets", 1, "iu")
+        grams = need("weak_grams", 1, "U")
+        if (
+            len(offsets) != len(weak_ids) + 1
+            or offsets[0] != 0
+            or offsets[-1] != len(grams)
+            or np.any(np.diff(offsets) < 1)
+        ):
+            raise bad("the 3-gram table of uncovered texts does not match its positions")
+        if len(weak_ids) and (weak_ids.min() < 0 or weak_ids.max() >= n_seen):
+            raise bad(f"an uncovered text's position is not below n_seen ({n_seen})")
+        if meta.get("n_uncovered", len(weak_ids)) != len(weak_ids):
+            raise bad(f"{len(weak_ids)} uncovered texts but the manifest says n_uncovered")
+    elif meta.get("n_uncovered", 0):
+        raise bad("the 3-gram table of uncovered texts is missing")
     if not 0 <= int(trained_at) <= len(ids):
         raise bad(f"index_trained_at is {int(trained_at)}, not in [0, {len(ids)}]")
     cells = [k for k in ("index_coarse", "index_fine", "index_fine_offsets", "index_cell_of")]
