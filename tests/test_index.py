@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import threading
 from pathlib import Path
@@ -683,9 +684,11 @@ def test_first_stage_file_is_checked_or_rebuilt(enc, tmp_path):
     path = index.save(tmp_path / "ix")
     manifest = json.loads((path / "manifest.json").read_text())
 
-    def replace_scan(data: bytes) -> None:  # with a manifest that agrees on the size
+    def replace_scan(data: bytes) -> None:  # with a manifest that agrees on size and checksum
         (path / "scan.faiss").write_bytes(data)
         manifest["files"]["scan.faiss"]["bytes"] = len(data)
+        # FAISS files are checked even with verify=False (FAISS cannot parse damage safely)
+        manifest["files"]["scan.faiss"]["sha256"] = hashlib.sha256(data).hexdigest()
         (path / "manifest.json").write_text(json.dumps(manifest))
 
     # a scan of another index (wrong size) is refused, even without checksums

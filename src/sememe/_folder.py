@@ -166,11 +166,13 @@ def verify_files(
     verify: bool = True,
 ) -> None:
     """Every file in ``files`` (a manifest's ``files`` table) exists under ``folder`` with
-    its recorded size and, if ``verify``, its SHA-256; no path leaves the folder."""
+    its recorded size and, if ``verify``, its SHA-256; no path leaves the folder.
+
+    Every entry is checked for presence first, so a missing file is reported as missing
+    even when another one was also changed (and before any large file is hashed)."""
     if not isinstance(files, dict):
         raise error(f"{folder / MANIFEST}: 'files' must be an object")
     for name, info in files.items():
-        p = folder / name
         if (
             not isinstance(name, str)
             or Path(name).is_absolute()
@@ -180,8 +182,10 @@ def verify_files(
             or not isinstance(info.get("sha256"), str)
         ):
             raise error(f"{folder / MANIFEST}: malformed entry for {name!r} in 'files'")
-        if not p.is_file():
-            raise error(f"{p}: missing; the folder is incomplete")
+        if not (folder / name).is_file():
+            raise error(f"{folder / name}: missing; the folder is incomplete")
+    for name, info in files.items():
+        p = folder / name
         if p.stat().st_size != info["bytes"] or (verify and sha256_file(p) != info["sha256"]):
             raise error(f"{p}: checksum mismatch; the file was changed or is corrupt")
 

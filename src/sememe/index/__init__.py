@@ -26,6 +26,12 @@ approximate FAISS index (the "structure", given as a FAISS factory string such a
 ``"HNSW32"`` or ``"BIVF1024"``) only proposes candidates. Documents keep their
 insertion order; removal compacts the arrays.
 
+Blank documents and queries (empty or whitespace-only texts, which encode to the zero
+vector) are near nothing in every kind: each index keeps a mask of its blank rows, keeps
+them out of every first stage, and lists them only when ``k`` exceeds the other documents,
+last, with score 0.0; a blank query scores every document 0.0 (see
+:meth:`Index.search`).
+
 Threads: any number of threads may search at once (FAISS releases the GIL). ``add``,
 ``remove`` and ``compact`` take an exclusive lock: they wait for running searches and
 hold new ones back until they are done. Encoding the new texts happens before the

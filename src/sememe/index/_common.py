@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
+import reprlib
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from ..errors import SememeError
+from .._validate import check_int
+from ..errors import FolderFormatError, InvalidArgumentError, InvalidTypeError, SememeError
 
 Kind = Literal["float", "binary", "binary+rerank"]
 DocId = str | int
@@ -75,8 +79,10 @@ class Hit:
         return asdict(self)
 
 
-class IndexFormatError(SememeError, ValueError):
-    """A saved index folder that is missing, corrupt, or built with another encoder."""
+class IndexFormatError(FolderFormatError):
+    """A saved index folder that is missing, corrupt, inconsistent, or built with another
+    encoder. The message starts with the path at fault (a ``ValueError``, like every
+    :class:`~sememe.errors.FolderFormatError`)."""
 
 
 class UnknownIdError(SememeError, KeyError):
@@ -151,6 +157,10 @@ class Rows:
         self.data = np.ascontiguousarray(self.data[: self.n][mask])
         self.n = len(self.data)
 
+    def kept(self, mask: np.ndarray) -> Rows:
+        """A new :class:`Rows` with the rows where ``mask`` is true (``self`` unchanged)."""
+        return Rows(self.data.shape[1:], self.data.dtype, np.ascontiguousarray(self.view()[mask]))
+
 
 def faiss_module() -> Any:
     import faiss
@@ -185,25 +195,102 @@ def ivf_of(index: Any) -> Any:
         return None
 
 
-def check_id(value: Any, where: str) -> DocId:
+#: Iterables that are not lists of ids although Python can iterate them: ``remove(b"ab")``
+#: would otherwise remove the ids 97 and 98.
+_NOT_ID_LISTS = (bytes, bytearray, memoryview, Mapping)
+
+
+def describe(value: Any) -> str:
+    """``None``, ``a bool (True)`` or ``of type float (1.5)``: for "X is ..." messages."""
+    if value is None:
+        return "None"
     if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{where} is a bool; ids must be str or int")
+        return f"a bool ({value!r})"
+    return f"of type {type(value).__name__} ({reprlib.repr(value)})"
+
+
+def shown(value: Any) -> str:
+    """``'12' (str)``: a value and its type, for "must be ..., got ..." messages."""
+    return f"{reprlib.repr(value)} ({type(value).__name__})"
+
+
+def check_id(value: Any, where: str) -> DocId:
+    """``value`` as a document id: a ``str`` or an ``int`` (numpy integers become ``int``).
+
+    Everything else is refused with :class:`~sememe.errors.InvalidTypeError` naming
+    ``where``: ``bool`` (``True == 1`` would find document 1), ``float`` (``1.0`` too),
+    ``bytes``, ``None``, containers.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise InvalidTypeError(f"{where} is {describe(value)}; ids must be str or int")
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, str):
-        return value
-    kind = "None" if value is None else f"of type {type(value).__name__}"
-    raise TypeError(f"{where} is {kind}; ids must be str or int")
+        return str(value)  # a plain str, also for str subclasses such as numpy.str_
+    raise InvalidTypeError(f"{where} is {describe(value)}; ids must be str or int")
 
 
-def check_positive(name: str, value: Any, allow_none: bool = True) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
+def is_id(value: Any) -> bool:
+    """Whether ``value`` has the type of a document id (what :func:`check_id` accepts)."""
+    return isinstance(value, (str, int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def id_list(value: Any, name: str, *, single: bool, what: str = "a list of ids") -> list[DocId]:
+    """The ``ids`` argument of ``remove``, ``get_vectors`` or ``add`` as a list of ids.
+
+    ``single``: one id (a ``str`` or ``int``) stands for itself; otherwise an iterable
+    is required (``what`` says which, for the message). ``bytes``, mappings, ``None``,
+    floats and other non-iterables are refused naming ``name``; so is any element that is
+    not an id (naming its position).
+    """
+    if is_id(value):
+        if single:
+            return [check_id(value, name)]
+        raise InvalidTypeError(
+            f"{name} must be {what}, got a single {type(value).__name__} ({reprlib.repr(value)})"
+            "; wrap one id in a list"
+        )
+    expected = "an id (str or int) or a list of ids" if single else f"{what} (str or int)"
+    if value is None or isinstance(value, _NOT_ID_LISTS) or not isinstance(value, Iterable):
+        raise InvalidTypeError(f"{name} is {describe(value)}; expected {expected}")
+    if isinstance(value, np.ndarray) and value.ndim != 1:
+        raise InvalidTypeError(
+            f"{name} is a {value.ndim}-d array; expected {expected} (a 1-d array works)"
+        )
+    return [check_id(v, f"{name}[{i}]") for i, v in enumerate(value)]
+
+
+#: FAISS takes ``efSearch``, ``efConstruction`` and ``nprobe`` as C ints.
+C_INT_MAX = 2**31 - 1
+
+
+def check_positive(
+    name: str, value: Any, allow_none: bool = True, maximum: int | None = None
+) -> int | None:
+    """A count of at least 1 (``None`` allowed where the option has a default)."""
+    return check_int(value, name, minimum=1, maximum=maximum, allow_none=allow_none)
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """A ``True``/``False`` option (a truthy string such as ``"no"`` is a mistake)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidTypeError(f"{name} must be True or False, got {shown(value)}")
+    return bool(value)
+
+
+def check_path(value: Any, name: str = "path") -> Path:
+    """A folder argument as a :class:`~pathlib.Path` (a non-empty ``str`` or ``os.PathLike``)."""
+    raw: Any = None
+    if isinstance(value, (str, os.PathLike)):
+        try:
+            raw = os.fspath(value)
+        except TypeError:
+            raw = None
+    if not isinstance(raw, str) or not raw:
+        raise InvalidTypeError(
+            f"{name} must be a str or os.PathLike folder path, got {shown(value)}"
+        )
+    return Path(raw)
 
 
 def normalise_metadata(value: Any, where: str) -> dict[str, Any] | None:
@@ -211,11 +298,11 @@ def normalise_metadata(value: Any, where: str) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, Mapping):
-        raise TypeError(f"{where} is {type(value).__name__}; expected a dict or None")
+        raise InvalidTypeError(f"{where} is {type(value).__name__}; expected a dict or None")
     try:
         return json.loads(json.dumps(dict(value), ensure_ascii=False, allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{where} is not JSON-serialisable ({exc})") from None
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidArgumentError(f"{where} is not JSON-serialisable ({exc})") from None
 
 
 def hamming_score(distances: np.ndarray, bits: int) -> np.ndarray:
@@ -246,7 +333,7 @@ def sign_scanner(dims: int) -> Any:
     """
     faiss = faiss_module()
     if dims % 4:
-        raise ValueError(f"scan dims must be a multiple of 4, got {dims}")
+        raise InvalidArgumentError(f"scan dims must be a multiple of 4, got {dims}")
     index = faiss.IndexPQFastScan(dims, dims // 4, 4, faiss.METRIC_INNER_PRODUCT)
     faiss.copy_array_to_vector(sign_centroids(dims), index.pq.centroids)
     index.is_trained = True
@@ -271,7 +358,7 @@ def family_of(factory: str) -> str:
         return "hnsw"
     if re.fullmatch(r"IVF\d+(,(Flat|SQ8|SQfp16|SQ4|PQ\d+(x\d+)?))?", body):
         return "ivf"
-    raise ValueError(
+    raise InvalidArgumentError(
         f"factory {factory!r} is not supported; use a FAISS factory string of the form "
         "'Flat', 'HNSW32', 'HNSW32,SQ8', 'IVF4096,Flat' (float) or 'BFlat', 'BHNSW32', "
         "'BIVF1024' (binary kinds)"

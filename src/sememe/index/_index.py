@@ -15,9 +15,12 @@ import numpy as np
 
 from .. import _text
 from .._progress import progress as _progress
+from .._validate import check_choice
 from ..encoder import Encoder, pack_bits
+from ..errors import InvalidArgumentError, InvalidTypeError, SememeError
 from . import _persist
 from ._common import (
+    C_INT_MAX,
     DEFAULT_CANDIDATES,
     DEFAULT_EF_CONSTRUCTION,
     DEFAULT_EF_SEARCH,
@@ -36,12 +39,16 @@ from ._common import (
     check_id,
     check_positive,
     default_scan_dims,
+    describe,
     faiss_module,
     faiss_threads,
     family_of,
     hamming_score,
+    id_list,
+    is_id,
     ivf_of,
     normalise_metadata,
+    shown,
     sign_scanner,
 )
 
@@ -105,17 +112,18 @@ class Index:
 
             encoder = load()
         if not isinstance(encoder, Encoder):
-            raise TypeError(f"encoder must be a sememe.Encoder, got {type(encoder).__name__}")
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(map(repr, KINDS))}; got {kind!r}")
+            raise InvalidTypeError(
+                f"encoder must be a sememe.Encoder, got {type(encoder).__name__}"
+            )
+        check_choice(kind, "kind", KINDS)
         if kind != "float" and encoder.dim % 8:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"kind={kind!r} needs an encoder dim divisible by 8, got {encoder.dim}"
             )
         binary = kind != "float"
         factory = DEFAULT_FACTORY[kind] if factory is None else factory
         if not isinstance(factory, str):
-            raise TypeError(f"factory must be a str, got {type(factory).__name__}")
+            raise InvalidTypeError(f"factory must be a str, got {type(factory).__name__}")
         factory = factory.strip()
         self._family = family_of(factory)
         if factory.startswith("B") != binary:
@@ -124,7 +132,9 @@ class Index:
                 if binary
                 else "a float factory such as 'HNSW32'"
             )
-            raise ValueError(f"factory {factory!r} does not fit kind={kind!r}; use {hint}")
+            raise InvalidArgumentError(
+                f"factory {factory!r} does not fit kind={kind!r}; use {hint}"
+            )
         self._kind: str = kind
         self._factory = factory
         self.exact_limit = (
@@ -132,22 +142,28 @@ class Index:
             if exact_limit is None
             else check_positive("exact_limit", exact_limit)
         )
-        self.ef_search = check_positive("ef_search", ef_search)
-        self.ef_construction = check_positive("ef_construction", ef_construction)
-        self.nprobe = check_positive("nprobe", nprobe)
-        self.candidates = check_positive("candidates", candidates)
+        self.ef_search = check_positive("ef_search", ef_search, True, C_INT_MAX)
+        self.ef_construction = check_positive("ef_construction", ef_construction, False, C_INT_MAX)
+        self.nprobe = check_positive("nprobe", nprobe, False, C_INT_MAX)
+        self.candidates = check_positive("candidates", candidates, False)
         scan_dims = check_positive("scan_dims", scan_dims)
         if kind != "binary+rerank":
             if scan_dims is not None:
-                raise ValueError(f"scan_dims applies to kind='binary+rerank' only, not {kind!r}")
+                raise InvalidArgumentError(
+                    f"scan_dims applies to kind='binary+rerank' only, not {kind!r}"
+                )
         elif scan_dims is None:
             scan_dims = default_scan_dims(encoder.dim, encoder.config.matryoshka_dims)
         elif scan_dims > encoder.dim or scan_dims % 8:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"scan_dims must be a multiple of 8 between 8 and dim={encoder.dim}, got {scan_dims}"
             )
         self._scan_dims = scan_dims
-        self.batch_size = check_positive("batch_size", batch_size)
+        self.batch_size = check_positive("batch_size", batch_size, False)
+        if show_progress is not None and not isinstance(show_progress, bool):
+            raise InvalidTypeError(
+                f"show_progress must be True, False or None, got {shown(show_progress)}"
+            )
         self.show_progress = show_progress
         self._encoder = encoder
         self._dim = encoder.dim
@@ -159,6 +175,11 @@ class Index:
         self._next_auto = 0
         self._vectors = Rows((self._dim,), np.float32) if kind != "binary" else None
         self._codes = Rows((self._dim // 8,), np.uint8) if binary else None
+        # Blank documents: those whose vector is zero (empty and whitespace-only texts).
+        # Their sign bits (all 0) look like a real code, so they are tracked here and kept
+        # out of every first stage; _blank_rows lists the rows where _blank is true.
+        self._blank = Rows((), np.bool_)
+        self._blank_rows = np.zeros(0, np.int64)
         # Approximate structure: FAISS labels are "serials"; serials[row] is sorted.
         self._structure: Any = None
         self._serials = Rows((), np.int64)
@@ -234,10 +255,9 @@ class Index:
         return len(self._ids)
 
     def __contains__(self, doc_id: object) -> bool:
-        try:
-            return doc_id in self._row_of
-        except TypeError:
-            return False
+        """``id in index``; ``False`` for anything that is not a str or int (``True``,
+        ``1.0``, ``b"a"``, ``[1]``), as those can never be ids."""
+        return is_id(doc_id) and check_id(doc_id, "id") in self._row_of
 
     def __repr__(self) -> str:
         return (
@@ -246,7 +266,12 @@ class Index:
         )
 
     def get(self, doc_id: DocId) -> Hit:
-        """The stored document ``doc_id`` as a :class:`Hit` with ``score=1.0``."""
+        """The stored document ``doc_id`` as a :class:`Hit` with ``score=1.0``.
+
+        An id of the wrong type (``None``, ``1.0``, ``b"a"``) raises
+        :class:`~sememe.errors.InvalidTypeError`; an unknown one :class:`UnknownIdError`.
+        """
+        doc_id = check_id(doc_id, "id")
         with self._lock.read():
             row = self._row(doc_id)
             return Hit(self._ids[row], 1.0, self._texts[row], self._meta[row])
@@ -255,9 +280,10 @@ class Index:
         """Float vectors of the given documents, ``(n, dim)``, L2-normalised.
 
         Stored vectors for ``"float"`` and ``"binary+rerank"``; a ``"binary"`` index keeps
-        only codes, so its texts are encoded again.
+        only codes, so its texts are encoded again. ``ids`` is a list (or other iterable)
+        of ids; for one document pass ``[id]``.
         """
-        ids = list(ids)
+        ids = id_list(ids, "ids", single=False)
         with self._lock.read():
             rows = np.fromiter((self._row(i) for i in ids), np.int64, len(ids))
             if self._vectors is not None:
@@ -265,11 +291,12 @@ class Index:
             texts = [self._texts[r] for r in rows]
         return self._encode(texts, normalize=True)
 
-    def _row(self, doc_id: Any) -> int:
-        try:
-            return self._row_of[doc_id]
-        except (KeyError, TypeError):
-            raise UnknownIdError(f"id {doc_id!r} is not in the index") from None
+    def _row(self, doc_id: DocId) -> int:
+        """Row of an id already checked by :func:`check_id`."""
+        row = self._row_of.get(doc_id)
+        if row is None:
+            raise UnknownIdError(f"id {doc_id!r} is not in the index")
+        return row
 
     # ------------------------------------------------------------------ adding / removing
     def add(
@@ -286,100 +313,165 @@ class Index:
         ``metadata`` is one dict (or None) per text and must be JSON-serialisable; it is
         stored as a JSON round trip gives it back. ``vectors`` may give the texts'
         float vectors from this index's encoder (``encoder.encode(texts)``) when the
-        caller has them already; they are not checked against the texts. Nothing is
-        changed if any input is invalid (a non-str text, a repeated or known id,
-        mismatched lengths).
+        caller has them already; they are not checked against the texts (a zero row makes
+        its document blank). Nothing is changed if any input is invalid (a non-str text,
+        a repeated or known id, an id that is not a str or int, mismatched lengths, NaN
+        in ``vectors``) or if the call fails part way.
         """
-        texts = _text.as_list(texts, "texts")
+        texts = _as_texts(texts, "texts")
         n = len(texts)
-        id_list = None if ids is None else self._check_new_ids(ids, n)
+        id_list_ = None if ids is None else self._check_new_ids(ids, n)
         if metadata is None:
             meta: list[dict[str, Any] | None] = [None] * n
         else:
-            if isinstance(metadata, Mapping):
-                raise TypeError("metadata must be a list with one dict (or None) per text")
+            if isinstance(metadata, (str, bytes, bytearray, memoryview, Mapping)) or not (
+                isinstance(metadata, Iterable)
+            ):
+                raise InvalidTypeError(
+                    f"metadata is {describe(metadata)}; expected a list with one dict (or "
+                    "None) per text"
+                )
             meta = [normalise_metadata(m, f"metadata[{i}]") for i, m in enumerate(metadata)]
             if len(meta) != n:
-                raise ValueError(f"metadata has {len(meta)} entries for {n} texts")
+                raise InvalidArgumentError(f"metadata has {len(meta)} entries for {n} texts")
         codes = None
         if vectors is not None:
             vectors = self._check_vectors(vectors, "vectors")
             if len(vectors) != n:
-                raise ValueError(f"vectors has {len(vectors)} rows for {n} texts")
+                raise InvalidArgumentError(f"vectors has {len(vectors)} rows for {n} texts")
+            zero = ~vectors.any(axis=1)
             if self.kind != "float":
                 codes = pack_bits(vectors) if n else np.zeros((0, self._dim // 8), np.uint8)
             if self.kind == "binary":
                 vectors = None
         elif self.kind == "binary":
-            codes = self._encode_binary(texts)
+            codes, zero = self._encode_binary(texts)
         else:
             vectors = self._encode(texts, normalize=True)
+            zero = ~vectors.any(axis=1)
             if self.kind == "binary+rerank":
                 # Same bits as Encoder.encode_binary (signs do not change with scaling);
                 # avoids encoding the texts twice.
                 codes = pack_bits(vectors)
         with self._lock.write():
-            auto = self._next_auto  # restored if the add fails: no ids are used up
-            if id_list is None:
-                id_list = self._auto_ids(n)
-            else:
-                for i, doc_id in enumerate(id_list):
+            if id_list_ is not None:
+                for i, doc_id in enumerate(id_list_):
                     if doc_id in self._row_of:
-                        raise ValueError(f"ids[{i}] = {doc_id!r} is already in the index")
-            start = len(self._ids)
-            self._ids.extend(id_list)
-            self._texts.extend(texts)
-            self._meta.extend(meta)
-            self._row_of.update(zip(id_list, range(start, start + n), strict=True))
-            if vectors is not None and self._vectors is not None:
-                self._vectors.append(vectors)
-            if codes is not None and self._codes is not None:
-                self._codes.append(codes)
+                        raise InvalidArgumentError(f"ids[{i}] = {doc_id!r} is already in the index")
+            undo = self._undo_point()
             try:
+                added = self._auto_ids(n) if id_list_ is None else id_list_
+                start = len(self._ids)
+                self._ids.extend(added)
+                self._texts.extend(texts)
+                self._meta.extend(meta)
+                self._row_of.update(zip(added, range(start, start + n), strict=True))
+                if vectors is not None and self._vectors is not None:
+                    self._vectors.append(vectors)
+                if codes is not None and self._codes is not None:
+                    self._codes.append(codes)
+                self._blank.append(zero)
+                if zero.any():
+                    self._blank_rows = np.concatenate(
+                        [self._blank_rows, start + np.flatnonzero(zero)]
+                    )
                 self._update_structure(start)
             except BaseException:
-                self._next_auto = auto
-                self._truncate(start, id_list)
+                self._restore(undo)
                 raise
         return self
 
-    def _truncate(self, start: int, added: list[DocId]) -> None:
-        """Undo an add whose structure update failed: keep rows ``:start``."""
-        del self._ids[start:], self._texts[start:], self._meta[start:]
-        for doc_id in added:
+    def _undo_point(self) -> dict[str, Any]:
+        """What :meth:`_restore` needs to undo a failed ``add``: sizes and counters."""
+        structure = self._structure
+        return {
+            "n": len(self._ids),
+            "next_auto": self._next_auto,
+            "structure": structure,
+            "ntotal": None if structure is None else structure.ntotal,
+            "serials": self._serials,
+            "serials_n": self._serials.n,
+            "next_serial": self._next_serial,
+            "dead": self._dead,
+            "scan": self._scan,
+            "scan_total": None if self._scan is None else self._scan.ntotal,
+            "blank_rows": self._blank_rows,
+        }
+
+    def _restore(self, undo: dict[str, Any]) -> None:
+        """Undo a failed ``add``: keep the rows and structure entries it found."""
+        start = undo["n"]
+        for doc_id in self._ids[start:]:
             self._row_of.pop(doc_id, None)
-        for arr in (self._vectors, self._codes):
+        del self._ids[start:], self._texts[start:], self._meta[start:]
+        for arr in (self._vectors, self._codes, self._blank):
             if arr is not None:
                 arr.n = min(arr.n, start)
-        if self._scan is not None and self._scan.ntotal > start:
+        self._blank_rows = undo["blank_rows"]
+        self._next_auto = undo["next_auto"]
+        self._serials = undo["serials"]
+        self._serials.n = min(self._serials.n, undo["serials_n"])
+        self._next_serial = undo["next_serial"]
+        self._dead = undo["dead"]
+        self._alive_bitmap = None
+        self._structure = structure = undo["structure"]
+        if structure is not None and structure.ntotal != undo["ntotal"]:
+            # FAISS took some of the new entries: take them out again (no rebuild, which
+            # could fail for the same reason the add did)
+            if self._family == "hnsw":
+                old = np.zeros(undo["ntotal"], bool) if self._dead is None else self._dead
+                extra = structure.ntotal - len(old)
+                self._dead = np.concatenate([old, np.ones(extra, bool)])
+                self._next_serial = structure.ntotal
+            else:
+                faiss = faiss_module()
+                structure.remove_ids(faiss.IDSelectorRange(undo["next_serial"], 2**62))
+        self._scan = undo["scan"]
+        if self._scan is not None and self._scan.ntotal != undo["scan_total"]:
             self._rebuild_scan()
 
     def remove(self, ids: DocId | Iterable[DocId]) -> None:
         """Remove documents by id; all ids must be present (else nothing is removed).
 
-        Costs one pass over the stored vectors, so remove many ids in one call.
+        ``ids`` is one id (a str or int) or an iterable of them; anything else
+        (``None``, ``b"ab"``, ``1.0``, a dict) raises
+        :class:`~sememe.errors.InvalidTypeError` and removes nothing. Costs one pass over
+        the stored vectors, so remove many ids in one call.
         """
-        id_list = [ids] if isinstance(ids, (str, int, np.integer)) else list(ids)
+        id_list_ = id_list(ids, "ids", single=True)
         with self._lock.write():
-            rows = np.fromiter((self._row(i) for i in id_list), np.int64, len(id_list))
+            rows = np.fromiter((self._row(i) for i in id_list_), np.int64, len(id_list_))
             rows = np.unique(rows)
             if not len(rows):
                 return
             keep = np.ones(len(self._ids), bool)
             keep[rows] = False
-            if self._structure is not None:
-                self._forget_in_structure(self._serials.view()[rows])
-                self._serials.keep(keep)
-            for arr in (self._vectors, self._codes):
-                if arr is not None:
-                    arr.keep(keep)
+            # Everything new is built before anything is replaced: a failure (memory)
+            # leaves the index as it was.
             kept = np.flatnonzero(keep).tolist()
-            self._ids = [self._ids[r] for r in kept]
-            self._texts = [self._texts[r] for r in kept]
-            self._meta = [self._meta[r] for r in kept]
-            self._row_of = {doc_id: r for r, doc_id in enumerate(self._ids)}
-            if self._scan is not None:
-                self._rebuild_scan()
+            new_ids = [self._ids[r] for r in kept]
+            new_texts = [self._texts[r] for r in kept]
+            new_meta = [self._meta[r] for r in kept]
+            new_row_of = {doc_id: r for r, doc_id in enumerate(new_ids)}
+            new_vectors = None if self._vectors is None else self._vectors.kept(keep)
+            new_codes = None if self._codes is None else self._codes.kept(keep)
+            new_blank = self._blank.kept(keep)
+            new_scan = None
+            if self._scan is not None and new_vectors is not None:
+                new_scan = sign_scanner(self._scan_dims)
+                self._extend_scan(0, new_scan, vectors=new_vectors.view())
+            new_serials = None
+            if self._structure is not None:
+                new_serials = self._serials.kept(keep)
+                self._forget_in_structure(self._serials.view()[rows])
+                self._serials = new_serials
+            self._ids, self._texts, self._meta = new_ids, new_texts, new_meta
+            self._row_of = new_row_of
+            self._vectors, self._codes = new_vectors, new_codes
+            self._blank = new_blank
+            self._blank_rows = np.flatnonzero(new_blank.view()).astype(np.int64)
+            if new_scan is not None:
+                self._scan = new_scan
             dead = self._dead
             if dead is not None and dead.sum() > REBUILD_FRACTION * len(dead):
                 self._build_structure()
@@ -391,16 +483,16 @@ class Index:
                 self._build_structure()
 
     def _check_new_ids(self, ids: Iterable[DocId], n: int) -> list[DocId]:
-        if isinstance(ids, (str, int)):
-            raise TypeError("ids must be a list with one id per text")
-        out = [check_id(v, f"ids[{i}]") for i, v in enumerate(ids)]
+        out = id_list(ids, "ids", single=False, what="a list with one id per text")
         if len(out) != n:
-            raise ValueError(f"ids has {len(out)} entries for {n} texts")
+            raise InvalidArgumentError(f"ids has {len(out)} entries for {n} texts")
         seen: dict[DocId, int] = {}
         for i, doc_id in enumerate(out):
             first = seen.setdefault(doc_id, i)
             if first != i:
-                raise ValueError(f"ids[{i}] repeats ids[{first}] ({doc_id!r}); ids must be unique")
+                raise InvalidArgumentError(
+                    f"ids[{i}] repeats ids[{first}] ({doc_id!r}); ids must be unique"
+                )
         return out
 
     def _auto_ids(self, n: int) -> list[DocId]:
@@ -435,27 +527,31 @@ class Index:
             chunk, batch_size=self.batch_size, normalize=normalize, show_progress=False
         )
 
-    def _encode_binary(self, texts: list[str], show_progress: bool | None = None) -> np.ndarray:
-        enc = self._encoder
-        parts = []
+    def _encode_binary(
+        self, texts: list[str], show_progress: bool | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Packed sign bits of ``texts`` (what ``Encoder.encode_binary`` gives) and which
+        of them are blank (a zero vector, whose bits alone would look like a real code)."""
+        parts, zeros = [], []
         show = self.show_progress if show_progress is None else show_progress
         with _progress(len(texts), show, "index") as bar:
             for start in range(0, len(texts), _ENCODE_CHUNK):
                 chunk = texts[start : start + _ENCODE_CHUNK]
-                parts.append(
-                    enc.encode_binary(chunk, batch_size=self.batch_size, show_progress=False)
-                )
+                vectors = self._encode_chunk(chunk, normalize=False)
+                parts.append(pack_bits(vectors))
+                zeros.append(~vectors.any(axis=1))
                 bar.update(len(chunk))
         if not parts:
-            return np.zeros((0, self._dim // 8), np.uint8)
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+            return np.zeros((0, self._dim // 8), np.uint8), np.zeros(0, bool)
+        if len(parts) == 1:
+            return parts[0], zeros[0]
+        return np.concatenate(parts), np.concatenate(zeros)
 
     # ------------------------------------------------------------------ the approximate structure
     def _first_stage_data(self) -> np.ndarray:
         """What the structure indexes: binary codes or float vectors."""
         arr = self._codes if self._codes is not None else self._vectors
-        assert arr is not None
-        return arr.view()
+        return arr.view()  # type: ignore[union-attr]  # every kind has one of them
 
     def _update_structure(self, start: int) -> None:
         """After rows ``start:`` were appended: build, extend or leave the structure."""
@@ -477,11 +573,15 @@ class Index:
             self._dead = np.concatenate([self._dead, np.zeros(len(data), bool)])
         self._alive_bitmap = None
 
-    def _extend_scan(self, start: int, scan: Any = None) -> None:
-        """Add the sign bits of rows ``start:`` to the first-stage scan (or to ``scan``)."""
+    def _extend_scan(self, start: int, scan: Any = None, vectors: np.ndarray | None = None) -> None:
+        """Add the sign bits of rows ``start:`` of the stored vectors (or of ``vectors``)
+        to the first-stage scan (or to ``scan``), which holds the rows before ``start``."""
         scan = self._scan if scan is None else scan
-        assert self._vectors is not None and scan.ntotal == start
-        vectors, dims = self._vectors.view(), self._scan_dims
+        if vectors is None:
+            vectors = self._vectors.view()  # type: ignore[union-attr]  # binary+rerank has them
+        if scan.ntotal != start:
+            raise RuntimeError(f"internal: scan holds {scan.ntotal} rows, expected {start}")
+        dims = self._scan_dims
         for s in range(start, len(vectors), _ENCODE_CHUNK):
             scan.add(np.ascontiguousarray(vectors[s : s + _ENCODE_CHUNK, :dims]))
 
@@ -506,7 +606,7 @@ class Index:
         if not index.is_trained:
             nlist = int(getattr(index, "nlist", 0) or getattr(ivf_of(index), "nlist", 0))
             if len(data) < nlist:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"factory {self.factory!r} needs at least {nlist} documents to train, the "
                     f"index has {len(data)}; use fewer lists or a larger exact_limit"
                 )
@@ -525,7 +625,10 @@ class Index:
         if self._family == "ivf":
             index.add_with_ids(data, serials)
         else:  # HNSW labels are insertion positions, which is what serials are
-            assert index.ntotal == serials[0] if len(serials) else True
+            if len(serials) and index.ntotal != serials[0]:
+                raise RuntimeError(
+                    f"internal: HNSW holds {index.ntotal} entries, next serial is {serials[0]}"
+                )
             index.add(data)
 
     def _build_structure(self) -> None:
@@ -544,8 +647,7 @@ class Index:
     def _forget_in_structure(self, serials: np.ndarray) -> None:
         if self._family == "ivf":
             self._structure.remove_ids(faiss_module().IDSelectorBatch(serials.astype(np.int64)))
-        else:
-            assert self._dead is not None
+        elif self._dead is not None:
             self._dead[serials] = True
         self._alive_bitmap = None
 
@@ -619,25 +721,36 @@ class Index:
         or a function ``metadata -> bool`` (documents without metadata get ``{}``).
         ``ef_search``, ``nprobe`` and ``candidates`` override the index's settings for
         this call.
+
+        Blank documents (a zero vector: empty or whitespace-only text) are near nothing:
+        they come back only when ``k`` exceeds the number of other documents (that pass
+        ``where``), after all of them, with score 0.0, in insertion order. A blank query
+        is near nothing too: every document scores 0.0 for it, so it gets the first
+        ``k`` documents in insertion order (non-blank ones first), each with score 0.0.
         """
         single = isinstance(query, str)
         if not single and (
-            query is None or isinstance(query, (bytes, Mapping)) or not isinstance(query, Iterable)
+            query is None
+            or isinstance(query, (bytes, bytearray, memoryview, Mapping))
+            or not isinstance(query, Iterable)
         ):
-            raise TypeError(
-                f"query is {'None' if query is None else type(query).__name__}; expected str or a list of str"
+            raise InvalidTypeError(
+                f"query is {'None' if query is None else type(query).__name__}; expected str "
+                "or a list of str"
             )
-        queries = _text.as_list(query, "query" if single else "queries")
+        queries = _as_texts(query, "query" if single else "queries")
         k = self._check_k(k)
+        options = self._check_options(ef_search, nprobe, candidates)
         if not queries:
             return []
         if self.kind == "binary":
             qvec = None
-            qcodes = self._encode_binary(queries, show_progress=False)
+            qcodes, qzero = self._encode_binary(queries, show_progress=False)
         else:
             qvec = self._encode(queries, normalize=True, show_progress=False)
+            qzero = ~qvec.any(axis=1)
             qcodes = pack_bits(qvec) if self.kind == "binary+rerank" else None
-        out = self._search(qvec, qcodes, k, where, ef_search, nprobe, candidates)
+        out = self._search(qvec, qcodes, qzero, k, where, *options)
         return out[0] if single else out
 
     def search_vectors(
@@ -653,42 +766,62 @@ class Index:
         """Like :meth:`search` for already-encoded queries: one hit list per row.
 
         ``vectors`` is ``(n, dim)`` (or one ``(dim,)`` vector) from this index's encoder,
-        rows L2-normalised; ``"binary"`` takes their sign bits.
+        rows L2-normalised; ``"binary"`` takes their sign bits. A zero row is a blank
+        query (see :meth:`search`).
         """
         qvec = self._check_vectors(vectors, "vectors")
         k = self._check_k(k)
+        options = self._check_options(ef_search, nprobe, candidates)
         if not len(qvec):
             return []
+        qzero = ~qvec.any(axis=1)
         qcodes = pack_bits(qvec) if self.kind != "float" else None
         if self.kind == "binary":
             qvec = None
-        return self._search(qvec, qcodes, k, where, ef_search, nprobe, candidates)
+        return self._search(qvec, qcodes, qzero, k, where, *options)
 
     def _check_vectors(self, vectors: Any, name: str) -> np.ndarray:
         """``vectors`` as C-contiguous float32 ``(n, dim)`` rows, L2-normalised."""
-        arr = np.asarray(vectors)
+        if vectors is None or isinstance(vectors, (str, bytes, bytearray, memoryview, Mapping)):
+            raise InvalidTypeError(f"{name} is {describe(vectors)}; expected a numeric array")
+        try:
+            arr = np.asarray(vectors)
+        except (TypeError, ValueError) as exc:  # ragged lists
+            raise InvalidTypeError(
+                f"{name} cannot be read as a numeric array ({exc}); expected shape (n, {self._dim})"
+            ) from None
         if arr.ndim == 1:
             arr = arr[None, :]
         if arr.ndim != 2 or arr.shape[1] != self._dim:
-            raise ValueError(f"{name} must have shape (n, {self._dim}), got {np.shape(vectors)}")
+            raise InvalidArgumentError(
+                f"{name} must have shape (n, {self._dim}), got {np.shape(vectors)}"
+            )
         if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-            raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+            raise InvalidTypeError(f"{name} must be numeric, got dtype {arr.dtype}")
         out = np.array(arr, dtype=np.float32, order="C")
         if not np.isfinite(out).all():
-            raise ValueError(f"{name} contain NaN or infinity")
-        norms = np.sqrt(np.einsum("ij,ij->i", out, out))
+            raise InvalidArgumentError(f"{name} contain NaN or infinity")
+        # norms in float64: squares of large float32 values overflow to inf
+        norms = np.sqrt(np.einsum("ij,ij->i", out, out, dtype=np.float64))
         fix = (np.abs(norms - 1.0) > 1e-4) & (norms > 0)  # leave normalised rows bit-exact
         if fix.any():
-            out[fix] /= norms[fix, None]
+            out[fix] = (out[fix] / norms[fix, None]).astype(np.float32)
         return out
 
     @staticmethod
     def _check_k(k: Any) -> int:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-            raise TypeError(f"k must be an int, got {type(k).__name__}")
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
-        return int(k)
+        return check_positive("k", k, False)  # type: ignore[return-value]
+
+    @staticmethod
+    def _check_options(
+        ef: Any, nprobe: Any, candidates: Any
+    ) -> tuple[int | None, int | None, int | None]:
+        """The per-call overrides of :meth:`search`, checked before any work is done."""
+        return (
+            check_positive("ef_search", ef, True, C_INT_MAX),
+            check_positive("nprobe", nprobe, True, C_INT_MAX),
+            check_positive("candidates", candidates),
+        )
 
     def _allowed_rows(self, where: Where | None) -> np.ndarray | None:
         if where is None:
@@ -704,13 +837,15 @@ class Index:
                         return False
                     value = meta[key]
                     if isinstance(want, (list, tuple, set, frozenset)):
-                        if value not in want:
+                        if not _is_in(value, want):
                             return False
                     elif value != want:
                         return False
                 return True
         else:
-            raise TypeError(f"where must be a dict or a function, got {type(where).__name__}")
+            raise InvalidTypeError(
+                f"where must be a dict or a function, got {type(where).__name__}"
+            )
         empty: dict[str, Any] = {}
         return np.fromiter(
             (i for i, m in enumerate(self._meta) if test(empty if m is None else m)), np.int64
@@ -720,59 +855,160 @@ class Index:
         self,
         qvec: np.ndarray | None,
         qcodes: np.ndarray | None,
+        qzero: np.ndarray,
         k: int,
         where: Where | None,
         ef: int | None,
         nprobe: int | None,
         candidates: int | None,
     ) -> list[list[Hit]]:
-        ef = check_positive("ef_search", ef)
-        nprobe = check_positive("nprobe", nprobe)
-        cand = check_positive("candidates", candidates) or self.candidates
-        nq = len(qvec) if qvec is not None else len(qcodes)  # type: ignore[arg-type]
+        """Search for every query; ``qzero`` marks the blank queries (zero vectors)."""
+        cand = candidates or self.candidates
+        nq = len(qzero)
         with self._lock.read():
-            rows = self._allowed_rows(where)
-            total = len(self._ids) if rows is None else len(rows)
-            if total == 0:
-                return [[] for _ in range(nq)]
-            k = min(k, total)
-            first_k = max(cand, k) if self.kind == "binary+rerank" else k
-            first_k = min(first_k, total)
-            use_structure = self._structure is not None and (
-                rows is None or total > self.exact_limit
-            )
-            if (
-                use_structure
-                and self._family == "ivf"
-                and rows is not None
-                and self.factory.startswith("B")
-            ):
-                use_structure = False  # FAISS binary IVF cannot filter by id
-            with faiss_threads(1 if nq == 1 else None):
-                if use_structure:
-                    query = qcodes if self.kind != "float" else qvec
-                    cand_rows = self._structure_search(query, first_k, rows, ef, nprobe)
-                else:
-                    cand_rows = self._exact_search(qvec, qcodes, first_k, rows)
-            scores, top = self._rescore(qvec, qcodes, cand_rows, k)
-            return self._hits(scores, top)
+            scope = self._allowed_rows(where)
+            if scope is None:
+                rows = None
+                blank_rows = self._blank_rows
+                total = len(self._ids) - len(blank_rows)  # non-blank documents
+            else:
+                in_scope = self._blank.view()[scope]
+                blank_rows = scope[in_scope]
+                rows = scope[~in_scope] if len(blank_rows) else scope
+                total = len(rows)
+            out: list[list[Hit]] = [[] for _ in range(nq)]
+            if total + len(blank_rows) == 0:
+                return out
+            k_real = min(k, total)
+            live = np.flatnonzero(~qzero)
+            if k_real and len(live):
+                sub = slice(None) if len(live) == nq else live
+                hits = self._search_live(
+                    None if qvec is None else qvec[sub],
+                    None if qcodes is None else qcodes[sub],
+                    k_real,
+                    rows,
+                    len(blank_rows),
+                    ef,
+                    nprobe,
+                    cand,
+                )
+                for i, h in zip(live.tolist(), hits, strict=True):
+                    out[i] = h
+            if k_real and len(live) < nq:
+                first = self._first_rows(rows, k_real)
+                for i in np.flatnonzero(qzero).tolist():
+                    out[i] = self._zero_hits(first)
+            if k > total and len(blank_rows):
+                fill = self._zero_hits(blank_rows[: k - total])
+                for h in out:
+                    h.extend(fill)
+            return out
+
+    def _search_live(
+        self,
+        qvec: np.ndarray | None,
+        qcodes: np.ndarray | None,
+        k: int,
+        rows: np.ndarray | None,
+        blanks: int,
+        ef: int | None,
+        nprobe: int | None,
+        cand: int,
+    ) -> list[list[Hit]]:
+        """First stage and re-scoring for non-blank queries over the non-blank documents.
+
+        ``rows`` (already free of blank rows) restricts the search. Without ``rows`` every
+        row is searched, the ``blanks`` blank rows included: they are dropped from the
+        candidates, and a query left with fewer than ``k`` non-blank ones (rare: blank
+        rows score 0, or a Hamming distance of half the bits) draws ``blanks`` more. So
+        the usual query pays only a mask lookup on its candidates, never a cost that
+        grows with the number of blank documents.
+        """
+        n = len(self._ids) if rows is None else len(rows)
+        first_k = max(cand, k) if self.kind == "binary+rerank" else k
+        first_k = min(first_k, n)
+        cand_rows = self._first_stage(qvec, qcodes, first_k, rows, ef, nprobe)
+        if blanks and rows is None and first_k < n:
+            safe = cand_rows.clip(0)
+            usable = ((cand_rows >= 0) & ~self._blank.view()[safe]).sum(1)
+            short = np.flatnonzero(usable < k)
+            if len(short):
+                more = self._first_stage(
+                    None if qvec is None else qvec[short],
+                    None if qcodes is None else qcodes[short],
+                    min(first_k + blanks, n),
+                    rows,
+                    ef,
+                    nprobe,
+                )
+                hits = self._hits(*self._rescore(qvec, qcodes, cand_rows, k))
+                again = self._hits(
+                    *self._rescore(
+                        None if qvec is None else qvec[short],
+                        None if qcodes is None else qcodes[short],
+                        more,
+                        k,
+                    )
+                )
+                for i, h in zip(short.tolist(), again, strict=True):
+                    hits[i] = h
+                return hits
+        return self._hits(*self._rescore(qvec, qcodes, cand_rows, k))
+
+    def _first_stage(
+        self,
+        qvec: np.ndarray | None,
+        qcodes: np.ndarray | None,
+        first_k: int,
+        rows: np.ndarray | None,
+        ef: int | None,
+        nprobe: int | None,
+    ) -> np.ndarray:
+        """Candidate rows ``(nq, first_k)`` (``-1`` where fewer) from the structure or a scan."""
+        n = len(self._ids) if rows is None else len(rows)
+        nq = len(qvec) if qvec is not None else len(qcodes)  # type: ignore[arg-type]
+        use_structure = self._structure is not None and (rows is None or n > self.exact_limit)
+        if (
+            use_structure
+            and self._family == "ivf"
+            and rows is not None
+            and self.factory.startswith("B")
+        ):
+            use_structure = False  # FAISS binary IVF cannot filter by id
+        with faiss_threads(1 if nq == 1 else None):
+            if use_structure:
+                query = qcodes if self.kind != "float" else qvec
+                return self._structure_search(query, first_k, rows, ef, nprobe)
+            return self._exact_search(qvec, qcodes, first_k, rows)
+
+    def _first_rows(self, rows: np.ndarray | None, k: int) -> np.ndarray:
+        """The first ``k`` non-blank rows (of ``rows``, already free of blank rows)."""
+        if rows is not None:
+            return rows[:k]
+        head = np.arange(min(len(self._ids), k + len(self._blank_rows)))
+        if len(self._blank_rows):
+            head = head[~self._blank.view()[head]]
+        return head[:k]
+
+    def _zero_hits(self, rows: np.ndarray) -> list[Hit]:
+        ids, texts, meta = self._ids, self._texts, self._meta
+        return [Hit(ids[r], 0.0, texts[r], meta[r]) for r in rows.tolist()]
 
     def _exact_search(
         self, qvec: np.ndarray | None, qcodes: np.ndarray | None, k: int, rows: np.ndarray | None
     ) -> np.ndarray:
         """Brute-force first stage over all rows (or ``rows``): candidate rows ``(nq, k)``."""
         faiss = faiss_module()
-        if rows is None and self._scan is not None:
-            assert qvec is not None and self._scan.ntotal == len(self._ids)
+        if rows is None and self._scan is not None and qvec is not None:
             if k >= len(self._ids):  # every row is a candidate
                 return np.broadcast_to(np.arange(len(self._ids)), (len(qvec), len(self._ids)))
             query = np.ascontiguousarray(qvec[:, : self._scan_dims])
             labels = self._scan.search(query, k)[1]
             short = (labels < 0).any(1)
-            if short.any():
-                # A query whose leading dimensions are all zero (an empty text) scores every
-                # document 0, and the fast scan then returns nothing: take Hamming order.
-                assert qcodes is not None and self._codes is not None
+            if short.any() and qcodes is not None and self._codes is not None:
+                # A query whose leading dimensions are all zero scores every document 0,
+                # and the fast scan then returns nothing: take Hamming order.
                 _, ham = faiss.knn_hamming(
                     np.ascontiguousarray(qcodes[short]), self._codes.view(), k
                 )
@@ -796,11 +1032,16 @@ class Index:
     def _rescore(
         self, qvec: np.ndarray | None, qcodes: np.ndarray | None, cand: np.ndarray, k: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Exact scores of the candidate rows; the best ``k`` per query, best first."""
+        """Exact scores of the candidate rows; the best ``k`` per query, best first.
+
+        Blank rows among the candidates are dropped (score ``-inf``, like a missing one).
+        """
         nq, c = cand.shape
         scores = np.full((nq, c), -np.inf, np.float32)
         valid = cand >= 0
         safe = np.where(valid, cand, 0)
+        if len(self._blank_rows):
+            valid &= ~self._blank.view()[safe]
         block = max(1, (4 << 20) // max(c * self._dim, 1))  # ~16 MB of gathered rows
         for s in range(0, nq, block):
             e = min(nq, s + block)
@@ -844,10 +1085,14 @@ class Index:
 
         Files: ``manifest.json`` (settings, encoder fingerprint, SHA-256 of every file),
         ``docs.jsonl`` (id, text, metadata per line), ``vectors.npy`` and/or
-        ``codes.npy``, ``scan.faiss`` (the binary+rerank first stage), and the FAISS
-        structure (``structure.faiss``, ``serials.npy``) when one is built. Everything is written to a temporary folder beside ``path``
-        and renamed into place, so ``path`` never holds a half-written index. An existing
-        ``path`` is replaced only with ``overwrite=True`` and only if it is an index.
+        ``codes.npy``, ``blank.npy`` (rows of the blank documents), ``scan.faiss`` (the
+        binary+rerank first stage), and the FAISS structure (``structure.faiss``,
+        ``serials.npy``) when one is built. Everything is written to a temporary folder
+        beside ``path`` and renamed into place, so ``path`` never holds a half-written
+        index; a save killed mid-swap is completed by the next load. An existing ``path``
+        is replaced only with ``overwrite=True`` and only if it is a sememe index folder
+        (an empty folder is fine); anything else raises
+        :class:`~sememe.errors.FolderExistsError`.
         """
         return _persist.save_index(self, path, overwrite=overwrite)
 
@@ -864,10 +1109,40 @@ class Index:
 
         ``encoder`` defaults to the model named in the manifest (the bundled one when
         the name is unknown); its fingerprint must match the one the index was built
-        with. ``verify`` checks every file's SHA-256. ``mmap=True`` maps the vector and
-        code files read-only instead of reading them (less memory; the first ``add`` or
-        ``remove`` copies them); FAISS files are read into memory (binary+rerank's scan
-        is 16 bytes per document at 128 scan dims, and is rebuilt from the vectors, reading
-        them all, when the folder lacks it).
+        with. The manifest's fields are checked for type, range and consistency, every
+        file for its size and SHA-256, then each file as it is parsed. ``verify=False``
+        skips the SHA-256 of the document, vector and code files (not of the FAISS files,
+        which FAISS cannot parse safely when damaged). Anything wrong raises
+        :class:`IndexFormatError` naming the file, verified or not. ``mmap=True`` maps the
+        vector and code files read-only instead of reading them (less memory; the first
+        ``add`` or ``remove`` copies them); FAISS files are read into memory
+        (binary+rerank's scan is 16 bytes per document at 128 scan dims, and is rebuilt
+        from the vectors, reading them all, when the folder lacks it).
         """
         return _persist.load_index(cls, path, encoder, verify=verify, mmap=mmap)
+
+
+def _as_texts(texts: Any, name: str) -> list[str]:
+    """``texts`` (a str or an iterable of str) as a list; bytes and mappings refused.
+
+    ``bytes`` would otherwise become a list of ints and a dict the list of its keys.
+    """
+    if isinstance(texts, (bytes, bytearray, memoryview, Mapping)):
+        raise InvalidTypeError(
+            f"{name} is {type(texts).__name__}; expected a str or an iterable of str"
+        )
+    try:
+        return _text.as_list(texts, name)
+    except TypeError as exc:
+        if isinstance(exc, SememeError):
+            raise
+        raise InvalidTypeError(str(exc)) from None
+
+
+def _is_in(value: Any, want: Any) -> bool:
+    """``value in want`` for a ``where`` filter, also for unhashable metadata values
+    (a list in the metadata against a set of wanted values compares by equality)."""
+    try:
+        return value in want
+    except TypeError:
+        return any(value == w for w in want)
