@@ -350,6 +350,18 @@ def test_the_line_named_is_the_bad_record_s_line(tmp_path_factory, lines, data):
         assert text.splitlines()[number - 1].strip()
 
 
+def test_lone_surrogates_are_refused_at_their_line(tmp_path, capsys):
+    """Valid JSON, but not text: the output could not be written after all the work."""
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"text": "\\ud83d\\ude00 fine"}\n\n{"text": "\\ud800"}\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert main(["dedupe", str(data), "-o", str(out)]) == 1
+    assert f"{data}:3: contains a lone surrogate (\\ud800)" in _one_error_line(capsys)
+    assert not out.exists()
+    data.write_text('{"text": "\\ud83d\\ude00 fine"}\n', encoding="utf-8")
+    assert _io.read_texts(str(data)) == ["\U0001f600 fine"]
+
+
 def test_stdin_errors_are_named_and_numbered(tmp_path):
     proc = subprocess.run(
         [
