@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import MissingDependencyError
+
 
 def require_torch() -> Any:
     """Import and return torch, or raise an ImportError that says how to install it."""
     try:
         import torch
     except ImportError:
-        raise ImportError(
+        raise MissingDependencyError(
             "sememe.training needs torch, an optional extra: "
             "pip install 'sememe[train]' (torch==2.13.0)"
         ) from None

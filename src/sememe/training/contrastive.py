@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from tokenizers import Tokenizer
 
+from ..errors import InvalidArgumentError
 from .pairs import Pairs, ScoredPairs, text_key
 from .student import Student, Tokenized, tokenize, torch
 from .tokenlearn import binary_similarity_loss, relational_loss
@@ -99,9 +100,9 @@ def fine_tune(
 ) -> list[dict[str, float]]:
     """Fine-tune ``student`` in place; returns one log row per epoch (epoch 0 = the start)."""
     if not len(pairs):
-        raise ValueError("contrastive fine-tuning needs at least one positive pair")
+        raise InvalidArgumentError("contrastive fine-tuning needs at least one positive pair")
     if config.epochs < 1 or config.batch_size < 1:
-        raise ValueError("epochs and batch_size must be at least 1")
+        raise InvalidArgumentError("epochs and batch_size must be at least 1")
     train_scored, held = scored.split(config.held_out, seed=config.seed)
     anchors = tokenize(tokenizer, pairs.anchors)
     positives = tokenize(tokenizer, pairs.positives)
@@ -116,7 +117,7 @@ def fine_tune(
     )
     keep = np.flatnonzero((anchors.lengths() > 0) & (positives.lengths() > 0) & unseen)
     if not len(keep):
-        raise ValueError("no usable positive pairs (all empty or held out)")
+        raise InvalidArgumentError("no usable positive pairs (all empty or held out)")
     sa, sb = tokenize(tokenizer, train_scored.a), tokenize(tokenizer, train_scored.b)
     s_keep = np.flatnonzero((sa.lengths() > 0) & (sb.lengths() > 0))
     s_scores = torch.tensor(np.asarray(train_scored.score, np.float32))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from tokenizers import Tokenizer
 
+from ..errors import InvalidArgumentError
 from .teacher import Teacher
 
 
@@ -31,7 +32,7 @@ class Pca:
 def fit_pca(x: np.ndarray, dim: int, *, center: bool = True) -> Pca:
     """Leading ``dim`` principal axes of the rows of ``x`` (ordered, so prefixes nest)."""
     if dim > x.shape[1]:
-        raise ValueError(f"PCA to {dim} dimensions needs at least {dim} input dimensions")
+        raise InvalidArgumentError(f"PCA to {dim} dimensions needs at least {dim} input dimensions")
     x64 = x.astype(np.float64)
     mean = x64.mean(axis=0) if center else np.zeros(x.shape[1])
     cov = np.cov((x64 - mean).T, bias=True) if center else (x64.T @ x64) / len(x64)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..encoder import Encoder
+from ..errors import InvalidArgumentError
 from .distill import fit_pca
 from .student import encoder_arrays, to_encoder
 
@@ -49,10 +50,10 @@ def merge_tables(
 ) -> np.ndarray:
     """One (vocab, dim) mean-pooling table from ``models`` weighted by ``alphas``."""
     if len(models) != len(alphas) or not models:
-        raise ValueError("give one alpha per model, and at least one model")
+        raise InvalidArgumentError("give one alpha per model, and at least one model")
     first = models[0].tokenizer.to_str()
     if any(m.tokenizer.to_str() != first for m in models[1:]):
-        raise ValueError("only models with the same tokenizer can be merged")
+        raise InvalidArgumentError("only models with the same tokenizer can be merged")
     parts = []
     for model, alpha in zip(models, alphas, strict=True):
         table = _plain_table(model)
@@ -61,6 +62,6 @@ def merge_tables(
         parts.append(table * (alpha / scale))
     merged = np.concatenate(parts, axis=1)
     if dim > merged.shape[1]:
-        raise ValueError(f"cannot merge into {dim} dimensions from {merged.shape[1]}")
+        raise InvalidArgumentError(f"cannot merge into {dim} dimensions from {merged.shape[1]}")
     pca = fit_pca(_pooled(models[0], merged, sample), dim, center=False)
     return (merged @ pca.components.T).astype(np.float32)

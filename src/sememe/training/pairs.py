@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InvalidArgumentError
+
 
 @dataclass
 class Pairs:
@@ -90,7 +92,7 @@ def _tsv(path: Path, columns: int = 3) -> list[list[str]]:
             continue
         row = line.split("\t")
         if len(row) != columns:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{path}:{number}: expected {columns} tab-separated fields, got {len(row)}"
             )
         rows.append(row)

