@@ -40,7 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nprobe", type=positive_int, default=None, help="IVF lists visited")
     p.add_argument("--candidates", type=positive_int, default=None, help="binary+rerank candidates")
     p.add_argument(
-        "--no-verify", action="store_true", help="skip the checksums (faster for large indexes)"
+        "--no-verify",
+        action="store_true",
+        help="skip the SHA-256 of the document and vector files (sizes and headers are still checked, FAISS files always hashed); faster for large indexes",
     )
     p.set_defaults(func=run)
 
