@@ -16,6 +16,11 @@ records that it removes too, ``precision`` the share of its removals that have a
 record within the threshold (exact float cosine) - a removal without one is wrong.
 Timings are medians of interleaved repeats, encoding included.
 
+``--dense`` times the pathological near-identical input ``line 1`` ... ``line N`` (N = 100,000
+by default, ``--dense-n``) against the first N lines of the bench corpus: each run in a fresh
+subprocess, so its peak memory (``ru_maxrss``) is measured on its own, alternating the two
+inputs; the goal is the dense input within 2x the bench time and under 2 GB.
+
 ``--large`` also runs sememe alone on every text line in ``../shared`` (corpus sentences,
 WordNet glosses and examples, the bench lines and the 1 MB document's lines: about one
 million), timing encode and search separately and estimating pair recall from a
@@ -24,6 +29,7 @@ brute-force check of sampled lines.
     python benchmarks/dedupe.py                 # 100k, 3 repeats, peers included
     python benchmarks/dedupe.py --quick         # 20k lines, 1 repeat
     python benchmarks/dedupe.py --large         # plus the ~820k-line run
+    python benchmarks/dedupe.py --dense         # line 1 ... line 100000 vs 100k bench lines
 """
 
 from __future__ import annotations
@@ -275,6 +281,67 @@ def bench_large(args: argparse.Namespace) -> None:
     )
 
 
+# ---------------------------------------------------------------------- dense
+
+
+def dense_lines(n: int) -> list[str]:
+    """``line 1`` ... ``line n``: every line a near duplicate of thousands of others."""
+    return [f"line {i}" for i in range(1, n + 1)]
+
+
+def one_run(which: str, n: int, threshold: float, search: str) -> None:
+    """Child process: one dedupe() of one input; prints a JSON line with time and memory."""
+    import json
+    import resource
+    import warnings
+
+    texts = dense_lines(n) if which == "dense" else read_lines(BENCH, n)
+    enc = sememe.load()
+    enc.encode(["warm up"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the few Korean bench lines: compared by 3-grams
+        t0 = time.perf_counter()
+        result = dedupe(texts, threshold=threshold, encoder=enc, search=search)
+        secs = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(json.dumps({"secs": secs, "rss_mb": rss, "kept": result.n_kept, "n": len(texts)}))
+
+
+def bench_dense(args: argparse.Namespace) -> None:
+    import json
+    import subprocess
+
+    n, t = args.dense_n, args.threshold
+    runs: dict[str, list[dict]] = {"bench": [], "dense": []}
+    for _ in range(args.repeats):
+        for which in ("bench", "dense"):
+            cmd = [sys.executable, __file__, "--one", which, str(n), str(t), args.dense_search]
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, check=True)
+            runs[which].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            r = runs[which][-1]
+            log(f"  {which}: {r['secs']:.2f}s, peak RSS {r['rss_mb']:.0f} MB, kept {r['kept']:,}")
+    med = {k: statistics.median(r["secs"] for r in v) for k, v in runs.items()}
+    rss = {k: max(r["rss_mb"] for r in v) for k, v in runs.items()}
+    print(
+        f"\ndense input vs bench, {n:,} lines each, threshold {t}, search={args.dense_search!r}, "
+        f"median of {args.repeats} alternating runs, each in a fresh process (encoding included)\n"
+    )
+    print("| input | median s | peak RSS MB | kept |")
+    print("|---|---:|---:|---:|")
+    print(
+        f"| first {n:,} lines of {BENCH.name} | {med['bench']:.2f} | {rss['bench']:.0f} | "
+        f"{runs['bench'][-1]['kept']:,} |"
+    )
+    print(
+        f"| `line 1` ... `line {n}` | {med['dense']:.2f} | {rss['dense']:.0f} | "
+        f"{runs['dense'][-1]['kept']:,} |"
+    )
+    print(
+        f"\ndense / bench time: {med['dense'] / med['bench']:.2f}x (goal <= 2x); "
+        f"dense peak memory {rss['dense']:.0f} MB (goal < 2048)"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threshold", type=float, default=0.9)
@@ -287,11 +354,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--large-only", action="store_true")
     ap.add_argument("--large-limit", type=int, default=None)
     ap.add_argument("--sample", type=int, default=5000, help="lines checked by brute force (large)")
+    ap.add_argument("--dense", action="store_true", help="only the dense-input comparison")
+    ap.add_argument("--dense-n", type=int, default=100_000)
+    ap.add_argument("--dense-search", default="auto", choices=["auto", "exact", "cells"])
+    ap.add_argument("--one", nargs=4, metavar=("WHICH", "N", "T", "SEARCH"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.one:
+        which, n, t, search = args.one
+        one_run(which, int(n), float(t), search)
+        return
     if not BENCH.is_file():
         sys.exit(f"benchmark input {BENCH} not found (it lives in ../shared/bench)")
     if args.quick:
         args.limit, args.repeats = args.limit or 20_000, 1
+    if args.dense:
+        bench_dense(args)
+        return
     if not args.large_only:
         bench_100k(args)
     if args.large or args.large_only:

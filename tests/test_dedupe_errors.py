@@ -66,6 +66,8 @@ def test_record_mistakes_keep_their_builtin_types():
         dedupe(["a", None], encoder=TINY)
     with pytest.raises(InvalidTypeError, match="single bytes"):
         dedupe(b"ab", encoder=TINY)
+    with pytest.raises(InvalidTypeError, match="is a dict"):  # its keys are not the texts
+        dedupe({"cat sat": 1, "dog ran": 2}, encoder=TINY)
     with pytest.raises(KeyError, match=r"records\[0\] has no field 'body'") as info:
         dedupe([{"text": "a"}], key="body", encoder=TINY)
     assert isinstance(info.value, SememeError)

@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 from conftest import tiny_encoder
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sememe import Deduplicator, dedupe
 from sememe.deduplication import normalize_text
-from sememe.deduplication._coverage import jaccard_cutoff, uncovered, uncovered_share
+from sememe.deduplication._coverage import (
+    jaccard_cutoff,
+    ngram_best,
+    ngram_pairs,
+    shingles,
+    uncovered,
+    uncovered_share,
+)
 
 KOREAN = [
     "오늘은 날씨가 맑고 따뜻해서 공원에 산책을 갔다",
@@ -175,3 +185,40 @@ def test_a_word_level_model_marks_unknown_words_uncovered():
     with pytest.warns(UserWarning, match="2 of 3 texts"):
         r = dedupe([KOREAN[0], KOREAN[1], "cat sat"], threshold=0.5, encoder=enc)
     assert r.kept == [0, 1, 2]
+
+
+# ---------------------------------------------------------------------- the 3-gram join
+
+syllables = st.sampled_from(list("가나다라마바사아자차카타파하"))
+short_lines = st.lists(syllables, min_size=0, max_size=12).map("".join)
+
+
+@settings(max_examples=40, deadline=None)
+@given(lines=st.lists(short_lines, max_size=25), floor=st.sampled_from([0.8, 0.9, 0.95, 1.0]))
+def test_ngram_join_is_exact(lines, floor):
+    sets = [shingles(line) for line in lines]
+    cut = jaccard_cutoff(floor)
+
+    def jac(a, b):
+        return len(a & b) / len(a | b)
+
+    want = {
+        (a, b)
+        for a in range(len(sets))
+        for b in range(a + 1, len(sets))
+        if jac(sets[a], sets[b]) >= cut - 1e-12
+    }
+    ua, ub, sims = ngram_pairs(sets, floor)
+    assert set(zip(ua.tolist(), ub.tolist(), strict=True)) == want
+    assert all(s >= floor - 1e-6 for s in sims.tolist())
+    half = len(sets) // 2
+    best, where = ngram_best(sets[:half], sets[half:], floor)
+    for q in range(half):
+        scores = [jac(sets[q], s) for s in sets[half:]]
+        good = [k for k, j in enumerate(scores) if j >= cut - 1e-12]
+        if not good:
+            assert where[q] == -1 and best[q] == -np.inf
+        else:
+            top = max(scores[k] for k in good)
+            assert where[q] == min(k for k in good if scores[k] == top)
+            assert best[q] == pytest.approx(1 - (1 - top) / 5, abs=1e-6)

@@ -13,6 +13,7 @@ The pipeline, for one call:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
@@ -104,6 +105,11 @@ def texts_of(records: Any, key: Key = None, name: str = "records") -> tuple[list
     key = check_key(key)
     if records is None:
         raise InvalidTypeError(f"{name} is None; expected a list of texts or records")
+    if isinstance(records, dict):
+        raise InvalidTypeError(
+            f"{name} is a dict; pass a list of texts or records (e.g. list(d.values())), "
+            "not a mapping (its keys would be taken as the texts)"
+        )
     if isinstance(records, (str, bytes)):
         raise InvalidTypeError(
             f"{name} is a single {type(records).__name__}; pass a list of texts (e.g. [text]) to deduplicate"
@@ -917,7 +923,9 @@ class Deduplicator:
         meta, arrays, _ = read_state(path)
         enc = _resolve_encoder(encoder)
         if enc.dim != meta["dim"] and encoder is None and meta["dim"] <= enc.full_dim:
-            enc = enc.with_options(dim=meta["dim"])
+            # not a dimension of this model: reported as a different model below
+            with contextlib.suppress(ValueError):
+                enc = enc.with_options(dim=meta["dim"])
         if enc.fingerprint != meta["fingerprint"] or enc.dim != meta["dim"]:
             raise DedupeStateError(
                 f"{path}: saved with model {meta['model']!r} (dim {meta['dim']}); the given "

@@ -25,10 +25,8 @@ on a cosine, so they stay exact.
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -151,48 +149,54 @@ def from_scale(similarity: float) -> float:
     return 1.0 - SCALE * (1.0 - similarity)
 
 
-def _prefixes(sets: Sequence[frozenset[str]], cut: float, rank: dict[str, int]) -> list[list[str]]:
-    """Prefix filter: two sets with Jaccard >= ``cut`` share a gram among each one's first
-    ``|x| - ceil(cut * |x|) + 1`` grams in the global order (rarest first)."""
-    out = []
+def _incidence(
+    sets: Sequence[frozenset[str]], vocab: dict[str, int] | None = None
+) -> tuple[Any, dict[str, int]]:
+    """Sparse 0/1 matrix (sets x grams); grams not in a given ``vocab`` are added to it."""
+    from scipy import sparse
+
+    vocab = {} if vocab is None else vocab
+    cols: list[int] = []
+    indptr = [0]
     for s in sets:
-        ordered = sorted(s, key=lambda g: (rank[g], g))
-        out.append(ordered[: len(ordered) - math.ceil(cut * len(ordered) - 1e-9) + 1])
-    return out
+        cols.extend(vocab.setdefault(g, len(vocab)) for g in s)
+        indptr.append(len(cols))
+    data = np.ones(len(cols), np.float32)
+    shape = (len(sets), max(1, len(vocab)))
+    return sparse.csr_matrix((data, np.asarray(cols, np.int64), indptr), shape=shape), vocab
+
+
+#: Rows of the sparse intersection product computed at once (bounds its memory).
+_CHUNK = 128
 
 
 def ngram_pairs(
     sets: Sequence[frozenset[str]], floor: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All pairs ``a < b`` of ``sets`` with ``to_scale(jaccard) >= floor``, exactly
-    (prefix-filtered candidates, each verified)."""
+    """All pairs ``a < b`` of ``sets`` with ``to_scale(jaccard) >= floor``, exactly: the
+    intersections of every pair come from one sparse product per chunk of rows."""
+    if len(sets) < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
     cut = jaccard_cutoff(floor)
-    counts: dict[str, int] = defaultdict(int)
-    for s in sets:
-        for g in s:
-            counts[g] += 1
-    rank = {g: c for g, c in counts.items()}
-    postings: dict[str, list[int]] = defaultdict(list)
-    ua: list[int] = []
-    ub: list[int] = []
-    sims: list[float] = []
-    for b, prefix in enumerate(_prefixes(sets, cut, rank)):
-        seen: set[int] = set()
-        for g in prefix:
-            for a in postings[g]:
-                if a in seen:
-                    continue
-                seen.add(a)
-                j = _jaccard(sets[a], sets[b])
-                if j >= cut - 1e-12:
-                    ua.append(a)
-                    ub.append(b)
-                    sims.append(j)
-            postings[g].append(b)
+    x, _ = _incidence(sets)
+    xt = x.T.tocsr()
+    sizes = np.diff(x.indptr).astype(np.float64)
+    ua, ub, js = [], [], []
+    for start in range(0, len(sets), _CHUNK):
+        inter = (x[start : start + _CHUNK] @ xt).tocoo()
+        a = inter.row.astype(np.int64) + start
+        b = inter.col.astype(np.int64)
+        upper = a < b
+        a, b, n = a[upper], b[upper], inter.data[upper].astype(np.float64)
+        j = n / (sizes[a] + sizes[b] - n)
+        ok = j >= cut - 1e-12
+        ua.append(a[ok])
+        ub.append(b[ok])
+        js.append(j[ok])
     return (
-        np.asarray(ua, np.int64),
-        np.asarray(ub, np.int64),
-        to_scale(np.asarray(sims, np.float64)).astype(np.float32),
+        np.concatenate(ua),
+        np.concatenate(ub),
+        to_scale(np.concatenate(js)).astype(np.float32),
     )
 
 
@@ -200,27 +204,31 @@ def ngram_best(
     queries: Sequence[frozenset[str]], stored: Sequence[frozenset[str]], floor: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each query set, the best similarity (on the scale) among ``stored`` at or above
-    ``floor`` (-inf if none) and its position (-1)."""
+    ``floor`` (-inf if none) and its position (-1; ties: the earliest)."""
     best = np.full(len(queries), -np.inf, np.float32)
     where = np.full(len(queries), -1, np.int64)
     if not len(queries) or not len(stored):
         return best, where
     cut = jaccard_cutoff(floor)
-    postings: dict[str, list[int]] = defaultdict(list)
-    for k, s in enumerate(stored):
-        for g in s:
-            postings[g].append(k)
-    for q, s in enumerate(queries):
-        hits: dict[int, int] = defaultdict(int)
-        for g in s:
-            for k in postings.get(g, ()):
-                hits[k] += 1
-        for k, inter in hits.items():
-            j = inter / (len(s) + len(stored[k]) - inter)
-            if j >= cut - 1e-12:
-                sim = float(to_scale(j))
-                if sim > best[q] or (sim == best[q] and k < where[q]):
-                    best[q], where[q] = sim, k
+    st, vocab = _incidence(stored)
+    q, vocab = _incidence(queries, dict(vocab))
+    st.resize((st.shape[0], q.shape[1]))
+    stt = st.T.tocsr()
+    q_sizes = np.diff(q.indptr).astype(np.float64)
+    s_sizes = np.diff(st.indptr).astype(np.float64)
+    for start in range(0, len(queries), _CHUNK):
+        inter = (q[start : start + _CHUNK] @ stt).tocoo()
+        a = inter.row.astype(np.int64) + start
+        b = inter.col.astype(np.int64)
+        n = inter.data.astype(np.float64)
+        j = n / (q_sizes[a] + s_sizes[b] - n)
+        ok = j >= cut - 1e-12
+        a, b, sim = a[ok], b[ok], to_scale(j[ok]).astype(np.float32)
+        order = np.lexsort((b, -sim, a))  # per query: best first, then the earliest
+        a, b, sim = a[order], b[order], sim[order]
+        first = np.r_[True, a[1:] != a[:-1]] if len(a) else np.zeros(0, bool)
+        best[a[first]] = sim[first]
+        where[a[first]] = b[first]
     return best, where
 
 
