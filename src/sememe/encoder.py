@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, overload
 
@@ -39,9 +40,13 @@ _DEFAULT_BATCH = 8192
 #: and memory: 220 s and 4.4 GB for 50 MB).
 LONG_TEXT = 65_536
 #: Target characters per piece of a long text (a piece ends at the first safe cut after it).
+#: A piece never holds more than ``2 * PIECE_CHARS`` characters (plus one of context): a
+#: longer stretch without a safe cut is cut at a character boundary (see ``_forced_cut``).
 PIECE_CHARS = 16_384
 #: Pieces tokenized per batch: memory is bounded by the batch, not by the text.
 PIECES_PER_BATCH = 64
+#: Characters tokenized after a forced cut to find the tokens of its context character.
+_CONTEXT_WINDOW = 64
 
 # Safe cuts of a long text: a whitespace right after a letter or digit. For tokenizers whose
 # tokens never span a word (``_wordcache.split_mode``), the tokens of ``text`` are those of
@@ -51,6 +56,60 @@ _CUTS = {
     "space": re.compile(r"(?<=[^\W_\u0120]) "),
     "whitespace": re.compile(r"(?<=[^\W_\u0120])[ \t\n]"),
 }
+
+# Forced cuts, for a stretch of 2 * PIECE_CHARS characters without a safe cut (CJK text, a
+# base64 blob, "x" * 10**6), best first: after a run of punctuation or newlines, then at a
+# change between CJK and other characters (merges across either are rare), else anywhere.
+_CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
+_FORCED_CUTS = (
+    re.compile(
+        "[\n\u3001\u3002\uff0c\uff1b\uff1a\uff01\uff1f\u2026,.;:!?)\\]"
+        "\u300b\u300d\u300f\u3011\uff09]+"
+    ),
+    re.compile(f"(?<=[{_CJK}])(?=[^{_CJK}])|(?<=[^{_CJK}])(?=[{_CJK}])"),
+)
+
+
+def _leading_within(offsets: list[tuple[int, int]], end: int) -> int:
+    """Number of leading tokens whose span ends at or before character ``end``."""
+    n = 0
+    while n < len(offsets) and offsets[n][1] <= end:
+        n += 1
+    return n
+
+
+def _is_boundary(text: str, p: int) -> bool:
+    """True when cutting ``text`` before position ``p`` (``0 < p < len(text)``) splits no
+    character: not inside a surrogate pair or ``"\r\n"``, not before a combining mark, an emoji
+    skin tone or a zero-width joiner, not after a joiner."""
+    a, b = text[p - 1], text[p]
+    if "\ud800" <= a <= "\udbff" and "\udc00" <= b <= "\udfff":
+        return False
+    if (a == "\r" and b == "\n") or a == "\u200d" or b == "\u200d":
+        return False
+    if "\U0001f3fb" <= b <= "\U0001f3ff":
+        return False
+    return not unicodedata.category(b).startswith("M")
+
+
+def _forced_cut(text: str, lo: int, hi: int) -> int | None:
+    """Where to cut ``text`` in ``[lo, hi]`` when no safe cut is there (``0 < lo < len(text)``).
+
+    The first place after punctuation, else the first change of script, else ``lo`` moved
+    forward to a character boundary (at most 16 characters: past a run of combining marks
+    only a surrogate pair is kept whole). None when that is the end of the text.
+    """
+    n = len(text)
+    for pattern in _FORCED_CUTS:
+        for m in islice(pattern.finditer(text, lo, hi), 8):
+            p = m.end()
+            if lo <= p < n and _is_boundary(text, p):
+                return p
+    for p in range(lo, min(lo + 16, n)):
+        if _is_boundary(text, p):
+            return p
+    p = lo + 1 if "\ud800" <= text[lo - 1] <= "\udbff" and "\udc00" <= text[lo] <= "\udfff" else lo
+    return p if p < n else None
 
 
 @dataclass(frozen=True)
@@ -305,9 +364,11 @@ class Encoder:
         Returns a :class:`TokenizedText` for a ``str``, else a list of them.
         Unlike :meth:`encode`, nothing is truncated unless ``truncate=True``.
 
-        Texts over 65,536 characters are tokenized in pieces cut at safe boundaries (see
-        :meth:`count_tokens`), with offsets into the original string; the result is the
-        same as tokenizing the text whole.
+        Texts over 65,536 characters are tokenized in pieces (see :meth:`count_tokens`),
+        with exact character offsets into the original string, in order. The result is
+        that of tokenizing the text whole where it has spaces; a run of more than 16,384
+        characters without a space may be cut at character boundaries, near which the ids
+        may differ (a token or two per cut).
         """
         single = _text.is_single_text(texts)
         items = _text.as_list(texts)
@@ -330,12 +391,16 @@ class Encoder:
     def count_tokens(self, texts: str | Iterable[str]) -> Any:
         """Number of tokens of each text, without truncation (an int for a ``str``).
 
-        A text over 65,536 characters is counted in pieces of about 16,384 characters, cut
-        at a space (or tab, newline) right after a letter or digit, which costs time and
-        memory linear in its length. The count is exact for tokenizers whose tokens never
-        span two words (checked when the encoder is built; true of the bundled model).
-        For other tokenizers, and inside a stretch with no such cut, the text is
-        tokenized whole.
+        A text over 65,536 characters is counted in pieces of about 16,384 characters, which
+        costs time and memory linear in its length, for tokenizers whose tokens never span
+        two words (checked when the encoder is built; true of the bundled model; other
+        tokenizers count long texts whole). A piece ends at a space (or tab, newline) right
+        after a letter or digit, where the count is exact. Where the 16,384 characters
+        after a piece's target size hold no such space (inside a longer run without one:
+        CJK text, a base64 blob), the text is cut at a character boundary instead, after
+        punctuation where there is some; there the count can differ
+        by a token or two per cut from tokenizing the text whole (a token that would span
+        the cut is counted as two). ``count_tokens(t) == len(tokenize(t))`` always.
         """
         single = _text.is_single_text(texts)
         items = _text.as_list(texts)
@@ -346,7 +411,7 @@ class Encoder:
             encs = self._encode_raw(self._offsets_tokenizer, [items[i] for i in short], fast=True)
             counts[short] = [len(e) for e in encs]
             for i in long:
-                counts[i] = sum(len(e) - d for e, d, _ in self._long_pieces(items[i]))
+                counts[i] = sum(len(e) - d for e, d, _, _ in self._long_pieces(items[i]))
         else:
             encs = self._encode_raw(self._offsets_tokenizer, items, fast=True)
             counts = np.fromiter((len(e) for e in encs), dtype=np.int64, count=len(encs))
@@ -360,54 +425,117 @@ class Encoder:
         limit = LONG_TEXT
         return {i for i, t in enumerate(items) if len(t) > limit}
 
-    def _cuts(self, text: str, piece_chars: int) -> list[int]:
-        """Safe cut positions about ``piece_chars`` apart (see ``_CUTS``), increasing."""
+    def _cuts(self, text: str, piece_chars: int, max_chars: int) -> Iterator[tuple[int, bool]]:
+        """Cut positions ``(c, forced)``, increasing, about ``piece_chars`` apart.
+
+        ``forced`` is False at a safe cut (``_CUTS``: a space after a letter, searched in
+        ``[prev + piece_chars, prev + max_chars)``) and True where that stretch has none and
+        the text is cut at a character boundary instead (:func:`_forced_cut`). Lazy, and each
+        step reads at most ``max_chars`` characters, so the work is linear in the text.
+        """
         pattern = _CUTS[self._split_mode] if self._split_mode else None
-        cuts: list[int] = []
         if pattern is None:
-            return cuts
-        pos = piece_chars
-        while pos < len(text):
-            m = pattern.search(text, pos)
-            if m is None:
-                break
-            cuts.append(m.start())
-            pos = m.start() + piece_chars
-        return cuts
+            return
+        n = len(text)
+        prev = 0
+        while True:
+            pos = prev + piece_chars
+            if pos >= n:
+                return
+            hi = min(prev + max(max_chars, piece_chars + 1), n)
+            m = pattern.search(text, pos, hi)
+            if m is not None:
+                cut, forced = m.start(), False
+            elif hi >= n:
+                return  # the rest is short enough to be one piece
+            else:
+                found = _forced_cut(text, pos, hi)
+                if found is None:
+                    return
+                cut, forced = found, True
+            yield cut, forced
+            prev = cut
 
     def _long_pieces(
-        self, text: str, *, offsets: bool = False, piece_chars: int | None = None
-    ) -> Iterable[tuple[Any, int, int]]:
-        """Yield ``(encoding, n_drop, base)`` for consecutive pieces of ``text``.
+        self,
+        text: str,
+        *,
+        offsets: bool = False,
+        piece_chars: int | None = None,
+        max_chars: int | None = None,
+        limited: bool = False,
+    ) -> Iterator[tuple[Any, int, int, int]]:
+        """Yield ``(encoding, n_drop, base, floor)`` for consecutive pieces of ``text``.
 
-        Piece ``k > 0`` starts one character before its cut: that letter is context whose
-        ``n_drop`` tokens (those of the letter alone) are dropped, so the first kept token
-        sees the space before it as in the whole text (Llama-like tokenizers fold the space
-        into the next token: ``"▁sat"`` covers ``" sat"``). ``base`` is the piece's offset
-        in ``text``. Pieces are tokenized :data:`PIECES_PER_BATCH` at a time.
+        Piece ``k > 0`` starts one character before its cut: that character is context
+        whose ``n_drop`` leading tokens are dropped. At a safe cut (a letter before a space)
+        they are the tokens of the letter alone, so the first kept token sees the space
+        before it as in the whole text (Llama-like tokenizers fold the space into the next
+        token: ``"▁sat"`` covers ``" sat"``) and the result is exact. At a forced cut they are
+        the leading tokens lying within the context character (counted on the first
+        :data:`_CONTEXT_WINDOW` characters of the piece), which keeps a sentencepiece-style
+        tokenizer from adding its start-of-text marker mid-text; tokens next to a forced cut
+        may differ from the whole text's. ``base`` is the piece's offset in ``text``;
+        ``floor`` its cut (0 for the first piece), below which no kept token may start.
+
+        Pieces hold at most ``max_chars`` (default ``2 * piece_chars``) characters plus the
+        context one, and are tokenized :data:`PIECES_PER_BATCH` at a time; ``limited``
+        starts with one piece per batch and doubles, for callers that stop early.
         """
         tok = self._offsets_tokenizer
-        cuts = self._cuts(text, PIECE_CHARS if piece_chars is None else piece_chars)
-        starts = [0, *(c - 1 for c in cuts)]
-        ends = [*cuts, len(text)]
-        context = self._encode_raw(tok, [text[c - 1] for c in cuts], fast=True)
-        drops = [0, *(len(e) for e in context)]
-        for g in range(0, len(starts), PIECES_PER_BATCH):
-            bases = starts[g : g + PIECES_PER_BATCH]
-            pieces = [text[a:b] for a, b in zip(bases, ends[g : g + PIECES_PER_BATCH], strict=True)]
+        piece_chars = PIECE_CHARS if piece_chars is None else piece_chars
+        max_chars = 2 * piece_chars if max_chars is None else max_chars
+        cuts = chain([(0, None)], self._cuts(text, piece_chars, max_chars))
+        nxt: tuple[int, bool | None] | None = next(cuts)
+        size = 1 if limited else PIECES_PER_BATCH
+        while nxt is not None:
+            group: list[tuple[int, bool | None, int]] = []
+            while nxt is not None and len(group) < size:
+                cut, forced = nxt
+                nxt = next(cuts, None)
+                group.append((cut, forced, len(text) if nxt is None else nxt[0]))
+            bases = [c if f is None else c - 1 for c, f, _ in group]
+            pieces = [text[b:e] for b, (_, _, e) in zip(bases, group, strict=True)]
+            drops = [0] * len(group)
+            safe = [k for k, (_, f, _) in enumerate(group) if f is False]
+            if safe:
+                context = self._encode_raw(tok, [pieces[k][0] for k in safe], fast=True)
+                for k, e in zip(safe, context, strict=True):
+                    drops[k] = len(e)
+            forced = [k for k, (_, f, _) in enumerate(group) if f]
+            if forced:
+                windows = [pieces[k][:_CONTEXT_WINDOW] for k in forced]
+                for k, e in zip(forced, self._encode_raw(tok, windows, fast=False), strict=True):
+                    drops[k] = _leading_within(e.offsets, 1)
             encs = self._encode_raw(tok, pieces, fast=not offsets)
-            yield from zip(encs, drops[g : g + PIECES_PER_BATCH], bases, strict=True)
+            floors = [c for c, _, _ in group]
+            yield from zip(encs, drops, bases, floors, strict=True)
+            if limited:
+                size = min(2 * size, PIECES_PER_BATCH)
 
     def _tokenize_long(
-        self, text: str, *, limit: int | None = None, piece_chars: int | None = None
+        self,
+        text: str,
+        *,
+        limit: int | None = None,
+        piece_chars: int | None = None,
+        max_chars: int | None = None,
     ) -> TokenizedText:
         """:meth:`tokenize` of one long text, piece by piece; at most ``limit`` tokens."""
         ids: list[np.ndarray] = []
         offs: list[np.ndarray] = []
         total = 0
-        for enc, drop, base in self._long_pieces(text, offsets=True, piece_chars=piece_chars):
+        pieces = self._long_pieces(
+            text,
+            offsets=True,
+            piece_chars=piece_chars,
+            max_chars=max_chars,
+            limited=limit is not None,
+        )
+        for enc, drop, base, floor in pieces:
             ids.append(np.asarray(enc.ids, dtype=np.int32)[drop:])
-            offs.append(np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)[drop:] + base)
+            spans = np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)[drop:] + base
+            offs.append(np.maximum(spans, floor))  # a no-op except right after a forced cut
             total += len(ids[-1])
             if limit is not None and total >= limit:
                 break
@@ -610,10 +738,29 @@ class Encoder:
                 for i in redo:
                     ids[i] = self._tokenize_long(batch[i], limit=limit).ids.tolist()
             elif redo:
-                full = self._encode_raw(self._tokenizer, [batch[i] for i in redo], fast=True)
-                for i, e in zip(redo, full, strict=True):
-                    ids[i] = e.ids
+                for i in redo:
+                    ids[i] = self._prefix_ids(batch[i], limit)
         return ids
+
+    def _prefix_ids(self, text: str, limit: int) -> list[int]:
+        """The first ``limit`` tokens of a long text, for tokenizers without safe cuts.
+
+        Tokenizes ever longer prefixes (from ``2 * max_tokens * CHARS_PER_TOKEN``
+        characters, doubling, never splitting a surrogate pair) until one gives more than
+        ``limit + 16`` tokens, and keeps its first ``limit``: only the last tokens of a
+        prefix can differ from the whole text's. The work is linear in the characters
+        those tokens cover, not in the text's length (tokenizing a 2 MB run without
+        spaces whole takes seconds).
+        """
+        n = 2 * self._max_chars
+        while n < len(text):
+            if "\ud800" <= text[n - 1] <= "\udbff" and "\udc00" <= text[n] <= "\udfff":
+                n += 1
+            enc = self._encode_raw(self._offsets_tokenizer, [text[:n]], fast=True)[0]
+            if len(enc.ids) > limit + 16:
+                return enc.ids[:limit]
+            n *= 2
+        return self._encode_raw(self._tokenizer, [text], fast=True)[0].ids
 
     def _word_token_ids(self, words: list[str]) -> list[list[int]]:
         return [e.ids for e in self._encode_raw(self._offsets_tokenizer, words, fast=True)]

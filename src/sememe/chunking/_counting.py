@@ -10,10 +10,19 @@ split at any whitespace, and Llama-like ones, split at single spaces; the proper
 checked on probe texts by :func:`sememe._wordcache.split_mode`). A word cut by a span's
 edge is counted as the piece inside the span. Other tokenizers, spans with runs of
 spaces in Llama-like ones, and plain ``str -> int`` callables count whole texts.
+
+A word of more than :data:`LONG_WORD` characters (a run without spaces: CJK text, a blob),
+and a text that long that would be tokenized whole, is tokenized (for the memo) or counted
+in pieces of 16k to 32k characters, cut before a whitespace or else at a character boundary
+(as :meth:`sememe.Encoder.count_tokens` does), which keeps the time linear; that count
+may differ from tokenizing it whole by a token or two per cut. Chunks shorter than
+``LONG_WORD`` characters are always counted exactly, so the ``max_tokens`` cap is exact
+for them. :meth:`TokenizerCounter.token_starts` tokenizes long texts in pieces too.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -24,6 +33,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from .. import _text, _wordcache
+from ..encoder import _forced_cut
 from ..errors import InvalidTypeError
 from .sentences import TextInfo
 
@@ -31,6 +41,12 @@ from .sentences import TextInfo
 MEMO_WORDS = 500_000
 #: Token ids remembered per tokenizer before the memo starts afresh.
 MEMO_TOKENS = 20_000_000
+#: Words (and texts, for :meth:`TokenizerCounter.token_starts`) longer than this many
+#: characters are tokenized in pieces of about :data:`PIECE_CHARS` (at most twice that).
+LONG_WORD = 65_536
+PIECE_CHARS = 16_384
+_PIECES_PER_BATCH = 64
+_SPACE = re.compile(r"\s")
 
 
 class WordMemo:
@@ -68,8 +84,14 @@ class WordMemo:
     def _add(self, words: list[str]) -> None:
         if not words:
             return
-        encs = _encode(self._tok, words, add_special_tokens=False)
-        ids = [e.ids for e in encs]
+        short = [w for w in words if len(w) <= LONG_WORD]
+        encs = iter(_encode(self._tok, short, add_special_tokens=False) if short else [])
+        ids = [  # a long word (a run without spaces) in pieces: linear time
+            next(encs).ids
+            if len(w) <= LONG_WORD
+            else list(chain.from_iterable(_long_ids(self._tok, w)))
+            for w in words
+        ]
         lens = np.fromiter(map(len, ids), np.int64, len(ids))
         flat = np.fromiter(chain.from_iterable(ids), np.int32, int(lens.sum()))
         base = len(self.lens)
@@ -92,14 +114,78 @@ class WordMemo:
         return self.ids[offsets]
 
 
-def _encode(tok: Tokenizer, texts: list[str], *, add_special_tokens: bool) -> list[Any]:
+def _encode(
+    tok: Tokenizer, texts: list[str], *, add_special_tokens: bool, offsets: bool = False
+) -> list[Any]:
     """Tokenize a batch, replacing lone surrogates (which tokenizers refuse) first."""
+    run = tok.encode_batch if offsets else tok.encode_batch_fast
     try:
-        return tok.encode_batch_fast(texts, add_special_tokens=add_special_tokens)
+        return run(texts, add_special_tokens=add_special_tokens)
     except (TypeError, UnicodeError):
-        return tok.encode_batch_fast(
+        return run(
             [_text.replace_surrogates(t) for t in texts], add_special_tokens=add_special_tokens
         )
+
+
+def _piece_bounds(text: str, piece: int | None = None) -> list[int]:
+    """``[0, c1, ..., len(text)]``: cuts about ``piece`` characters apart, each before a
+    whitespace when there is one in the next ``piece`` characters, else at a character
+    boundary (:func:`sememe.encoder._forced_cut`); no piece is over ``2 * piece``."""
+    piece = PIECE_CHARS if piece is None else piece
+    n = len(text)
+    out = [0]
+    prev = 0
+    while prev + piece < n:
+        lo, hi = prev + piece, min(prev + 2 * piece, n)
+        m = _SPACE.search(text, lo, hi)
+        if m is not None:
+            cut: int | None = m.start()
+        elif hi >= n:
+            break
+        else:
+            cut = _forced_cut(text, lo, hi)
+            if cut is None:
+                break
+        out.append(cut)
+        prev = cut
+    out.append(n)
+    return out
+
+
+def _long_ids(tok: Tokenizer, text: str) -> list[list[int]]:
+    """Token ids of one long text or word, tokenized in pieces (see the module docstring).
+
+    Each piece after the first is tokenized with the character before it as context, and
+    the leading tokens lying within that character are dropped (so a sentencepiece-style
+    tokenizer does not add a start-of-text marker at every piece).
+    """
+    bounds = _piece_bounds(text)
+    out: list[list[int]] = []
+    for g in range(0, len(bounds) - 1, _PIECES_PER_BATCH):
+        starts = bounds[:-1][g : g + _PIECES_PER_BATCH]
+        ends = bounds[g + 1 : g + 1 + _PIECES_PER_BATCH]
+        pieces = [text[max(a - 1, 0) : b] for a, b in zip(starts, ends, strict=True)]
+        encs = _encode(tok, pieces, add_special_tokens=False)
+        windows = [p[:64] for a, p in zip(starts, pieces, strict=True) if a > 0]
+        drops = iter(
+            _leading_within(e.offsets, 1)
+            for e in _encode(tok, windows, add_special_tokens=False, offsets=True)
+        )
+        out.extend(e.ids[next(drops) if a > 0 else 0 :] for a, e in zip(starts, encs, strict=True))
+    return out
+
+
+def _count_long(tok: Tokenizer, text: str) -> int:
+    """Tokens of one long text or word, counted in pieces (:func:`_long_ids`)."""
+    return sum(map(len, _long_ids(tok, text)))
+
+
+def _leading_within(offsets: list[tuple[int, int]], end: int) -> int:
+    """Number of leading tokens whose span ends at or before character ``end``."""
+    n = 0
+    while n < len(offsets) and offsets[n][1] <= end:
+        n += 1
+    return n
 
 
 class DocWords:
@@ -183,10 +269,17 @@ class TokenizerCounter(TokenCounter):
         self.newline_cost = max(0.0, float(probe[1] - probe[0]) / 2.0)
 
     def count_exact(self, texts: Sequence[str]) -> np.ndarray:
-        """Counts by tokenizing each whole text."""
+        """Counts by tokenizing each whole text (in pieces over :data:`LONG_WORD` characters)."""
         if not texts:
             return np.zeros(0, np.int64)
-        encs = _encode(self.tokenizer, list(texts), add_special_tokens=self.add_special_tokens)
+        texts = list(texts)
+        long = [i for i, t in enumerate(texts) if len(t) > LONG_WORD]
+        if long:
+            out = self.count_exact(["" if len(t) > LONG_WORD else t for t in texts])
+            for i in long:
+                out[i] = _count_long(self.tokenizer, texts[i]) + self.n_special
+            return out
+        encs = _encode(self.tokenizer, texts, add_special_tokens=self.add_special_tokens)
         return np.fromiter((len(e.ids) for e in encs), np.int64, len(encs))
 
     def count(self, texts: Sequence[str]) -> np.ndarray:
@@ -202,9 +295,17 @@ class TokenizerCounter(TokenCounter):
             parts = [p or [] for p in parts]
         sizes = np.fromiter(map(len, parts), np.int64, len(parts))
         words = list(chain.from_iterable(parts))
+        long = [k for k, w in enumerate(words) if len(w) > LONG_WORD]
+        if long:  # counted in pieces, not remembered
+            long_counts = [_count_long(self.tokenizer, words[k]) for k in long]
+            for k in long:
+                words[k] = ""
         memo = self.memo
         rows = memo.rows(words)  # before reading lens: it may add rows
         lens = memo.lens[rows]
+        if long:
+            lens = lens.copy()
+            lens[long] = long_counts
         cum = np.concatenate(([0], np.cumsum(lens)))
         bounds = np.concatenate(([0], np.cumsum(sizes)))
         summed = cum[bounds[1:]] - cum[bounds[:-1]]
@@ -284,11 +385,23 @@ class TokenizerCounter(TokenCounter):
         return out
 
     def token_starts(self, text: str) -> tuple[np.ndarray, np.ndarray, int]:
-        try:
-            enc = self.tokenizer.encode(text, add_special_tokens=False)
-        except (TypeError, UnicodeError):
-            enc = self.tokenizer.encode(_text.replace_surrogates(text), add_special_tokens=False)
-        offsets = np.asarray(enc.offsets, np.int64).reshape(-1, 2)
+        """See :meth:`TokenCounter.token_starts`. A text over :data:`LONG_WORD` characters
+        is tokenized in pieces (:func:`_piece_bounds`), so the time stays linear; the
+        pieces' token boundaries are candidates only, every chunk is counted again."""
+        if len(text) <= LONG_WORD:
+            encs = _encode(self.tokenizer, [text], add_special_tokens=False, offsets=True)
+            offsets = np.asarray(encs[0].offsets, np.int64).reshape(-1, 2)
+        else:
+            bounds = _piece_bounds(text)
+            parts = []
+            for g in range(0, len(bounds) - 1, _PIECES_PER_BATCH):
+                starts = bounds[:-1][g : g + _PIECES_PER_BATCH]
+                ends = bounds[g + 1 : g + 1 + _PIECES_PER_BATCH]
+                pieces = [text[a:b] for a, b in zip(starts, ends, strict=True)]
+                encs = _encode(self.tokenizer, pieces, add_special_tokens=False, offsets=True)
+                for a, e in zip(starts, encs, strict=True):
+                    parts.append(np.asarray(e.offsets, np.int64).reshape(-1, 2) + a)
+            offsets = np.concatenate(parts) if parts else np.zeros((0, 2), np.int64)
         if len(offsets) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
         starts = offsets[:, 0]
