@@ -591,3 +591,14 @@ def test_overwrite_replaces_a_folder_of_the_same_kind(tmp_path, kind):
     assert main(argv) == 0
     assert main(argv) == 1  # exists, no --overwrite
     assert main([*argv, "--overwrite"]) == 0
+
+
+def test_library_warnings_are_one_sememe_line(tmp_path, capsys):
+    """A warning from the library (here: lines the English model barely covers) reaches the
+    user as ``sememe: warning: ...``, not as Python's ``file:line: UserWarning:``."""
+    src = tmp_path / "ko.txt"
+    src.write_text("한국어 문장입니다\n안녕하세요 반갑습니다\nhello world\n", encoding="utf-8")
+    assert main(["dedupe", str(src), "-o", str(tmp_path / "out.txt")]) == 0
+    err = capsys.readouterr().err
+    assert "sememe: warning: dedupe:" in err
+    assert "UserWarning" not in err
