@@ -60,6 +60,15 @@ TEXTS = [
 ]
 
 
+def sentences(n: int, seed: int = 0) -> list[str]:
+    """``n`` distinct random word sequences over the tiny vocabulary."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, None] = {}
+    while len(out) < n:
+        out[" ".join(rng.choice(WORDS, rng.integers(2, 9)))] = None
+    return list(out)
+
+
 def word_tokenizer() -> Tokenizer:
     """A BERT-like word-level tokenizer: lower-cased, split on whitespace and punctuation."""
     vocab = {"[UNK]": 0, **{w: i + 1 for i, w in enumerate(WORDS)}, ".": len(WORDS) + 1}

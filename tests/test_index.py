@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED, WORDS, tiny_encoder
+from conftest import SHARED, WORDS, sentences, tiny_encoder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -32,15 +32,6 @@ DOCS = [
     "the dog sat on the mat",
     "interest rate fell today",
 ]
-
-
-def sentences(n: int, seed: int = 0) -> list[str]:
-    """``n`` distinct random word sequences over the tiny vocabulary."""
-    rng = np.random.default_rng(seed)
-    out: dict[str, None] = {}
-    while len(out) < n:
-        out[" ".join(rng.choice(WORDS, rng.integers(2, 9)))] = None
-    return list(out)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import WORDS, tiny_encoder
+from conftest import sentences, tiny_encoder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -34,15 +34,6 @@ from sememe.index import Index, IndexFormatError, UnknownIdError
 
 KINDS = ["float", "binary", "binary+rerank"]
 TESTS = Path(__file__).resolve().parent
-
-
-def sentences(n: int, seed: int = 0) -> list[str]:
-    """``n`` distinct random word sequences over the tiny vocabulary."""
-    rng = np.random.default_rng(seed)
-    out: dict[str, None] = {}
-    while len(out) < n:
-        out[" ".join(rng.choice(WORDS, rng.integers(2, 9)))] = None
-    return list(out)
 
 
 @pytest.fixture(scope="module")

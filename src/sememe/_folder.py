@@ -282,7 +282,7 @@ def _owner_pid(sibling: Path, stage: str, name: str) -> int | None:
     return int(head) if head.isdigit() else None
 
 
-def _alive(pid: int | None) -> bool:
+def pid_alive(pid: int | None) -> bool:
     """Whether process ``pid`` may still be running a save (our own pid counts as alive:
     another thread of this process may be mid-save)."""
     if pid is None:
@@ -321,7 +321,7 @@ def recover(path: Path) -> bool:
         # complete ``.new`` copy: roll forward to it (an ``.old`` alone is never restored,
         # the user may have removed ``path`` on purpose)
         complete = [
-            p for p in reversed(_siblings(path, "new")) if not _alive(_owner_pid(p, "new", name))
+            p for p in reversed(_siblings(path, "new")) if not pid_alive(_owner_pid(p, "new", name))
         ]
         if not complete and _siblings(path, "new"):
             # a live save between its steps 3 and 4 finishes within microseconds
@@ -340,28 +340,15 @@ def recover(path: Path) -> bool:
     stages = ("tmp", "new", "old") if path.exists() else ("tmp",)
     for stage in stages:
         for p in _siblings(path, stage):
-            if not _alive(_owner_pid(p, stage, name)):
+            if not pid_alive(_owner_pid(p, stage, name)):
                 shutil.rmtree(p, ignore_errors=True)
     return restored
 
 
-def _fsync_tree(folder: Path) -> None:
-    for p in [*folder.rglob("*"), folder]:
-        try:
-            fd = os.open(p, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-
-
-def _fsync_dir(folder: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a file or a folder entry to disk; best effort (some file systems refuse)."""
     try:
-        fd = os.open(folder, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return
     try:
@@ -370,6 +357,11 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in [*folder.rglob("*"), folder]:
+        fsync_path(p)
 
 
 @contextmanager
@@ -403,7 +395,7 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
             os.replace(path, old)
         os.replace(new, path)
         new = None
-        _fsync_dir(path.parent)
+        fsync_path(path.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     finally:

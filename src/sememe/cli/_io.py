@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
-from .._folder import _alive
+from .._folder import fsync_path, pid_alive
 from ..errors import InputError
 
 __all__ = [
@@ -307,7 +307,7 @@ class OutputFiles:
             return
         for p in siblings:
             head = p.name[len(prefix) :].split("-", 1)[0]
-            if head.isdigit() and not _alive(int(head)):
+            if head.isdigit() and not pid_alive(int(head)):
                 with contextlib.suppress(OSError):
                     p.unlink()
 
@@ -324,16 +324,7 @@ class OutputFiles:
                 os.fsync(f.fileno())
             os.replace(tmp, dest)
         for folder in {dest.parent for _, dest in self._pending}:
-            try:
-                fd = os.open(folder, os.O_RDONLY)
-            except OSError:
-                continue
-            try:
-                os.fsync(fd)
-            except OSError:
-                pass
-            finally:
-                os.close(fd)
+            fsync_path(folder)
         self._pending = []
 
     def discard(self) -> None:
