@@ -725,15 +725,34 @@ class Encoder:
 
     def _token_ids(self, batch: list[str]) -> list[list[int]]:
         prepared, cut = self._prepare(batch)
-        encs = self._encode_raw(self._tokenizer, prepared, fast=True)
+        # Without special tokens, cut prefixes are tokenized untruncated (truncation does
+        # the same work, then cuts): more than max_tokens tokens means the first max_tokens
+        # are exact, as only the last token can touch the cut.
+        counted = cut and not self.config.add_special_tokens
+        first = prepared
+        if counted:
+            first = list(prepared)
+            for i in cut:
+                first[i] = ""
+        encs = self._encode_raw(self._tokenizer, first, fast=True)
         ids = [e.ids for e in encs]
         if cut:
-            # The cut prefix was too short to hold max_tokens tokens (very long tokens), or
-            # held exactly that many (its last token may differ where the cut fell inside a
-            # run of spaces): tokenize those few texts again so truncation stays exact, in
-            # pieces when the tokenizer allows (stopping once max_tokens are reached).
             limit = self.config.max_tokens
-            redo = [i for i in cut if len(ids[i]) <= limit]
+            if counted:
+                whole = self._encode_raw(
+                    self._offsets_tokenizer, [prepared[i] for i in cut], fast=True
+                )
+                redo = []
+                for i, e in zip(cut, whole, strict=True):
+                    ids[i] = e.ids[:limit]
+                    if len(e.ids) <= limit:
+                        redo.append(i)
+            else:
+                redo = [i for i in cut if len(ids[i]) <= limit]
+            # A prefix with at most max_tokens tokens (very long tokens, or exactly that
+            # many with the last at the cut, which may sit in a run of spaces): tokenize
+            # those few texts again so truncation stays exact, in pieces when the tokenizer
+            # allows (stopping once max_tokens are reached).
             if redo and self._split_mode is not None:
                 for i in redo:
                     ids[i] = self._tokenize_long(batch[i], limit=limit).ids.tolist()
