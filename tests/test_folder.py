@@ -222,11 +222,97 @@ def test_recover_reports_the_fix_when_it_cannot_move(tmp_path: Path, monkeypatch
 
 
 def test_leftovers_of_live_saves_are_not_touched(tmp_path: Path) -> None:
+    """A save in progress (in this process or another) holds a lock on its folders."""
     _save(tmp_path / "idx", 1)
-    mine = tmp_path / f".idx.tmp-{os.getpid()}-abc"  # another thread of this process
+    mine = tmp_path / f".idx.tmp-{os.getpid()}-abcd1234"  # another thread of this process
     mine.mkdir()
-    _folder.recover(tmp_path / "idx")
-    assert mine.exists()
+    lock = _folder._lock(mine)
+    try:
+        _folder.recover(tmp_path / "idx")
+        assert mine.exists()
+    finally:
+        _folder._unlock(lock)
+    _folder.recover(tmp_path / "idx")  # nobody holds it now: a leftover
+    assert not mine.exists()
+
+
+def test_a_dead_save_is_recovered_even_under_a_reused_pid(tmp_path: Path) -> None:
+    """In a container the CLI is pid 1 on every run, and pids are reused: a complete copy
+    left by a killed save must be recovered whatever pid its name carries (here: ours)."""
+    _save(tmp_path / "src", 5)
+    left = tmp_path / f".idx.new-{os.getpid()}-abcd1234"
+    os.replace(tmp_path / "src", left)
+    (tmp_path / ".idx.old-1-abcd1234").mkdir()
+    assert _folder.read_manifest(tmp_path / "idx", "index", 1)["version"] == 5
+    assert _hidden(tmp_path) == []
+
+
+def test_folders_that_only_look_like_leftovers_are_never_touched(tmp_path: Path) -> None:
+    _save(tmp_path / "idx", 1)
+    for name in [".idx.old-backup", ".idx.tmp-2024-notes", ".idx.new-mine", ".idx.old-12-short"]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "thesis.txt").write_text("mine", encoding="utf-8")
+    _save(tmp_path / "idx", 2)
+    _folder.read_manifest(tmp_path / "idx", "index", 1)
+    assert len(_hidden(tmp_path)) == 4
+    (tmp_path / "gone").mkdir()
+    (tmp_path / ".gone2.new-mine").mkdir()
+    assert not _folder.recover(tmp_path / "gone2")  # never rolled forward either
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt, OSError])
+def test_an_exception_between_the_renames_is_rolled_back(tmp_path, monkeypatch, exc) -> None:
+    """Ctrl-C (or an OSError) after the old folder moved away and before the new one
+    moved in leaves the old folder in place, in the same process."""
+    _save(tmp_path / "idx", 1)
+    real, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 3:
+            raise exc("interrupted")
+        real(src, dst)
+
+    monkeypatch.setattr(_folder.os, "replace", replace)
+    with pytest.raises(exc):
+        _save(tmp_path / "idx", 2)
+    monkeypatch.setattr(_folder.os, "replace", real)
+    assert _folder.read_manifest(tmp_path / "idx", "index", 1)["version"] == 1
+    _save(tmp_path / "idx", 3)
+    assert _hidden(tmp_path) == []
+
+
+def test_permissions_follow_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o077)
+    try:
+        _save(tmp_path / "private", 1)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "private").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "private" / "data.bin").stat().st_mode & 0o777 == 0o600
+
+
+def test_concurrent_saves_of_one_path_last_one_wins(tmp_path: Path) -> None:
+    """Two processes saving the same path at once: no raw error, and the folder loads."""
+    path = tmp_path / "idx"
+    _save(path, 1)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", SAVER, str(path)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    for p in procs:
+        p.stdout.readline()
+    time.sleep(0.5)
+    assert all(p.poll() is None for p in procs)  # neither saver died of a raw error
+    for p in procs:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        p.stdout.close()
+    _folder.read_manifest(path, "index", 1)
+    _save(path, 9)
+    assert _hidden(tmp_path) == []
 
 
 SAVER = textwrap.dedent(

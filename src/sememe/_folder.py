@@ -34,9 +34,12 @@ kill leaves ``NAME`` as the old or the new complete folder.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -46,6 +49,11 @@ from pathlib import Path
 from typing import Any
 
 from .errors import FolderExistsError, FolderFormatError
+
+try:  # POSIX: save ownership by advisory locks
+    import fcntl
+except ImportError:  # pragma: no cover - Windows falls back to process ids
+    fcntl = None  # type: ignore[assignment]
 
 MANIFEST = "manifest.json"
 
@@ -265,26 +273,35 @@ def prepare_target(path: str | os.PathLike[str], kind: str, *, overwrite: bool) 
 
 
 # -- atomic replacement and recovery ----------------------------------------------
+#: A hidden sibling written by :func:`atomic_folder`: ``.NAME.STAGE-PID-XXXXXXXX`` with the
+#: 8-character suffix of ``tempfile.mkdtemp``. Nothing else is ever treated as a leftover.
+_SIBLING = re.compile(r"\.(?P<name>.+)\.(?P<stage>tmp|new|old)-(?P<pid>\d+)-[a-z0-9_]{8}")
+
+
 def _siblings(path: Path, stage: str) -> list[Path]:
-    prefix = f".{path.name}.{stage}-"
+    """Leftovers of ``stage`` for ``path``, oldest first (exact name pattern only)."""
     try:
-        return sorted(
-            (p for p in path.parent.iterdir() if p.name.startswith(prefix) and p.is_dir()),
-            key=lambda p: p.stat().st_mtime,
-        )
+        found = [
+            p
+            for p in path.parent.iterdir()
+            if (m := _SIBLING.fullmatch(p.name))
+            and m["name"] == path.name
+            and m["stage"] == stage
+            and p.is_dir()
+            and not p.is_symlink()
+        ]
+        return sorted(found, key=lambda p: p.stat().st_mtime)
     except OSError:
         return []
 
 
-def _owner_pid(sibling: Path, stage: str, name: str) -> int | None:
-    rest = sibling.name[len(f".{name}.{stage}-") :]
-    head = rest.split("-", 1)[0]
-    return int(head) if head.isdigit() else None
+def _owner_pid(sibling: Path) -> int | None:
+    m = _SIBLING.fullmatch(sibling.name)
+    return int(m["pid"]) if m else None
 
 
 def pid_alive(pid: int | None) -> bool:
-    """Whether process ``pid`` may still be running a save (our own pid counts as alive:
-    another thread of this process may be mid-save)."""
+    """Whether process ``pid`` may still be running (our own pid counts as alive)."""
     if pid is None:
         return False
     if pid == os.getpid():
@@ -298,14 +315,60 @@ def pid_alive(pid: int | None) -> bool:
     return True
 
 
-def recover(path: Path) -> bool:
-    """Finish or undo a save of ``path`` that was killed mid-swap; remove dead leftovers.
+def _lock(folder: Path) -> int | None:
+    """Take an exclusive ``flock`` on ``folder`` for the save that owns it; the lock
+    follows the folder through renames and is released by the kernel when the owner dies
+    (by ``kill -9`` too). ``None`` where ``flock`` is unavailable."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
-    Returns whether ``path`` was restored. Only leftovers of processes that are no
-    longer running are touched, so a save in progress elsewhere is never disturbed.
-    If ``path`` is missing and a complete copy exists but cannot be moved back (a
-    read-only parent), raises :class:`~sememe.errors.FolderFormatError` with the
-    ``mv`` command that restores it.
+
+def _unlock(fd: int | None) -> None:
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _in_use(sibling: Path) -> bool:
+    """Whether a save that is still running owns ``sibling``: it holds the folder's lock
+    (so neither a reused pid, nor pid 1 in every container, nor an earlier failed save of
+    this very process keeps a dead leftover alive). Without ``flock``: the pid test."""
+    if fcntl is None:
+        return pid_alive(_owner_pid(sibling))
+    try:
+        fd = os.open(sibling, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return pid_alive(_owner_pid(sibling))
+    finally:
+        os.close(fd)
+    return False
+
+
+def recover(path: Path) -> bool:
+    """Finish a save of ``path`` that was killed mid-swap; remove dead leftovers.
+
+    Returns whether ``path`` was restored. Only leftovers that no running save owns
+    are touched (see :func:`_in_use`), so a save in progress elsewhere is never
+    disturbed, and only hidden folders with the exact name pattern this module writes
+    count as leftovers. If ``path`` is missing and a complete copy exists but cannot be
+    moved back (a read-only parent), raises :class:`~sememe.errors.FolderFormatError`
+    with the ``mv`` command that restores it.
     """
     path = Path(path)
     try:
@@ -314,16 +377,14 @@ def recover(path: Path) -> bool:
         parent_ok = False
     if not parent_ok:
         return False
-    name = path.name
     restored = False
     if not path.exists():
         # only a kill between steps 3 and 4 leaves no ``path``, and it always leaves the
         # complete ``.new`` copy: roll forward to it (an ``.old`` alone is never restored,
         # the user may have removed ``path`` on purpose)
-        complete = [
-            p for p in reversed(_siblings(path, "new")) if not pid_alive(_owner_pid(p, "new", name))
-        ]
-        if not complete and _siblings(path, "new"):
+        candidates = list(reversed(_siblings(path, "new")))
+        complete = [p for p in candidates if not _in_use(p)]
+        if not complete and candidates:
             # a live save between its steps 3 and 4 finishes within microseconds
             time.sleep(0.05)
         elif complete:
@@ -340,7 +401,7 @@ def recover(path: Path) -> bool:
     stages = ("tmp", "new", "old") if path.exists() else ("tmp",)
     for stage in stages:
         for p in _siblings(path, stage):
-            if not pid_alive(_owner_pid(p, stage, name)):
+            if not _in_use(p):
                 shutil.rmtree(p, ignore_errors=True)
     return restored
 
@@ -364,14 +425,22 @@ def _fsync_tree(folder: Path) -> None:
         fsync_path(p)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary sibling of ``path`` to fill; on success it replaces ``path``.
 
     The caller decides beforehand whether an existing ``path`` may be replaced (see
-    :func:`prepare_target`). On an exception the temporary folder is removed and
-    ``path`` is left as it was. The result is readable by everyone (``mkdtemp`` makes
-    folders private), as model and index folders are meant to be shared. The module
+    :func:`prepare_target`). On an exception (``KeyboardInterrupt`` included) the
+    temporary folder is removed and ``path`` is left as it was, even when the exception
+    lands between the two renames. The result gets the permissions of a folder made
+    under the process umask (``mkdtemp`` makes folders private). When another process
+    saves the same path at the same moment, the last one to finish wins. The module
     docstring describes the rename protocol and what a kill at each step leaves.
     """
     path = Path(path)
@@ -379,27 +448,50 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
     recover(path)
     pid = os.getpid()
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{pid}-", dir=path.parent))
+    locks = [_lock(tmp)]
     new: Path | None = None
+    olds: list[Path] = []
     try:
         yield tmp
+        mask = _umask()
         for item in [tmp, *tmp.rglob("*")]:
-            os.chmod(item, 0o755 if item.is_dir() else 0o644)
+            os.chmod(item, (0o777 if item.is_dir() else 0o666) & ~mask)
         _fsync_tree(tmp)
         new = Path(tempfile.mkdtemp(prefix=f".{path.name}.new-{pid}-", dir=path.parent))
         new.rmdir()
         os.replace(tmp, new)
-        old: Path | None = None
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-{pid}-", dir=path.parent))
-            old.rmdir()
-            os.replace(path, old)
-        os.replace(new, path)
-        new = None
+        try:
+            for _ in range(8):
+                if path.exists() or path.is_symlink():
+                    old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-{pid}-", dir=path.parent))
+                    old.rmdir()
+                    locks.append(_lock(path))
+                    os.replace(path, old)
+                    olds.append(old)
+                try:
+                    os.replace(new, path)
+                    break
+                except OSError as exc:
+                    # another save put a folder at ``path`` between our two renames: move
+                    # it aside too (the last save to finish wins)
+                    if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                        raise
+            else:
+                raise FolderExistsError(f"{path}: kept being replaced by other saves; try again")
+            new = None
+        except BaseException:
+            # undo step 3 when step 4 did not happen, so ``path`` keeps its old folder
+            if new is not None and not path.exists() and olds:
+                with contextlib.suppress(OSError):
+                    os.replace(olds.pop(), path)
+            raise
         fsync_path(path.parent)
-        if old is not None:
+        for old in olds:
             shutil.rmtree(old, ignore_errors=True)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
         if new is not None and new.exists() and path.exists():
             shutil.rmtree(new, ignore_errors=True)
+        for fd in locks:
+            _unlock(fd)
