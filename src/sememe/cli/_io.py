@@ -280,7 +280,19 @@ class OutputFiles:
         self._pending: list[tuple[Path, Path]] = []  # (temporary, destination)
 
     def add(self, path: str | os.PathLike[str], option: str = "--output") -> Path:
-        """Register the output ``path``; return the temporary path to write instead."""
+        """Register the output ``path``; return the temporary path to write instead.
+
+        A destination that exists and is not a regular file (``/dev/null``, a named pipe,
+        ``/dev/stdout``, a socket) is written directly: there is nothing to replace, and
+        replacing it would turn a device into a plain file.
+        """
+        try:
+            special = not stat.S_ISREG(os.stat(path).st_mode) and not Path(path).is_dir()
+        except OSError:
+            special = False
+        if special:
+            self._pending.append((Path(path), Path(path)))
+            return Path(path)
         dest = Path(path)
         if dest.is_symlink():  # replace the file the link points to, keep the link
             dest = Path(os.path.realpath(dest))
@@ -315,6 +327,8 @@ class OutputFiles:
         """Move every temporary file over its destination (with the destination's mode)."""
         default_mode = 0o666 & ~_umask()
         for tmp, dest in self._pending:
+            if tmp == dest:  # written in place (a device or a pipe)
+                continue
             try:
                 mode = stat.S_IMODE(dest.stat().st_mode)
             except OSError:
@@ -329,7 +343,9 @@ class OutputFiles:
 
     def discard(self) -> None:
         """Remove the temporary files; the destinations are left as they were."""
-        for tmp, _ in self._pending:
+        for tmp, dest in self._pending:
+            if tmp == dest:
+                continue
             with contextlib.suppress(OSError):
                 tmp.unlink()
         self._pending = []
