@@ -602,3 +602,25 @@ def test_library_warnings_are_one_sememe_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "sememe: warning: dedupe:" in err
     assert "UserWarning" not in err
+
+
+def test_outputs_that_are_not_regular_files_are_written_in_place(tmp_path):
+    """A named pipe (like /dev/null or /dev/stdout) given as -o is written to, not replaced
+    by a plain file (replacing /dev/null as root would break the system)."""
+    import threading
+
+    src = tmp_path / "a.txt"
+    src.write_text("a\nb\na\n", encoding="utf-8")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    assert main(["dedupe", str(src), "-o", str(fifo)]) == 0
+    reader.join(10)
+    assert got == [b"a\nb\n"]
+    import stat as stat_module
+
+    assert stat_module.S_ISFIFO(os.stat(fifo).st_mode)
+    assert main(["dedupe", str(src), "-o", os.devnull]) == 0
+    assert stat_module.S_ISCHR(os.stat(os.devnull).st_mode)
