@@ -146,14 +146,14 @@ def faiss_bytes(index: Any) -> int:
 
 def index_bytes(index: Index) -> int:
     """Vectors, codes and FAISS structure of a sememe Index (texts and ids excluded)."""
-    total = 0
-    for rows in (index._vectors, index._codes):
+    total, engine = 0, index._engine
+    for rows in (engine.vectors, engine.codes):
         if rows is not None:
             total += rows.view().nbytes
-    if index._structure is not None:
-        total += faiss_bytes(index._structure) + index._serials.view().nbytes
-    if index._scan is not None:  # binary+rerank's first stage
-        total += faiss_bytes(index._scan)
+    if engine.structure is not None:
+        total += faiss_bytes(engine.structure) + engine.serials.view().nbytes
+    if engine.scan is not None:  # binary+rerank's first stage
+        total += faiss_bytes(engine.scan)
     return total
 
 

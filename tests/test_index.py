@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 import sememe
 from sememe.cli.main import main
 from sememe.index import Hit, Index, IndexFormatError, UnknownIdError
+from sememe.index._engine import Engine
 
 KINDS = ["float", "binary", "binary+rerank"]
 
@@ -340,9 +341,9 @@ def test_binary_codes_come_from_the_encoder(default):
     """binary+rerank derives codes from the float vectors; they equal encode_binary."""
     texts = ["The cat sat on the mat.", "", "stock market fell", "naïve café ☃", "a " * 50]
     index = Index.from_texts(texts, encoder=default, kind="binary+rerank")
-    np.testing.assert_array_equal(index._codes.view(), default.encode_binary(texts))
+    np.testing.assert_array_equal(index._engine.codes.view(), default.encode_binary(texts))
     binary = Index.from_texts(texts, encoder=default, kind="binary")
-    np.testing.assert_array_equal(binary._codes.view(), default.encode_binary(texts))
+    np.testing.assert_array_equal(binary._engine.codes.view(), default.encode_binary(texts))
 
 
 # ----------------------------------------------------------------------------- approximate structures
@@ -418,8 +419,8 @@ def test_hnsw_rebuilds_after_many_removals(enc):
     texts = sentences(300)
     index = Index.from_texts(texts, encoder=enc, factory="HNSW16", exact_limit=50)
     index.remove(list(range(0, 120)))
-    assert index._structure.ntotal == 180  # rebuilt: more than 30% were removed
-    assert index._dead is not None and not index._dead.any()
+    assert index._engine.structure.ntotal == 180  # rebuilt: more than 30% were removed
+    assert index._engine.dead is not None and not index._engine.dead.any()
     assert {h.id for h in index.search("cat", k=200, ef_search=400)} <= set(range(120, 300))
 
 
@@ -472,7 +473,7 @@ def test_first_stage_scores_query_against_sign_bits(enc, scan_dims):
     docs = enc.encode(texts)[:, :scan_dims]
     for query in ["cat dog park", "bank money loan rate"]:
         q = enc.encode(query)
-        cand = index._exact_search(q[None], None, 40, None)[0]
+        cand = index._engine.exact_search(q[None], None, 40, None)[0]
         scores = np.sign(docs) @ q[:scan_dims]
         # FAISS quantises the query's lookup tables to 8 bits: compare with a tolerance
         assert scores[cand].min() >= np.sort(scores)[-40] - 0.02 * np.abs(scores).max()
@@ -497,7 +498,7 @@ def test_first_stage_follows_adds_and_removes(enc, steps):
     """After any adds and removes, results equal those of an index built from what is left."""
     index = Index(enc, kind="binary+rerank", candidates=10, scan_dims=16)
     model = apply_steps(index, steps)
-    assert index._scan.ntotal == len(model)
+    assert index._engine.scan.ntotal == len(model)
     fresh = Index.from_texts(
         list(model.values()),
         ids=list(model),
@@ -513,20 +514,20 @@ def test_first_stage_follows_adds_and_removes(enc, steps):
 def test_failed_add_leaves_the_first_stage_as_it_was(enc, monkeypatch):
     index = Index.from_texts(sentences(50), encoder=enc, kind="binary+rerank", candidates=10)
     before = index.search("cat dog", k=5)
-    extend = Index._extend_scan
+    extend = Engine.extend_scan
     calls = []
 
-    def fail_once_after_extending(self: Index, start: int, scan: object = None) -> None:
+    def fail_once_after_extending(self: Engine, start: int, scan: object = None) -> None:
         extend(self, start, scan)
         calls.append(start)
         if len(calls) == 1:
             raise RuntimeError("boom")
 
-    monkeypatch.setattr(Index, "_extend_scan", fail_once_after_extending)
+    monkeypatch.setattr(Engine, "extend_scan", fail_once_after_extending)
     with pytest.raises(RuntimeError, match="boom"):
         index.add(sentences(30, seed=5))
     assert calls == [50, 0]  # extended, failed, rebuilt from the 50 kept rows
-    assert len(index) == 50 and index._scan.ntotal == 50 and index._next_auto == 50
+    assert len(index) == 50 and index._engine.scan.ntotal == 50 and index._store.next_auto == 50
     assert index.search("cat dog", k=5) == before
     index.add(sentences(30, seed=5))
     assert index.ids == tuple(range(80))
@@ -553,9 +554,9 @@ def test_structure_replaces_the_first_stage(enc):
     index = Index.from_texts(
         sentences(100), encoder=enc, kind="binary+rerank", factory="BHNSW16", exact_limit=150
     )
-    assert index._scan is not None and index._scan.ntotal == 100
+    assert index._engine.scan is not None and index._engine.scan.ntotal == 100
     index.add(sentences(100, seed=7))
-    assert index.structure == "BHNSW16" and index._scan is None
+    assert index.structure == "BHNSW16" and index._engine.scan is None
     assert len(index.search("cat dog", k=5)) == 5
 
 
@@ -576,7 +577,7 @@ def test_first_stage_beats_hamming_on_real_text(default):
         index = Index.from_texts(
             docs, encoder=default, kind="binary+rerank", vectors=vectors, scan_dims=bits
         )
-        cand = index._exact_search(qvec, None, 100, None)
+        cand = index._engine.exact_search(qvec, None, 100, None)
         codes, qcodes = sememe.pack_bits(vectors[:, :bits]), sememe.pack_bits(qvec[:, :bits])
         _, ham = faiss.knn_hamming(qcodes, codes, 100)
         assert found(cand) >= found(ham) + 0.05, bits  # measured: +0.19 (128), +0.10 (256)
@@ -695,7 +696,7 @@ def test_first_stage_file_is_checked_or_rebuilt(enc, tmp_path):
     (path / "manifest.json").write_text(json.dumps(manifest))
     (path / "scan.faiss").unlink()
     loaded = Index.load(path, enc)
-    assert loaded._scan.ntotal == 200 and loaded.search(queries, k=5) == before
+    assert loaded._engine.scan.ntotal == 200 and loaded.search(queries, k=5) == before
     # a manifest from before the option: the default scan_dims, the scan rebuilt
     del manifest["settings"]["scan_dims"]
     (path / "manifest.json").write_text(json.dumps(manifest))

@@ -31,6 +31,7 @@ from sememe.errors import (
     SememeError,
 )
 from sememe.index import Index, IndexFormatError, UnknownIdError
+from sememe.index._engine import Engine
 
 KINDS = ["float", "binary", "binary+rerank"]
 TESTS = Path(__file__).resolve().parent
@@ -55,15 +56,15 @@ def is_blank(text: str) -> bool:
 
 def snapshot(index: Index) -> tuple:
     """Everything a failed call must leave as it was."""
-    blank = getattr(index, "_blank", None)  # (getattr: also runs on sememe before the mask)
+    blank = index._store.blank
     return (
         index.ids,
         index.texts,
-        getattr(index, "_blank_rows", np.zeros(0)).tolist(),
+        index._store.blank_rows.tolist(),
         None if blank is None else blank.n,
-        None if index._scan is None else index._scan.ntotal,
+        None if index._engine.scan is None else index._engine.scan.ntotal,
         index.structure,
-        index._next_auto,
+        index._store.next_auto,
         index.search(["cat dog", "bank rate", ""], k=5),
     )
 
@@ -189,16 +190,16 @@ def test_blank_rows_follow_adds_removes_and_saves(enc, tmp_path):
         index = Index.from_texts(["", "the cat sat", "a dog ran"], encoder=enc, kind=kind)
         index.add([" ", "bank loan rate"], ids=["b", "x"])
         index.remove([1])  # rows shift: the blank rows must shift with them
-        assert index._blank_rows.tolist() == [0, 2]
+        assert index._store.blank_rows.tolist() == [0, 2]
         assert [h.id for h in index.search("cat", k=5)][-2:] == [0, "b"]
         vec = enc.encode(["fish swim", "fox"])
         vec[0] = 0.0  # a zero vector given by the caller makes a blank document too
         index.add(["fish swim", "fox"], ids=["z", "f"], vectors=vec)
-        assert index._blank_rows.tolist() == [0, 2, 4]
+        assert index._store.blank_rows.tolist() == [0, 2, 4]
         path = index.save(tmp_path / kind, overwrite=True)
         assert (path / "blank.npy").is_file()
         loaded = Index.load(path, enc)
-        assert loaded._blank_rows.tolist() == [0, 2, 4]
+        assert loaded._store.blank_rows.tolist() == [0, 2, 4]
         assert loaded.search(["cat", ""], k=6) == index.search(["cat", ""], k=6)
         # folders written before blank.npy: the blank rows are found again on load
         manifest = json.loads((path / "manifest.json").read_text())
@@ -207,9 +208,9 @@ def test_blank_rows_follow_adds_removes_and_saves(enc, tmp_path):
         (path / "blank.npy").unlink()
         old = Index.load(path, enc)
         if kind == "binary":  # no vectors: blank texts are found, a zero vector given is not
-            assert old._blank_rows.tolist() == [0, 2]
+            assert old._store.blank_rows.tolist() == [0, 2]
         else:
-            assert old._blank_rows.tolist() == [0, 2, 4]
+            assert old._store.blank_rows.tolist() == [0, 2, 4]
             assert old.search(["cat", ""], k=6) == index.search(["cat", ""], k=6)
 
 
@@ -767,7 +768,7 @@ def test_add_failing_inside_faiss_changes_nothing(enc, monkeypatch, kind, option
     """A failure after FAISS took the new entries (memory, say) is undone completely."""
     index = Index.from_texts(with_blanks(40), encoder=enc, kind=kind, **options)
     before = snapshot(index)
-    real_add, real_extend = Index._add_to_structure, Index._extend_scan
+    real_add, real_extend = Engine.add_to_structure, Engine.extend_scan
 
     def add_then_fail(self, structure, data, serials):
         real_add(self, structure, data, serials)
@@ -778,8 +779,8 @@ def test_add_failing_inside_faiss_changes_nothing(enc, monkeypatch, kind, option
         if start:
             raise MemoryError("simulated")
 
-    monkeypatch.setattr(Index, "_add_to_structure", add_then_fail)
-    monkeypatch.setattr(Index, "_extend_scan", extend_then_fail)
+    monkeypatch.setattr(Engine, "add_to_structure", add_then_fail)
+    monkeypatch.setattr(Engine, "extend_scan", extend_then_fail)
     with pytest.raises(MemoryError):
         index.add(["the cat", "", "a dog"])
     monkeypatch.undo()
@@ -791,12 +792,12 @@ def test_add_failing_inside_faiss_changes_nothing(enc, monkeypatch, kind, option
 def test_remove_failing_part_way_changes_nothing(enc, monkeypatch):
     index = Index.from_texts(with_blanks(40), encoder=enc, kind="binary+rerank", candidates=5)
     before = snapshot(index)
-    from sememe.index import _index
+    from sememe.index import _engine
 
     def no_memory(dims):
         raise MemoryError("simulated")
 
-    monkeypatch.setattr(_index, "sign_scanner", no_memory)
+    monkeypatch.setattr(_engine, "sign_scanner", no_memory)
     with pytest.raises(MemoryError):
         index.remove([1, 2, 3])
     monkeypatch.undo()

@@ -1,11 +1,15 @@
-"""The :class:`Index` class: documents, their vectors or codes, and search over them.
+"""The :class:`Index` class: validates arguments and orchestrates its two parts.
 
-See the package docstring (:mod:`sememe.index`) for the kinds and the design.
+The documents (ids, texts, metadata, blank rows) live in a :class:`~._store.DocStore`, the
+vectors, codes and FAISS first stages in an :class:`~._engine.Engine`, the folder format in
+:mod:`._persist`. ``Index`` checks every argument before anything changes, encodes texts
+(outside the lock), takes the read/write lock and calls the parts; a failed ``add`` or
+``remove`` leaves both as they were. See the package docstring (:mod:`sememe.index`) for
+the kinds and the design.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -23,34 +27,26 @@ from ._common import (
     C_INT_MAX,
     DEFAULT_CANDIDATES,
     DEFAULT_EF_CONSTRUCTION,
-    DEFAULT_EF_SEARCH,
     DEFAULT_EXACT_LIMIT,
     DEFAULT_FACTORY,
     DEFAULT_NPROBE,
     KINDS,
-    REBUILD_FRACTION,
     DocId,
     Hit,
     Kind,
-    Rows,
     RWLock,
-    UnknownIdError,
     Where,
     check_id,
     check_positive,
     default_scan_dims,
     describe,
-    faiss_module,
-    faiss_threads,
     family_of,
-    hamming_score,
     id_list,
     is_id,
-    ivf_of,
-    normalise_metadata,
     shown,
-    sign_scanner,
 )
+from ._engine import Engine, EngineSettings
+from ._store import DocStore, check_metadata, check_new_ids
 
 #: Texts encoded per step when adding (bounds the work lost to an encoder retry).
 _ENCODE_CHUNK = 65_536
@@ -125,7 +121,7 @@ class Index:
         if not isinstance(factory, str):
             raise InvalidTypeError(f"factory must be a str, got {type(factory).__name__}")
         factory = factory.strip()
-        self._family = family_of(factory)
+        family_of(factory)  # refuses factory strings of no supported family
         if factory.startswith("B") != binary:
             hint = (
                 "a binary factory such as 'BHNSW32'"
@@ -135,16 +131,14 @@ class Index:
             raise InvalidArgumentError(
                 f"factory {factory!r} does not fit kind={kind!r}; use {hint}"
             )
-        self._kind: str = kind
-        self._factory = factory
-        self.exact_limit = (
+        exact_limit = (
             DEFAULT_EXACT_LIMIT[kind]
             if exact_limit is None
             else check_positive("exact_limit", exact_limit)
         )
-        self.ef_search = check_positive("ef_search", ef_search, True, C_INT_MAX)
-        self.ef_construction = check_positive("ef_construction", ef_construction, False, C_INT_MAX)
-        self.nprobe = check_positive("nprobe", nprobe, False, C_INT_MAX)
+        ef_search = check_positive("ef_search", ef_search, True, C_INT_MAX)
+        ef_construction = check_positive("ef_construction", ef_construction, False, C_INT_MAX)
+        nprobe = check_positive("nprobe", nprobe, False, C_INT_MAX)
         self.candidates = check_positive("candidates", candidates, False)
         scan_dims = check_positive("scan_dims", scan_dims)
         if kind != "binary+rerank":
@@ -158,7 +152,6 @@ class Index:
             raise InvalidArgumentError(
                 f"scan_dims must be a multiple of 8 between 8 and dim={encoder.dim}, got {scan_dims}"
             )
-        self._scan_dims = scan_dims
         self.batch_size = check_positive("batch_size", batch_size, False)
         if show_progress is not None and not isinstance(show_progress, bool):
             raise InvalidTypeError(
@@ -166,29 +159,20 @@ class Index:
             )
         self.show_progress = show_progress
         self._encoder = encoder
-        self._dim = encoder.dim
         self._lock = RWLock()
-        self._ids: list[DocId] = []
-        self._texts: list[str] = []
-        self._meta: list[dict[str, Any] | None] = []
-        self._row_of: dict[DocId, int] = {}
-        self._next_auto = 0
-        self._vectors = Rows((self._dim,), np.float32) if kind != "binary" else None
-        self._codes = Rows((self._dim // 8,), np.uint8) if binary else None
-        # Blank documents: those whose vector is zero (empty and whitespace-only texts).
-        # Their sign bits (all 0) look like a real code, so they are tracked here and kept
-        # out of every first stage; _blank_rows lists the rows where _blank is true.
-        self._blank = Rows((), np.bool_)
-        self._blank_rows = np.zeros(0, np.int64)
-        # Approximate structure: FAISS labels are "serials"; serials[row] is sorted.
-        self._structure: Any = None
-        self._serials = Rows((), np.int64)
-        self._next_serial = 0
-        self._dead: np.ndarray | None = None  # HNSW entries of removed documents
-        self._alive_bitmap: np.ndarray | None = None
-        # binary+rerank's exact first stage (sign_scanner), one entry per row, kept while
-        # there is no structure; FAISS labels are rows.
-        self._scan: Any = sign_scanner(scan_dims) if scan_dims else None
+        self._store = DocStore()
+        self._engine = Engine(
+            EngineSettings(
+                kind=kind,
+                dim=encoder.dim,
+                factory=factory,
+                scan_dims=scan_dims,
+                exact_limit=exact_limit,  # type: ignore[arg-type]  # set above
+                ef_search=ef_search,
+                ef_construction=ef_construction,  # type: ignore[arg-type]
+                nprobe=nprobe,  # type: ignore[arg-type]
+            )
+        )
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -217,51 +201,88 @@ class Index:
     @property
     def kind(self) -> str:
         """``"float"``, ``"binary"`` or ``"binary+rerank"``."""
-        return self._kind
+        return self._engine.settings.kind
 
     @property
     def factory(self) -> str:
         """FAISS factory string of the structure used beyond ``exact_limit`` documents."""
-        return self._factory
+        return self._engine.settings.factory
 
     @property
     def scan_dims(self) -> int | None:
         """``"binary+rerank"``: leading dimensions whose sign bits the first stage scores."""
-        return self._scan_dims
+        return self._engine.settings.scan_dims
 
     @property
     def dim(self) -> int:
         """Vector dimension (bits per binary code)."""
-        return self._dim
+        return self._engine.settings.dim
+
+    # The engine's tunables, settable between calls as before the split (unchecked).
+    @property
+    def exact_limit(self) -> int:
+        """Collections up to this size are searched exactly (see :class:`Index`)."""
+        return self._engine.settings.exact_limit
+
+    @exact_limit.setter
+    def exact_limit(self, value: int) -> None:
+        self._engine.settings.exact_limit = value
+
+    @property
+    def ef_search(self) -> int | None:
+        """HNSW search breadth (``None``: the kind's default)."""
+        return self._engine.settings.ef_search
+
+    @ef_search.setter
+    def ef_search(self, value: int | None) -> None:
+        self._engine.settings.ef_search = value
+
+    @property
+    def ef_construction(self) -> int:
+        """HNSW build breadth."""
+        return self._engine.settings.ef_construction
+
+    @ef_construction.setter
+    def ef_construction(self, value: int) -> None:
+        self._engine.settings.ef_construction = value
+
+    @property
+    def nprobe(self) -> int:
+        """IVF lists visited per query."""
+        return self._engine.settings.nprobe
+
+    @nprobe.setter
+    def nprobe(self, value: int) -> None:
+        self._engine.settings.nprobe = value
 
     @property
     def ids(self) -> tuple[DocId, ...]:
         """Document ids in insertion order (a copy)."""
         with self._lock.read():
-            return tuple(self._ids)
+            return tuple(self._store.ids)
 
     @property
     def texts(self) -> tuple[str, ...]:
         """Document texts in insertion order (a copy)."""
         with self._lock.read():
-            return tuple(self._texts)
+            return tuple(self._store.texts)
 
     @property
     def structure(self) -> str:
         """What answers queries now: ``"exact"`` or the factory string in use."""
-        return "exact" if self._structure is None else self.factory
+        return self._engine.structure_name
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._store)
 
     def __contains__(self, doc_id: object) -> bool:
         """``id in index``; ``False`` for anything that is not a str or int (``True``,
         ``1.0``, ``b"a"``, ``[1]``), as those can never be ids."""
-        return is_id(doc_id) and check_id(doc_id, "id") in self._row_of
+        return is_id(doc_id) and check_id(doc_id, "id") in self._store.row_of
 
     def __repr__(self) -> str:
         return (
-            f"Index(kind={self.kind!r}, documents={len(self):,}, dim={self._dim}, "
+            f"Index(kind={self.kind!r}, documents={len(self):,}, dim={self.dim}, "
             f"structure={self.structure!r}, encoder={self._encoder.config.name!r})"
         )
 
@@ -273,8 +294,8 @@ class Index:
         """
         doc_id = check_id(doc_id, "id")
         with self._lock.read():
-            row = self._row(doc_id)
-            return Hit(self._ids[row], 1.0, self._texts[row], self._meta[row])
+            store = self._store
+            return store.hit(store.row(doc_id), 1.0)
 
     def get_vectors(self, ids: Iterable[DocId]) -> np.ndarray:
         """Float vectors of the given documents, ``(n, dim)``, L2-normalised.
@@ -285,18 +306,11 @@ class Index:
         """
         ids = id_list(ids, "ids", single=False)
         with self._lock.read():
-            rows = np.fromiter((self._row(i) for i in ids), np.int64, len(ids))
-            if self._vectors is not None:
-                return self._vectors.view()[rows].copy()
-            texts = [self._texts[r] for r in rows]
+            rows = self._store.rows(ids)
+            if self._engine.vectors is not None:
+                return self._engine.vectors_of(rows)
+            texts = [self._store.texts[r] for r in rows]
         return self._encode(texts, normalize=True)
-
-    def _row(self, doc_id: DocId) -> int:
-        """Row of an id already checked by :func:`check_id`."""
-        row = self._row_of.get(doc_id)
-        if row is None:
-            raise UnknownIdError(f"id {doc_id!r} is not in the index")
-        return row
 
     # ------------------------------------------------------------------ adding / removing
     def add(
@@ -320,20 +334,8 @@ class Index:
         """
         texts = _as_texts(texts, "texts")
         n = len(texts)
-        id_list_ = None if ids is None else self._check_new_ids(ids, n)
-        if metadata is None:
-            meta: list[dict[str, Any] | None] = [None] * n
-        else:
-            if isinstance(metadata, (str, bytes, bytearray, memoryview, Mapping)) or not (
-                isinstance(metadata, Iterable)
-            ):
-                raise InvalidTypeError(
-                    f"metadata is {describe(metadata)}; expected a list with one dict (or "
-                    "None) per text"
-                )
-            meta = [normalise_metadata(m, f"metadata[{i}]") for i, m in enumerate(metadata)]
-            if len(meta) != n:
-                raise InvalidArgumentError(f"metadata has {len(meta)} entries for {n} texts")
+        id_list_ = None if ids is None else check_new_ids(ids, n)
+        meta = check_metadata(metadata, n)
         codes = None
         if vectors is not None:
             vectors = self._check_vectors(vectors, "vectors")
@@ -341,7 +343,7 @@ class Index:
                 raise InvalidArgumentError(f"vectors has {len(vectors)} rows for {n} texts")
             zero = ~vectors.any(axis=1)
             if self.kind != "float":
-                codes = pack_bits(vectors) if n else np.zeros((0, self._dim // 8), np.uint8)
+                codes = pack_bits(vectors) if n else np.zeros((0, self.dim // 8), np.uint8)
             if self.kind == "binary":
                 vectors = None
         elif self.kind == "binary":
@@ -354,81 +356,18 @@ class Index:
                 # avoids encoding the texts twice.
                 codes = pack_bits(vectors)
         with self._lock.write():
+            store, engine = self._store, self._engine
             if id_list_ is not None:
-                for i, doc_id in enumerate(id_list_):
-                    if doc_id in self._row_of:
-                        raise InvalidArgumentError(f"ids[{i}] = {doc_id!r} is already in the index")
-            undo = self._undo_point()
+                store.check_unknown(id_list_)
+            store_undo, engine_undo = store.undo_point(), engine.undo_point()
             try:
-                added = self._auto_ids(n) if id_list_ is None else id_list_
-                start = len(self._ids)
-                self._ids.extend(added)
-                self._texts.extend(texts)
-                self._meta.extend(meta)
-                self._row_of.update(zip(added, range(start, start + n), strict=True))
-                if vectors is not None and self._vectors is not None:
-                    self._vectors.append(vectors)
-                if codes is not None and self._codes is not None:
-                    self._codes.append(codes)
-                self._blank.append(zero)
-                if zero.any():
-                    self._blank_rows = np.concatenate(
-                        [self._blank_rows, start + np.flatnonzero(zero)]
-                    )
-                self._update_structure(start)
+                store.append(id_list_, texts, meta, zero)
+                engine.append(vectors, codes)
             except BaseException:
-                self._restore(undo)
+                store.restore(store_undo)
+                engine.restore(engine_undo)
                 raise
         return self
-
-    def _undo_point(self) -> dict[str, Any]:
-        """What :meth:`_restore` needs to undo a failed ``add``: sizes and counters."""
-        structure = self._structure
-        return {
-            "n": len(self._ids),
-            "next_auto": self._next_auto,
-            "structure": structure,
-            "ntotal": None if structure is None else structure.ntotal,
-            "serials": self._serials,
-            "serials_n": self._serials.n,
-            "next_serial": self._next_serial,
-            "dead": self._dead,
-            "scan": self._scan,
-            "scan_total": None if self._scan is None else self._scan.ntotal,
-            "blank_rows": self._blank_rows,
-        }
-
-    def _restore(self, undo: dict[str, Any]) -> None:
-        """Undo a failed ``add``: keep the rows and structure entries it found."""
-        start = undo["n"]
-        for doc_id in self._ids[start:]:
-            self._row_of.pop(doc_id, None)
-        del self._ids[start:], self._texts[start:], self._meta[start:]
-        for arr in (self._vectors, self._codes, self._blank):
-            if arr is not None:
-                arr.n = min(arr.n, start)
-        self._blank_rows = undo["blank_rows"]
-        self._next_auto = undo["next_auto"]
-        self._serials = undo["serials"]
-        self._serials.n = min(self._serials.n, undo["serials_n"])
-        self._next_serial = undo["next_serial"]
-        self._dead = undo["dead"]
-        self._alive_bitmap = None
-        self._structure = structure = undo["structure"]
-        if structure is not None and structure.ntotal != undo["ntotal"]:
-            # FAISS took some of the new entries: take them out again (no rebuild, which
-            # could fail for the same reason the add did)
-            if self._family == "hnsw":
-                old = np.zeros(undo["ntotal"], bool) if self._dead is None else self._dead
-                extra = structure.ntotal - len(old)
-                self._dead = np.concatenate([old, np.ones(extra, bool)])
-                self._next_serial = structure.ntotal
-            else:
-                faiss = faiss_module()
-                structure.remove_ids(faiss.IDSelectorRange(undo["next_serial"], 2**62))
-        self._scan = undo["scan"]
-        if self._scan is not None and self._scan.ntotal != undo["scan_total"]:
-            self._rebuild_scan()
 
     def remove(self, ids: DocId | Iterable[DocId]) -> None:
         """Remove documents by id; all ids must be present (else nothing is removed).
@@ -440,71 +379,22 @@ class Index:
         """
         id_list_ = id_list(ids, "ids", single=True)
         with self._lock.write():
-            rows = np.fromiter((self._row(i) for i in id_list_), np.int64, len(id_list_))
-            rows = np.unique(rows)
+            rows = np.unique(self._store.rows(id_list_))
             if not len(rows):
                 return
-            keep = np.ones(len(self._ids), bool)
+            keep = np.ones(len(self._store), bool)
             keep[rows] = False
-            # Everything new is built before anything is replaced: a failure (memory)
-            # leaves the index as it was.
-            kept = np.flatnonzero(keep).tolist()
-            new_ids = [self._ids[r] for r in kept]
-            new_texts = [self._texts[r] for r in kept]
-            new_meta = [self._meta[r] for r in kept]
-            new_row_of = {doc_id: r for r, doc_id in enumerate(new_ids)}
-            new_vectors = None if self._vectors is None else self._vectors.kept(keep)
-            new_codes = None if self._codes is None else self._codes.kept(keep)
-            new_blank = self._blank.kept(keep)
-            new_scan = None
-            if self._scan is not None and new_vectors is not None:
-                new_scan = sign_scanner(self._scan_dims)
-                self._extend_scan(0, new_scan, vectors=new_vectors.view())
-            new_serials = None
-            if self._structure is not None:
-                new_serials = self._serials.kept(keep)
-                self._forget_in_structure(self._serials.view()[rows])
-                self._serials = new_serials
-            self._ids, self._texts, self._meta = new_ids, new_texts, new_meta
-            self._row_of = new_row_of
-            self._vectors, self._codes = new_vectors, new_codes
-            self._blank = new_blank
-            self._blank_rows = np.flatnonzero(new_blank.view()).astype(np.int64)
-            if new_scan is not None:
-                self._scan = new_scan
-            dead = self._dead
-            if dead is not None and dead.sum() > REBUILD_FRACTION * len(dead):
-                self._build_structure()
+            # The new store is built first and the engine replaces its parts only once
+            # they are complete: a failure (memory) leaves the index as it was.
+            new_store = self._store.kept(keep)
+            self._engine.remove(rows, keep)
+            self._store = new_store
+            self._engine.rebuild_if_dead()
 
     def compact(self) -> None:
         """Rebuild the approximate structure without the entries of removed documents."""
         with self._lock.write():
-            if self._structure is not None:
-                self._build_structure()
-
-    def _check_new_ids(self, ids: Iterable[DocId], n: int) -> list[DocId]:
-        out = id_list(ids, "ids", single=False, what="a list with one id per text")
-        if len(out) != n:
-            raise InvalidArgumentError(f"ids has {len(out)} entries for {n} texts")
-        seen: dict[DocId, int] = {}
-        for i, doc_id in enumerate(out):
-            first = seen.setdefault(doc_id, i)
-            if first != i:
-                raise InvalidArgumentError(
-                    f"ids[{i}] repeats ids[{first}] ({doc_id!r}); ids must be unique"
-                )
-        return out
-
-    def _auto_ids(self, n: int) -> list[DocId]:
-        """The next ``n`` integers (from a counter) that are not in use as ids."""
-        out: list[DocId] = []
-        nxt = self._next_auto
-        while len(out) < n:
-            if nxt not in self._row_of:
-                out.append(nxt)
-            nxt += 1
-        self._next_auto = nxt
-        return out
+            self._engine.compact()
 
     # ------------------------------------------------------------------ encoding
     def _encode(
@@ -518,7 +408,7 @@ class Index:
                 parts.append(self._encode_chunk(chunk, normalize))
                 bar.update(len(chunk))
         if not parts:
-            return np.zeros((0, self._dim), np.float32)
+            return np.zeros((0, self.dim), np.float32)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _encode_chunk(self, chunk: list[str], normalize: bool) -> np.ndarray:
@@ -542,159 +432,10 @@ class Index:
                 zeros.append(~vectors.any(axis=1))
                 bar.update(len(chunk))
         if not parts:
-            return np.zeros((0, self._dim // 8), np.uint8), np.zeros(0, bool)
+            return np.zeros((0, self.dim // 8), np.uint8), np.zeros(0, bool)
         if len(parts) == 1:
             return parts[0], zeros[0]
         return np.concatenate(parts), np.concatenate(zeros)
-
-    # ------------------------------------------------------------------ the approximate structure
-    def _first_stage_data(self) -> np.ndarray:
-        """What the structure indexes: binary codes or float vectors."""
-        arr = self._codes if self._codes is not None else self._vectors
-        return arr.view()  # type: ignore[union-attr]  # every kind has one of them
-
-    def _update_structure(self, start: int) -> None:
-        """After rows ``start:`` were appended: build, extend or leave the structure."""
-        if self._structure is None:
-            if self._family != "flat" and len(self._ids) > self.exact_limit:
-                self._build_structure()
-            elif self._scan is not None:
-                self._extend_scan(start)
-            return
-        data = self._first_stage_data()[start:]
-        if not len(data):
-            return
-        first = self._next_serial
-        serials = np.arange(first, first + len(data), dtype=np.int64)
-        self._next_serial = first + len(data)
-        self._add_to_structure(self._structure, data, serials)
-        self._serials.append(serials)
-        if self._dead is not None:
-            self._dead = np.concatenate([self._dead, np.zeros(len(data), bool)])
-        self._alive_bitmap = None
-
-    def _extend_scan(self, start: int, scan: Any = None, vectors: np.ndarray | None = None) -> None:
-        """Add the sign bits of rows ``start:`` of the stored vectors (or of ``vectors``)
-        to the first-stage scan (or to ``scan``), which holds the rows before ``start``."""
-        scan = self._scan if scan is None else scan
-        if vectors is None:
-            vectors = self._vectors.view()  # type: ignore[union-attr]  # binary+rerank has them
-        if scan.ntotal != start:
-            raise RuntimeError(f"internal: scan holds {scan.ntotal} rows, expected {start}")
-        dims = self._scan_dims
-        for s in range(start, len(vectors), _ENCODE_CHUNK):
-            scan.add(np.ascontiguousarray(vectors[s : s + _ENCODE_CHUNK, :dims]))
-
-    def _rebuild_scan(self) -> None:
-        """A new first-stage scan over the stored rows.
-
-        Used instead of FAISS's ``remove_ids``: on a fast-scan index it leaves stale bits
-        in the last block that corrupt the codes of later additions (FAISS 1.15).
-        """
-        scan = sign_scanner(self._scan_dims)
-        self._extend_scan(0, scan)
-        self._scan = scan  # only once complete: a failure leaves the previous scan
-
-    def _new_structure(self, data: np.ndarray) -> Any:
-        faiss = faiss_module()
-        if self.factory.startswith("B"):
-            index = faiss.index_binary_factory(self._dim, self.factory)
-        else:
-            index = faiss.index_factory(self._dim, self.factory, faiss.METRIC_INNER_PRODUCT)
-        if self._family == "hnsw":
-            index.hnsw.efConstruction = self.ef_construction
-        if not index.is_trained:
-            nlist = int(getattr(index, "nlist", 0) or getattr(ivf_of(index), "nlist", 0))
-            if len(data) < nlist:
-                raise InvalidArgumentError(
-                    f"factory {self.factory!r} needs at least {nlist} documents to train, the "
-                    f"index has {len(data)}; use fewer lists or a larger exact_limit"
-                )
-            size = max(100_000, 50 * nlist)
-            rng = np.random.default_rng(0)
-            sample = (
-                data
-                if len(data) <= size
-                else data[np.sort(rng.choice(len(data), size, replace=False))]
-            )
-            index.train(np.ascontiguousarray(sample))
-        return index
-
-    def _add_to_structure(self, index: Any, data: np.ndarray, serials: np.ndarray) -> None:
-        data = np.ascontiguousarray(data)
-        if self._family == "ivf":
-            index.add_with_ids(data, serials)
-        else:  # HNSW labels are insertion positions, which is what serials are
-            if len(serials) and index.ntotal != serials[0]:
-                raise RuntimeError(
-                    f"internal: HNSW holds {index.ntotal} entries, next serial is {serials[0]}"
-                )
-            index.add(data)
-
-    def _build_structure(self) -> None:
-        data = self._first_stage_data()
-        structure = self._new_structure(data)
-        serials = np.arange(len(data), dtype=np.int64)
-        if len(data):
-            self._add_to_structure(structure, data, serials)
-        self._structure = structure
-        self._serials = Rows((), np.int64, serials)
-        self._next_serial = len(data)
-        self._dead = np.zeros(len(data), bool) if self._family == "hnsw" else None
-        self._alive_bitmap = None
-        self._scan = None  # the structure proposes the candidates from now on
-
-    def _forget_in_structure(self, serials: np.ndarray) -> None:
-        if self._family == "ivf":
-            self._structure.remove_ids(faiss_module().IDSelectorBatch(serials.astype(np.int64)))
-        elif self._dead is not None:
-            self._dead[serials] = True
-        self._alive_bitmap = None
-
-    def _selector_bitmap(self, rows: np.ndarray | None) -> np.ndarray | None:
-        """Packed bitmap (FAISS IDSelectorBitmap layout) of the serials that may be returned."""
-        if rows is None:
-            if self._dead is None or not self._dead.any():
-                return None
-            if self._alive_bitmap is None:
-                self._alive_bitmap = np.packbits(~self._dead, bitorder="little")
-            return self._alive_bitmap
-        mask = np.zeros(self._next_serial, bool)
-        mask[self._serials.view()[rows]] = True
-        return np.packbits(mask, bitorder="little")
-
-    def _structure_search(
-        self,
-        queries: np.ndarray,
-        k: int,
-        rows: np.ndarray | None,
-        ef: int | None,
-        nprobe: int | None,
-    ) -> np.ndarray:
-        """Candidate rows ``(nq, k)`` from the structure, ``-1`` where there are fewer."""
-        faiss = faiss_module()
-        index = self._structure
-        bitmap = self._selector_bitmap(rows)
-        sel = (
-            None
-            if bitmap is None
-            else faiss.IDSelectorBitmap(self._next_serial, faiss.swig_ptr(bitmap))
-        )
-        if self._family == "hnsw":
-            params = faiss.SearchParametersHNSW()
-            default = DEFAULT_EF_SEARCH if self.kind == "float" else k
-            params.efSearch = max(ef or self.ef_search or default, k)
-        else:
-            params = faiss.SearchParametersIVF()
-            params.nprobe = nprobe or self.nprobe
-        if sel is not None:
-            params.sel = sel
-        k = min(k, index.ntotal)
-        _, labels = index.search(np.ascontiguousarray(queries), k, params=params)
-        serials = self._serials.view()
-        pos = np.searchsorted(serials, labels).clip(0, max(len(serials) - 1, 0))
-        ok = (labels >= 0) & (serials[pos] == labels) if len(serials) else labels < -1
-        return np.where(ok, pos, -1)
 
     # ------------------------------------------------------------------ searching
     @overload
@@ -788,13 +529,13 @@ class Index:
             arr = np.asarray(vectors)
         except (TypeError, ValueError) as exc:  # ragged lists
             raise InvalidTypeError(
-                f"{name} cannot be read as a numeric array ({exc}); expected shape (n, {self._dim})"
+                f"{name} cannot be read as a numeric array ({exc}); expected shape (n, {self.dim})"
             ) from None
         if arr.ndim == 1:
             arr = arr[None, :]
-        if arr.ndim != 2 or arr.shape[1] != self._dim:
+        if arr.ndim != 2 or arr.shape[1] != self.dim:
             raise InvalidArgumentError(
-                f"{name} must have shape (n, {self._dim}), got {np.shape(vectors)}"
+                f"{name} must have shape (n, {self.dim}), got {np.shape(vectors)}"
             )
         if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
             raise InvalidTypeError(f"{name} must be numeric, got dtype {arr.dtype}")
@@ -823,34 +564,6 @@ class Index:
             check_positive("candidates", candidates),
         )
 
-    def _allowed_rows(self, where: Where | None) -> np.ndarray | None:
-        if where is None:
-            return None
-        if callable(where):
-            test = where
-        elif isinstance(where, Mapping):
-            conditions = list(where.items())
-
-            def test(meta: dict[str, Any]) -> bool:
-                for key, want in conditions:
-                    if key not in meta:
-                        return False
-                    value = meta[key]
-                    if isinstance(want, (list, tuple, set, frozenset)):
-                        if not _is_in(value, want):
-                            return False
-                    elif value != want:
-                        return False
-                return True
-        else:
-            raise InvalidTypeError(
-                f"where must be a dict or a function, got {type(where).__name__}"
-            )
-        empty: dict[str, Any] = {}
-        return np.fromiter(
-            (i for i, m in enumerate(self._meta) if test(empty if m is None else m)), np.int64
-        )
-
     def _search(
         self,
         qvec: np.ndarray | None,
@@ -866,16 +579,8 @@ class Index:
         cand = candidates or self.candidates
         nq = len(qzero)
         with self._lock.read():
-            scope = self._allowed_rows(where)
-            if scope is None:
-                rows = None
-                blank_rows = self._blank_rows
-                total = len(self._ids) - len(blank_rows)  # non-blank documents
-            else:
-                in_scope = self._blank.view()[scope]
-                blank_rows = scope[in_scope]
-                rows = scope[~in_scope] if len(blank_rows) else scope
-                total = len(rows)
+            store = self._store
+            rows, blank_rows, total = store.scope(where)
             out: list[list[Hit]] = [[] for _ in range(nq)]
             if total + len(blank_rows) == 0:
                 return out
@@ -883,201 +588,28 @@ class Index:
             live = np.flatnonzero(~qzero)
             if k_real and len(live):
                 sub = slice(None) if len(live) == nq else live
-                hits = self._search_live(
+                scores, found = self._engine.search(
                     None if qvec is None else qvec[sub],
                     None if qcodes is None else qcodes[sub],
                     k_real,
                     rows,
+                    store.blank_mask(),
                     len(blank_rows),
                     ef,
                     nprobe,
                     cand,
                 )
-                for i, h in zip(live.tolist(), hits, strict=True):
+                for i, h in zip(live.tolist(), store.hits(scores, found), strict=True):
                     out[i] = h
             if k_real and len(live) < nq:
-                first = self._first_rows(rows, k_real)
+                first = store.first_rows(rows, k_real)
                 for i in np.flatnonzero(qzero).tolist():
-                    out[i] = self._zero_hits(first)
+                    out[i] = store.zero_hits(first)
             if k > total and len(blank_rows):
-                fill = self._zero_hits(blank_rows[: k - total])
+                fill = store.zero_hits(blank_rows[: k - total])
                 for h in out:
                     h.extend(fill)
             return out
-
-    def _search_live(
-        self,
-        qvec: np.ndarray | None,
-        qcodes: np.ndarray | None,
-        k: int,
-        rows: np.ndarray | None,
-        blanks: int,
-        ef: int | None,
-        nprobe: int | None,
-        cand: int,
-    ) -> list[list[Hit]]:
-        """First stage and re-scoring for non-blank queries over the non-blank documents.
-
-        ``rows`` (already free of blank rows) restricts the search. Without ``rows`` every
-        row is searched, the ``blanks`` blank rows included: they are dropped from the
-        candidates, and a query left with fewer than ``k`` non-blank ones (rare: blank
-        rows score 0, or a Hamming distance of half the bits) draws ``blanks`` more. So
-        the usual query pays only a mask lookup on its candidates, never a cost that
-        grows with the number of blank documents.
-        """
-        n = len(self._ids) if rows is None else len(rows)
-        first_k = max(cand, k) if self.kind == "binary+rerank" else k
-        first_k = min(first_k, n)
-        cand_rows = self._first_stage(qvec, qcodes, first_k, rows, ef, nprobe)
-        if blanks and rows is None and first_k < n:
-            safe = cand_rows.clip(0)
-            usable = ((cand_rows >= 0) & ~self._blank.view()[safe]).sum(1)
-            short = np.flatnonzero(usable < k)
-            if len(short):
-                more = self._first_stage(
-                    None if qvec is None else qvec[short],
-                    None if qcodes is None else qcodes[short],
-                    min(first_k + blanks, n),
-                    rows,
-                    ef,
-                    nprobe,
-                )
-                hits = self._hits(*self._rescore(qvec, qcodes, cand_rows, k))
-                again = self._hits(
-                    *self._rescore(
-                        None if qvec is None else qvec[short],
-                        None if qcodes is None else qcodes[short],
-                        more,
-                        k,
-                    )
-                )
-                for i, h in zip(short.tolist(), again, strict=True):
-                    hits[i] = h
-                return hits
-        return self._hits(*self._rescore(qvec, qcodes, cand_rows, k))
-
-    def _first_stage(
-        self,
-        qvec: np.ndarray | None,
-        qcodes: np.ndarray | None,
-        first_k: int,
-        rows: np.ndarray | None,
-        ef: int | None,
-        nprobe: int | None,
-    ) -> np.ndarray:
-        """Candidate rows ``(nq, first_k)`` (``-1`` where fewer) from the structure or a scan."""
-        n = len(self._ids) if rows is None else len(rows)
-        nq = len(qvec) if qvec is not None else len(qcodes)  # type: ignore[arg-type]
-        use_structure = self._structure is not None and (rows is None or n > self.exact_limit)
-        if (
-            use_structure
-            and self._family == "ivf"
-            and rows is not None
-            and self.factory.startswith("B")
-        ):
-            use_structure = False  # FAISS binary IVF cannot filter by id
-        with faiss_threads(1 if nq == 1 else None):
-            if use_structure:
-                query = qcodes if self.kind != "float" else qvec
-                return self._structure_search(query, first_k, rows, ef, nprobe)
-            return self._exact_search(qvec, qcodes, first_k, rows)
-
-    def _first_rows(self, rows: np.ndarray | None, k: int) -> np.ndarray:
-        """The first ``k`` non-blank rows (of ``rows``, already free of blank rows)."""
-        if rows is not None:
-            return rows[:k]
-        head = np.arange(min(len(self._ids), k + len(self._blank_rows)))
-        if len(self._blank_rows):
-            head = head[~self._blank.view()[head]]
-        return head[:k]
-
-    def _zero_hits(self, rows: np.ndarray) -> list[Hit]:
-        ids, texts, meta = self._ids, self._texts, self._meta
-        return [Hit(ids[r], 0.0, texts[r], meta[r]) for r in rows.tolist()]
-
-    def _exact_search(
-        self, qvec: np.ndarray | None, qcodes: np.ndarray | None, k: int, rows: np.ndarray | None
-    ) -> np.ndarray:
-        """Brute-force first stage over all rows (or ``rows``): candidate rows ``(nq, k)``."""
-        faiss = faiss_module()
-        if rows is None and self._scan is not None and qvec is not None:
-            if k >= len(self._ids):  # every row is a candidate
-                return np.broadcast_to(np.arange(len(self._ids)), (len(qvec), len(self._ids)))
-            query = np.ascontiguousarray(qvec[:, : self._scan_dims])
-            labels = self._scan.search(query, k)[1]
-            short = (labels < 0).any(1)
-            if short.any() and qcodes is not None and self._codes is not None:
-                # A query whose leading dimensions are all zero scores every document 0,
-                # and the fast scan then returns nothing: take Hamming order.
-                _, ham = faiss.knn_hamming(
-                    np.ascontiguousarray(qcodes[short]), self._codes.view(), k
-                )
-                labels[short] = ham
-            return labels
-        if self.kind == "float":
-            base = self._vectors.view() if rows is None else self._vectors.view()[rows]  # type: ignore[union-attr]
-            _, labels = faiss.knn(qvec, base, k, faiss.METRIC_INNER_PRODUCT)
-        else:
-            base = self._codes.view() if rows is None else self._codes.view()[rows]  # type: ignore[union-attr]
-            # The counting variant is faster than the heap one for many candidates.
-            variant = "mc" if k >= 64 else "hc"
-            _, labels = faiss.knn_hamming(
-                np.ascontiguousarray(qcodes), np.ascontiguousarray(base), k, variant=variant
-            )
-        labels = labels.astype(np.int64, copy=False)
-        if rows is not None:
-            labels = np.where(labels >= 0, rows[labels.clip(0)], -1)
-        return labels
-
-    def _rescore(
-        self, qvec: np.ndarray | None, qcodes: np.ndarray | None, cand: np.ndarray, k: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Exact scores of the candidate rows; the best ``k`` per query, best first.
-
-        Blank rows among the candidates are dropped (score ``-inf``, like a missing one).
-        """
-        nq, c = cand.shape
-        scores = np.full((nq, c), -np.inf, np.float32)
-        valid = cand >= 0
-        safe = np.where(valid, cand, 0)
-        if len(self._blank_rows):
-            valid &= ~self._blank.view()[safe]
-        block = max(1, (4 << 20) // max(c * self._dim, 1))  # ~16 MB of gathered rows
-        for s in range(0, nq, block):
-            e = min(nq, s + block)
-            if self.kind == "binary":
-                codes = self._codes.view()[safe[s:e]]  # type: ignore[union-attr]
-                dist = np.bitwise_count(np.bitwise_xor(codes, qcodes[s:e, None, :])).sum(
-                    -1, dtype=np.int32
-                )  # type: ignore[index]
-                scores[s:e] = hamming_score(dist, self._dim)
-            else:
-                vecs = np.take(self._vectors.view(), safe[s:e], axis=0)  # type: ignore[union-attr]
-                # einsum, not matmul: a score must not depend on the number of candidates
-                scores[s:e] = np.einsum("qcd,qd->qc", vecs, qvec[s:e])  # type: ignore[index]
-        scores[~valid] = -np.inf
-        if c > k:
-            part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        else:
-            part = np.broadcast_to(np.arange(c), (nq, c))
-        part_scores = np.take_along_axis(scores, part, 1)
-        part_rows = np.take_along_axis(cand, part, 1)
-        # Best first; ties by row (insertion order) so results are deterministic.
-        order = np.lexsort((part_rows, -part_scores), axis=1)
-        return np.take_along_axis(part_scores, order, 1), np.take_along_axis(part_rows, order, 1)
-
-    def _hits(self, scores: np.ndarray, rows: np.ndarray) -> list[list[Hit]]:
-        ids, texts, meta = self._ids, self._texts, self._meta
-        out = []
-        for srow, rrow in zip(scores.tolist(), rows.tolist(), strict=True):
-            out.append(
-                [
-                    Hit(ids[r], s, texts[r], meta[r])
-                    for s, r in zip(srow, rrow, strict=True)
-                    if r >= 0 and s != -math.inf
-                ]
-            )
-        return out
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
@@ -1094,7 +626,29 @@ class Index:
         (an empty folder is fine); anything else raises
         :class:`~sememe.errors.FolderExistsError`.
         """
-        return _persist.save_index(self, path, overwrite=overwrite)
+        return _persist.save_index(path, overwrite=overwrite, lock=self._lock, parts=self._parts)
+
+    def _parts(self) -> _persist.Parts:
+        """What a save writes (called by :mod:`._persist` under the read lock)."""
+        settings = self._engine.settings
+        return _persist.Parts(
+            kind=self.kind,
+            dim=self.dim,
+            encoder=self._encoder,
+            settings={
+                "factory": settings.factory,
+                "exact_limit": settings.exact_limit,
+                "ef_search": settings.ef_search,
+                "ef_construction": settings.ef_construction,
+                "nprobe": settings.nprobe,
+                "candidates": self.candidates,
+                # only where it applies, so that float and binary indexes stay readable by
+                # sememe versions from before the option
+                **({"scan_dims": settings.scan_dims} if settings.scan_dims is not None else {}),
+            },
+            store=self._store,
+            engine=self._engine,
+        )
 
     @classmethod
     def load(
@@ -1119,7 +673,17 @@ class Index:
         (binary+rerank's scan is 16 bytes per document at 128 scan dims, and is rebuilt
         from the vectors, reading them all, when the folder lacks it).
         """
-        return _persist.load_index(cls, path, encoder, verify=verify, mmap=mmap)
+        opened = _persist.open_index(path, encoder, verify=verify, mmap=mmap)
+        try:
+            new = cls(opened.encoder, kind=opened.kind, **opened.settings)  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise opened.invalid_settings(exc) from None
+
+        def encode(texts: list[str]) -> np.ndarray:
+            return new._encode(texts, normalize=False, show_progress=False)
+
+        new._store, new._engine = _persist.read_parts(opened, new._engine.settings, encode)
+        return new
 
 
 def _as_texts(texts: Any, name: str) -> list[str]:
@@ -1139,10 +703,18 @@ def _as_texts(texts: Any, name: str) -> list[str]:
         raise InvalidTypeError(str(exc)) from None
 
 
-def _is_in(value: Any, want: Any) -> bool:
-    """``value in want`` for a ``where`` filter, also for unhashable metadata values
-    (a list in the metadata against a set of wanted values compares by equality)."""
+def _as_texts(texts: Any, name: str) -> list[str]:
+    """``texts`` (a str or an iterable of str) as a list; bytes and mappings refused.
+
+    ``bytes`` would otherwise become a list of ints and a dict the list of its keys.
+    """
+    if isinstance(texts, (bytes, bytearray, memoryview, Mapping)):
+        raise InvalidTypeError(
+            f"{name} is {type(texts).__name__}; expected a str or an iterable of str"
+        )
     try:
-        return value in want
-    except TypeError:
-        return any(value == w for w in want)
+        return _text.as_list(texts, name)
+    except TypeError as exc:
+        if isinstance(exc, SememeError):
+            raise
+        raise InvalidTypeError(str(exc)) from None

@@ -5,6 +5,13 @@ file), ``docs.jsonl``, ``vectors.npy`` / ``codes.npy``, ``blank.npy`` (rows of t
 documents), ``scan.faiss`` (the binary+rerank first stage) and, once built, the FAISS
 structure (``structure.faiss`` with ``serials.npy`` and, for HNSW, ``dead.npy``).
 
+This module owns the manifest and the folder protocol, not the files' contents: the
+document store writes and reads ``docs.jsonl`` and ``blank.npy``
+(:meth:`~._store.DocStore.to_files`, :meth:`~._store.DocStore.from_files`), the engine
+the arrays and FAISS files (:meth:`~._engine.Engine.to_files`,
+:meth:`~._engine.Engine.from_files`); each returns its manifest fields. The index hands a
+save its :class:`Parts` and builds itself from :func:`open_index` and :func:`read_parts`.
+
 Saving goes through :mod:`sememe._folder`: the target is checked first (only an index
 folder is ever replaced), the files are written to a temporary sibling and swapped in
 atomically, and a save killed mid-swap is recovered by the next load or save. Loading
@@ -17,46 +24,25 @@ raises :class:`IndexFormatError` naming it.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .. import _folder
 from ..encoder import Encoder
 from ..errors import InvalidTypeError
-from ._common import (
-    KINDS,
-    IndexFormatError,
-    Rows,
-    check_flag,
-    check_id,
-    check_path,
-    describe,
-    faiss_module,
-    family_of,
-    ivf_of,
-    shown,
-    sign_centroids,
-)
-
-if TYPE_CHECKING:
-    from ._index import Index
+from . import _files
+from ._common import KINDS, IndexFormatError, RWLock, check_flag, check_path, shown
+from ._engine import Engine, EngineSettings
+from ._store import DocStore
 
 FORMAT_VERSION = 1
-_MANIFEST = _folder.MANIFEST
-_DOCS = "docs.jsonl"
-_VECTORS = "vectors.npy"
-_CODES = "codes.npy"
-_BLANK = "blank.npy"
-_SERIALS = "serials.npy"
-_DEAD = "dead.npy"
-_STRUCTURE = "structure.faiss"
-_SCAN = "scan.faiss"
+_MANIFEST = _files.MANIFEST
+_STRUCTURE = _files.STRUCTURE
 
 #: Options of :class:`~sememe.index.Index` a manifest's ``settings`` may hold.
 _SETTINGS = (
@@ -70,89 +56,85 @@ _SETTINGS = (
 )
 
 
+@dataclass(frozen=True)
+class Parts:
+    """What a save writes: the index's identity and settings, its store and its engine."""
+
+    kind: str
+    dim: int
+    encoder: Encoder
+    settings: dict[str, Any]
+    store: DocStore
+    engine: Engine
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A checked index folder, ready to be read: its manifest fields and the encoder."""
+
+    folder: Path
+    files: Mapping[str, Any]
+    fields: dict[str, Any]
+    encoder: Encoder
+    mmap: bool
+
+    @property
+    def kind(self) -> str:
+        return self.fields["kind"]
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.fields["settings"]
+
+    def invalid_settings(self, exc: Exception) -> IndexFormatError:
+        """The error for settings the :class:`Index` constructor refused."""
+        return IndexFormatError(f"{self.folder / _MANIFEST}: invalid settings ({exc})")
+
+
 # ----------------------------------------------------------------------------- saving
 
 
-def save_index(index: Index, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """What :meth:`Index.save` does (its docstring lists the files and the guarantees)."""
+def save_index(
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool,
+    lock: RWLock,
+    parts: Callable[[], Parts],
+) -> Path:
+    """What :meth:`Index.save` does (its docstring lists the files and the guarantees).
+
+    ``parts`` is called under ``lock``'s read side, so the files are one consistent state.
+    """
     target = _folder.prepare_target(
         check_path(path), "index", overwrite=check_flag(overwrite, "overwrite")
     )
-    with _folder.atomic_folder(target) as tmp, index._lock.read():
-        _write_files(index, tmp)
-        _folder.write_manifest(tmp, "index", FORMAT_VERSION, _manifest_fields(index))
+    with _folder.atomic_folder(target) as tmp, lock.read():
+        got = parts()
+        store_fields = got.store.to_files(tmp)
+        engine_fields = got.engine.to_files(tmp)
+        enc = got.encoder
+        fields = {
+            "kind": got.kind,
+            "documents": store_fields["documents"],
+            "dim": got.dim,
+            "encoder": {"name": enc.config.name, "fingerprint": enc.fingerprint, "dim": enc.dim},
+            "settings": got.settings,
+            "structure": engine_fields["structure"],
+            "next_auto_id": store_fields["next_auto_id"],
+            "next_serial": engine_fields["next_serial"],
+        }
+        _folder.write_manifest(tmp, "index", FORMAT_VERSION, fields)
     return target
-
-
-def _json_line(record: dict[str, Any]) -> str:
-    """One ``docs.jsonl`` line, UTF-8 as written; lone surrogates (which UTF-8 cannot hold
-    and the encoder accepts) are kept as JSON escapes, which read back to the same text."""
-    line = json.dumps(record, ensure_ascii=False)
-    try:
-        line.encode("utf-8")
-    except UnicodeEncodeError:
-        line = json.dumps(record, ensure_ascii=True)
-    return line + "\n"
-
-
-def _write_files(index: Index, folder: Path) -> None:
-    with open(folder / _DOCS, "w", encoding="utf-8", newline="\n") as f:
-        for doc_id, text, meta in zip(index._ids, index._texts, index._meta, strict=True):
-            f.write(_json_line({"id": doc_id, "text": text, "metadata": meta}))
-    if index._vectors is not None:
-        np.save(folder / _VECTORS, index._vectors.view())
-    if index._codes is not None:
-        np.save(folder / _CODES, index._codes.view())
-    np.save(folder / _BLANK, index._blank_rows.astype(np.int64))
-    if index._scan is not None:
-        faiss_module().write_index(index._scan, str(folder / _SCAN))
-    if index._structure is not None:
-        faiss = faiss_module()
-        if index.factory.startswith("B"):
-            faiss.write_index_binary(index._structure, str(folder / _STRUCTURE))
-        else:
-            faiss.write_index(index._structure, str(folder / _STRUCTURE))
-        np.save(folder / _SERIALS, index._serials.view())
-        if index._dead is not None:
-            np.save(folder / _DEAD, index._dead)
-
-
-def _manifest_fields(index: Index) -> dict[str, Any]:
-    enc = index._encoder
-    return {
-        "kind": index.kind,
-        "documents": len(index._ids),
-        "dim": index._dim,
-        "encoder": {"name": enc.config.name, "fingerprint": enc.fingerprint, "dim": enc.dim},
-        "settings": {
-            "factory": index.factory,
-            "exact_limit": index.exact_limit,
-            "ef_search": index.ef_search,
-            "ef_construction": index.ef_construction,
-            "nprobe": index.nprobe,
-            "candidates": index.candidates,
-            # only where it applies, so that float and binary indexes stay readable by
-            # sememe versions from before the option
-            **({"scan_dims": index.scan_dims} if index.scan_dims is not None else {}),
-        },
-        "structure": index.structure,
-        "next_auto_id": index._next_auto,
-        "next_serial": index._next_serial,
-    }
 
 
 # ----------------------------------------------------------------------------- loading
 
 
-def load_index(
-    cls: type[Index],
-    path: str | os.PathLike[str],
-    encoder: Encoder | None = None,
-    *,
-    verify: bool = True,
-    mmap: bool = False,
-) -> Index:
-    """What :meth:`Index.load` does (its docstring describes the options)."""
+def open_index(
+    path: str | os.PathLike[str], encoder: Encoder | None, *, verify: bool, mmap: bool
+) -> Opened:
+    """Check an index folder before anything is parsed: the manifest's fields, every
+    file's size and SHA-256 (see :meth:`Index.load` for ``verify``), and the encoder."""
     folder = check_path(path)
     verify, mmap = check_flag(verify, "verify"), check_flag(mmap, "mmap")
     _folder.recover(folder)  # a save killed mid-swap: put its complete copy in place
@@ -178,13 +160,36 @@ def load_index(
         raise IndexFormatError(
             f"{folder / _MANIFEST}: dim is {fields['dim']} but the encoder entry says {encoder.dim}"
         )
-    try:
-        new = cls(encoder, kind=fields["kind"], **fields["settings"])
-    except (TypeError, ValueError) as exc:
-        raise IndexFormatError(f"{folder / _MANIFEST}: invalid settings ({exc})") from None
-    _read_files(new, folder, manifest["files"], fields, mmap)
-    new._next_auto = fields["next_auto_id"]
-    return new
+    return Opened(folder, manifest["files"], fields, encoder, mmap)
+
+
+def read_parts(
+    opened: Opened,
+    settings: EngineSettings,
+    encode: Callable[[list[str]], np.ndarray],
+) -> tuple[DocStore, Engine]:
+    """The store and the engine of an opened folder. ``settings`` are the engine settings
+    of an :class:`Index` made from the manifest; ``encode`` gives raw vectors of texts
+    (for ``"binary"`` folders written before ``blank.npy``)."""
+    folder, files, fields = opened.folder, opened.files, opened.fields
+    store = DocStore.from_files(
+        folder, files, documents=fields["documents"], next_auto=fields["next_auto_id"]
+    )
+    engine = Engine.from_files(
+        folder,
+        files,
+        settings,
+        n=len(store),
+        next_serial=fields["next_serial"],
+        mmap=opened.mmap,
+    )
+    if _files.BLANK not in files:  # written before blank.npy: find the zero vectors
+        texts = store.texts
+        source = _files.CODES if engine.codes is not None else _files.VECTORS
+        with _files.reading(folder / source):
+            rows = engine.find_blank_rows(lambda r: encode([texts[i] for i in r.tolist()]))
+        store.set_blank_rows(rows)
+    return store, engine
 
 
 def _check_manifest(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -250,290 +255,6 @@ def _check_manifest(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
         "next_auto_id": count("next_auto_id", 0),
         "next_serial": count("next_serial", 0),
     }
-
-
-@contextlib.contextmanager
-def _reading(path: Path) -> Iterator[None]:
-    """Turn any failure to parse ``path`` into an :class:`IndexFormatError` naming it.
-
-    Corrupt files fail in many ways (numpy's header parser raises ``tokenize`` and
-    ``SyntaxError`` errors, FAISS ``RuntimeError``, json ``ValueError``, a bad byte
-    ``UnicodeDecodeError``, ...), checked or not: all of them are the folder's fault.
-    ``MemoryError`` (and ``KeyboardInterrupt``) pass through.
-    """
-    try:
-        yield
-    except (IndexFormatError, MemoryError):
-        raise
-    except Exception as exc:
-        raise IndexFormatError(
-            f"{path}: cannot read the index file ({type(exc).__name__}: {exc})"
-        ) from exc
-
-
-def _read_files(
-    index: Index, folder: Path, files: Mapping[str, Any], fields: dict[str, Any], mmap: bool
-) -> None:
-    n = _read_docs(index, folder / _DOCS, fields["documents"])
-    mode = "r" if mmap else None
-    for name, rows, width, dtype in (
-        (_VECTORS, index._vectors, index._dim, np.float32),
-        (_CODES, index._codes, index._dim // 8, np.uint8),
-    ):
-        if rows is None:
-            continue
-        if name not in files:
-            raise IndexFormatError(f"{folder / name}: missing; a {index.kind} index needs it")
-        rows.data, rows.n = _load_npy(folder / name, (n, width), dtype, mode), n
-    _read_blank(index, folder, files, n)
-    if _STRUCTURE in files:
-        _read_structure(index, folder, files, fields, n)
-    elif index._scan is not None:
-        if _SCAN in files:
-            index._scan = _read_scan(folder / _SCAN, n, index.scan_dims)  # type: ignore[arg-type]
-        else:  # written without one: rebuild it from the vectors
-            with _reading(folder / _VECTORS):
-                index._rebuild_scan()
-
-
-def _read_docs(index: Index, path: Path, documents: int) -> int:
-    """Fill ids, texts and metadata from ``docs.jsonl``; returns the number of documents."""
-    ids, texts, meta = index._ids, index._texts, index._meta
-    with _reading(path), open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            where = f"{path}:{lineno}"
-            try:
-                rec = json.loads(line)
-            except ValueError as exc:
-                raise IndexFormatError(f"{where}: not a JSON line ({exc})") from None
-            if not isinstance(rec, dict) or not {"id", "text", "metadata"} <= set(rec):
-                raise IndexFormatError(
-                    f"{where}: expected an object with 'id', 'text' and 'metadata'"
-                )
-            try:
-                doc_id = check_id(rec["id"], "the id")
-            except TypeError as exc:
-                raise IndexFormatError(f"{where}: {exc}") from None
-            text, metadata = rec["text"], rec["metadata"]
-            if not isinstance(text, str):
-                raise IndexFormatError(f"{where}: the text is {describe(text)}; expected str")
-            if metadata is not None and not isinstance(metadata, dict):
-                raise IndexFormatError(
-                    f"{where}: the metadata is {describe(metadata)}; expected an object or null"
-                )
-            ids.append(doc_id)
-            texts.append(text)
-            meta.append(metadata)
-    index._row_of = {doc_id: r for r, doc_id in enumerate(ids)}
-    if len(index._row_of) != len(ids):
-        seen: set[Any] = set()
-        for lineno, doc_id in enumerate(ids, 1):
-            if doc_id in seen:
-                raise IndexFormatError(f"{path}:{lineno}: id {doc_id!r} repeats an earlier line")
-            seen.add(doc_id)
-    if len(ids) != documents:
-        raise IndexFormatError(f"{path}: {len(ids)} documents, the manifest says {documents}")
-    return len(ids)
-
-
-def _load_npy(
-    path: Path, shape: tuple[int, ...] | None, dtype: Any, mode: str | None = None
-) -> np.ndarray:
-    """An ``.npy`` file whose header must give ``dtype`` and ``shape`` (``None``: any 1-d).
-
-    The header is checked before the data is read, so a damaged one cannot ask for an
-    impossible allocation; the data must fill the rest of the file exactly.
-    """
-    fmt = np.lib.format
-    with _reading(path):
-        with open(path, "rb") as f:
-            version = fmt.read_magic(f)
-            if version == (1, 0):
-                got_shape, fortran, got_dtype = fmt.read_array_header_1_0(f)
-            elif version == (2, 0):
-                got_shape, fortran, got_dtype = fmt.read_array_header_2_0(f)
-            else:
-                raise IndexFormatError(f"{path}: unsupported .npy version {version}")
-            data_bytes = os.fstat(f.fileno()).st_size - f.tell()
-        want = np.dtype(dtype)
-        if got_dtype != want or fortran:
-            raise IndexFormatError(
-                f"{path}: holds {'Fortran-order ' if fortran else ''}{got_dtype}, expected {want}"
-            )
-        ok = len(got_shape) == 1 if shape is None else tuple(got_shape) == shape
-        if not ok:
-            expected = "(n,)" if shape is None else str(shape)
-            raise IndexFormatError(f"{path}: has shape {got_shape}, expected {expected}")
-        if data_bytes != int(np.prod(got_shape, dtype=np.int64)) * want.itemsize:
-            raise IndexFormatError(
-                f"{path}: {data_bytes} bytes of data for shape {got_shape}; the file is "
-                "truncated or padded"
-            )
-        return np.load(path, mmap_mode=mode, allow_pickle=False)
-
-
-def _read_blank(index: Index, folder: Path, files: Mapping[str, Any], n: int) -> None:
-    """The blank-document mask: from ``blank.npy``, or recomputed for folders without it."""
-    path = folder / _BLANK
-    if _BLANK in files:
-        rows = np.array(_load_npy(path, None, np.int64))
-        if len(rows) and (rows[0] < 0 or rows[-1] >= n or (np.diff(rows) <= 0).any()):
-            raise IndexFormatError(f"{path}: blank rows must be increasing and within 0..{n - 1}")
-    else:
-        with _reading(folder / (_CODES if index._codes is not None else _VECTORS)):
-            rows = _find_blank_rows(index)
-    mask = np.zeros(n, bool)
-    mask[rows] = True
-    index._blank = Rows((), np.bool_, mask)
-    index._blank_rows = rows.astype(np.int64)
-
-
-def _find_blank_rows(index: Index, chunk: int = 65_536) -> np.ndarray:
-    """Rows whose vector is zero, for folders written before ``blank.npy``.
-
-    A zero vector has all-zero sign bits, so where there are codes only the rows with a
-    zero code are checked further (their vectors, or for ``"binary"`` their texts encoded
-    again); a float index scans its vectors.
-    """
-    if index._codes is not None:
-        codes = index._codes.view()
-        maybe = np.concatenate(
-            [s + np.flatnonzero(~codes[s : s + chunk].any(1)) for s in range(0, len(codes), chunk)]
-            or [np.zeros(0, np.int64)]
-        )
-        if not len(maybe):
-            return maybe.astype(np.int64)
-        if index._vectors is not None:
-            zero = ~index._vectors.view()[maybe].any(1)
-        else:
-            texts = [index._texts[r] for r in maybe.tolist()]
-            zero = ~index._encode(texts, normalize=False, show_progress=False).any(1)
-        return maybe[zero].astype(np.int64)
-    vectors = index._vectors.view()  # type: ignore[union-attr]  # float kind
-    parts = [
-        s + np.flatnonzero(~vectors[s : s + chunk].any(1)) for s in range(0, len(vectors), chunk)
-    ]
-    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
-
-
-def _physical_memory() -> int | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, OSError, ValueError):
-        return None
-
-
-def _read_faiss(path: Path, reader: Any) -> Any:
-    """A FAISS file read with ``reader``; parse failures become :class:`IndexFormatError`.
-
-    A damaged size field makes FAISS ask for an impossible allocation (``std::bad_alloc``,
-    a ``MemoryError``). Reading needs about the file's size in memory, so a MemoryError for
-    a file far smaller than this machine's memory is the file's fault; for a file that big
-    it may be real, and passes through.
-    """
-    with _reading(path):
-        try:
-            return reader(str(path))
-        except MemoryError:
-            size, memory = path.stat().st_size, _physical_memory()
-            if memory is not None and size * 4 > memory:
-                raise
-            raise IndexFormatError(
-                f"{path}: cannot read the index file: it asks for far more memory than its "
-                f"{size:,} bytes can hold (a damaged size field)"
-            ) from None
-
-
-def _read_scan(path: Path, n: int, dims: int) -> Any:
-    faiss = faiss_module()
-    scan = _read_faiss(path, faiss.read_index)
-    with _reading(path):
-        ok = _is_sign_scanner(scan, faiss)
-    if not ok:
-        raise IndexFormatError(f"{path}: {_SCAN} is not a sign-bit scan of this sememe version")
-    if scan.ntotal != n or scan.d != dims:
-        raise IndexFormatError(
-            f"{path}: {_SCAN} holds {scan.ntotal} entries of {scan.d} dims, expected {n} of {dims}"
-        )
-    return scan
-
-
-def _read_structure(
-    index: Index, folder: Path, files: Mapping[str, Any], fields: dict[str, Any], n: int
-) -> None:
-    """The FAISS structure with its serials (and dead entries), checked for consistency
-    with the documents and ``next_serial``, so that later adds and searches work."""
-    faiss = faiss_module()
-    path = folder / _STRUCTURE
-    binary = index.factory.startswith("B")
-    family = family_of(index.factory)
-    structure = _read_faiss(path, faiss.read_index_binary if binary else faiss.read_index)
-    with _reading(path):
-        if family == "hnsw":
-            ok = hasattr(structure, "hnsw")
-        elif family == "ivf":
-            ok = (
-                isinstance(structure, faiss.IndexBinaryIVF)
-                if binary
-                else ivf_of(structure) is not None
-            )
-        else:
-            ok = False
-        if not binary and structure.metric_type != faiss.METRIC_INNER_PRODUCT:
-            ok = False
-        ntotal, d = int(structure.ntotal), int(structure.d)
-    if not ok:
-        raise IndexFormatError(f"{path}: not a {index.factory!r} structure of this index")
-    if d != index.dim:
-        raise IndexFormatError(f"{path}: has dimension {d}, the index has {index.dim}")
-    if _SERIALS not in files:
-        raise IndexFormatError(f"{folder / _SERIALS}: missing; {_STRUCTURE} needs it")
-    serials = np.array(_load_npy(folder / _SERIALS, (n,), np.int64))
-    next_serial = fields["next_serial"]
-    if len(serials) and (serials[0] < 0 or (np.diff(serials) <= 0).any()):
-        raise IndexFormatError(f"{folder / _SERIALS}: serials must be increasing and >= 0")
-    if len(serials) and serials[-1] >= next_serial:
-        raise IndexFormatError(
-            f"{folder / _MANIFEST}: next_serial is {next_serial} but serial {serials[-1]} is in use"
-        )
-    dead = None
-    if family == "hnsw":
-        # HNSW labels are insertion positions: one entry per serial ever given out
-        if ntotal != next_serial:
-            raise IndexFormatError(
-                f"{folder / _MANIFEST}: next_serial is {next_serial} but {_STRUCTURE} holds "
-                f"{ntotal} entries"
-            )
-        if _DEAD in files:
-            dead = np.array(_load_npy(folder / _DEAD, (ntotal,), np.bool_))
-        elif ntotal == n:
-            dead = np.zeros(ntotal, bool)
-        else:
-            raise IndexFormatError(f"{folder / _DEAD}: missing; {_STRUCTURE} needs it")
-        alive = np.flatnonzero(~dead)
-        if len(alive) != n or not np.array_equal(alive, serials):
-            raise IndexFormatError(
-                f"{folder / _DEAD}: the live entries of {_STRUCTURE} do not match {_SERIALS}"
-            )
-    elif ntotal != n:
-        raise IndexFormatError(f"{path}: holds {ntotal} entries for {n} documents")
-    index._structure = structure
-    index._serials = Rows((), np.int64, serials)
-    index._next_serial = next_serial
-    index._dead = dead
-    index._scan = None
-
-
-def _is_sign_scanner(scan: Any, faiss: Any) -> bool:
-    """Whether ``scan`` is what :func:`~sememe.index._common.sign_scanner` builds."""
-    if (
-        not isinstance(scan, faiss.IndexPQFastScan)
-        or scan.metric_type != faiss.METRIC_INNER_PRODUCT
-    ):
-        return False
-    if scan.pq.nbits != 4 or scan.d != scan.pq.M * 4:
-        return False
-    return np.array_equal(faiss.vector_to_array(scan.pq.centroids), sign_centroids(scan.d))
 
 
 def _resolve_encoder(encoder: Encoder | None, info: Mapping[str, Any], folder: Path) -> Encoder:
