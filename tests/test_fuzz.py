@@ -51,7 +51,7 @@ ODD_TEXTS: list[str] = [
     "The cat sat on the mat.",  # an exact duplicate
 ]
 BAD_COUNTS: list[Any] = [0, -1, 2.5, True, math.nan, "3", [1]]
-BAD_FLOATS: list[Any] = [math.nan, math.inf, -math.inf, "0.9", True, [0.5]]
+BAD_FLOATS: list[Any] = [math.nan, math.inf, -math.inf, "0.9", True, [0.5], 10**400]
 
 unicode_text = st.text(
     st.characters(blacklist_categories=("Cs",)) | st.sampled_from([" ", "\n", ".", "\ud800"]),
@@ -101,6 +101,20 @@ def check_vectors(vecs: np.ndarray, n: int) -> None:
 def test_encoder_refuses_non_text_items_naming_the_position(enc, method, bad) -> None:
     err = must_refuse(lambda: getattr(enc, method)(["fine", "also fine", bad]))
     assert "[2]" in str(err)
+
+
+@pytest.mark.parametrize("container", ["dict", "set", "dataframe"])
+def test_encoder_refuses_containers_without_a_text_order(enc, container) -> None:
+    """Iterating these gives keys, column names or no fixed order: never silently."""
+    import pandas as pd
+
+    value = {
+        "dict": {"a text": 1, "another": 2},
+        "set": {"a text", "another"},
+        "dataframe": pd.DataFrame({"text": ["a text", "another"]}),
+    }[container]
+    for method in ("encode", "encode_binary", "count_tokens", "tokenize"):
+        must_refuse(lambda m=method: getattr(enc, m)(value))
 
 
 def test_encoder_gives_right_answers_for_odd_texts(enc) -> None:

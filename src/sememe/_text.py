@@ -10,7 +10,7 @@ million-row file is easy to find.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any
 
@@ -44,6 +44,16 @@ def check_texts(batch: list[Any], offset: int = 0, name: str = "texts") -> list[
     return batch
 
 
+def _refuse_unordered(texts: Any, name: str) -> None:
+    """Containers whose iteration is not "the texts, in order": a mapping or a DataFrame
+    iterates over its keys or column names, a set in no stable order."""
+    if isinstance(texts, (Mapping, set, frozenset)) or hasattr(texts, "columns"):
+        raise InvalidTypeError(
+            f"{name} is {_describe(texts)}; pass a list of str (iterating it would give its "
+            "keys or column names, or no fixed order)"
+        )
+
+
 def as_list(texts: Any, name: str = "texts") -> list[str]:
     """Materialise ``texts`` (a str or an iterable of str) as a validated list."""
     if isinstance(texts, str):
@@ -52,6 +62,7 @@ def as_list(texts: Any, name: str = "texts") -> list[str]:
         raise InvalidTypeError(f"{name} is None; expected a str or an iterable of str")
     if isinstance(texts, (bytes, bytearray)):  # iterating would give ints
         raise InvalidTypeError(f"{name} is {_describe(texts)}; decode it to str first")
+    _refuse_unordered(texts, name)
     if hasattr(texts, "tolist") and not isinstance(texts, list):  # numpy, pandas
         texts = texts.tolist()
     try:
@@ -73,6 +84,7 @@ def iter_batches(texts: Any, batch_size: int, name: str = "texts") -> Iterator[l
         raise InvalidTypeError(f"{name} is None; expected a str or an iterable of str")
     if isinstance(texts, (bytes, bytearray)):
         raise InvalidTypeError(f"{name} is {_describe(texts)}; decode it to str first")
+    _refuse_unordered(texts, name)
     if isinstance(texts, list):
         for start in range(0, len(texts), batch_size):
             yield check_texts(texts[start : start + batch_size], start, name)

@@ -41,9 +41,16 @@ def check_int(
     return value
 
 
+#: The largest count accepted by :func:`check_positive_int`: counts go into C code
+#: (tokenizers, FAISS, numpy) that takes 32-bit integers, where a larger Python int
+#: would fail with a raw ``OverflowError``.
+MAX_COUNT = 2**31 - 1
+
+
 def check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> int | None:
-    """A count that must be at least 1 (batch sizes, k, numbers of clusters)."""
-    return check_int(value, name, minimum=1, allow_none=allow_none)
+    """A count that must be at least 1 (batch sizes, k, numbers of clusters, token
+    limits), at most :data:`MAX_COUNT`."""
+    return check_int(value, name, minimum=1, maximum=MAX_COUNT, allow_none=allow_none)
 
 
 def check_float(
@@ -64,7 +71,10 @@ def check_float(
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidTypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond the float range, such as 10**400
+        raise InvalidArgumentError(f"{name} must be a finite number, got {value}") from None
     if not math.isfinite(value):
         raise InvalidArgumentError(f"{name} must be a finite number, got {value}")
 

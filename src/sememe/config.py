@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ._validate import check_choice, check_int
+from ._validate import check_choice, check_int, check_positive_int
 from .errors import InvalidArgumentError, InvalidTypeError, ModelFormatError
 
 #: Version of the folder layout written by :meth:`sememe.Encoder.save`.
@@ -62,7 +62,7 @@ class ModelConfig:
         # Sizes are ints >= 1 (NaN, floats and bools refused with the field's name); the
         # errors are InvalidTypeError / InvalidArgumentError, ModelFormatError from a file.
         for name in ("dim", "vocab_size", "max_tokens"):
-            object.__setattr__(self, name, check_int(getattr(self, name), name, minimum=1))
+            object.__setattr__(self, name, check_positive_int(getattr(self, name), name))
         check_choice(self.pooling, "pooling", _POOLINGS)
         for name in ("normalize", "add_special_tokens"):
             if not isinstance(getattr(self, name), bool):
