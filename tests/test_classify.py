@@ -20,10 +20,17 @@ from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sememe
-from sememe.classify import StaticClassifier, StaticEmbedder
+from sememe.classify import (
+    FINE_TUNE_MODES,
+    HEADS,
+    ClassifierFormatError,
+    StaticClassifier,
+    StaticEmbedder,
+    evaluate_holdout,
+)
 from sememe.classify._heads import LinearHead, MLPHead, freeze
 from sememe.cli.main import main
-from sememe.errors import ModelFormatError
+from sememe.errors import InvalidArgumentError, ModelFormatError
 
 TOPICS = {
     "pets": ["cat", "dog", "sat", "mat", "ran", "park"],
@@ -387,14 +394,63 @@ def test_load_rejects_damaged_folders(enc, tmp_path):
         StaticClassifier.load(folder)
 
 
-def test_changed_model_warns_on_load(tmp_path):
+def test_changed_model_is_refused_on_load(tmp_path):
+    """One mismatch policy with the index: a named model that has changed since the
+    save raises (it only warned before issue 14), saying how to fix it."""
     texts, labels = topic_data(5)
     folder = StaticClassifier().fit(texts, labels).save(tmp_path / "clf")
     config = json.loads((folder / "classifier.json").read_text())
     config["encoder"]["fingerprint"] = "0" * 64
     _edit_config(folder, encoder=config["encoder"])
-    with pytest.warns(UserWarning, match="has changed since this classifier was saved"):
+    with pytest.raises(ClassifierFormatError, match="has changed since this classifier was saved"):
         StaticClassifier.load(folder)
+    with pytest.raises(ClassifierFormatError, match=r"StaticClassifier\.load\(path, encoder="):
+        StaticClassifier.load(folder)
+
+
+def test_load_with_a_given_encoder(enc, tmp_path):
+    texts, labels = topic_data(5)
+    clf = StaticClassifier(encoder=enc).fit(texts, labels)
+    folder = clf.save(tmp_path / "clf")  # an unregistered encoder: kept in encoder/
+    again = StaticClassifier.load(folder, encoder=enc)
+    assert again.encoder is enc
+    np.testing.assert_array_equal(again.predict(texts), clf.predict(texts))
+    with pytest.raises(ClassifierFormatError, match="the encoder given to load is not"):
+        StaticClassifier.load(folder, encoder=topic_encoder(seed=2))
+    named = StaticClassifier().fit(texts, labels).save(tmp_path / "named")
+    with pytest.raises(ClassifierFormatError, match="train it again"):
+        StaticClassifier.load(named, encoder=enc)
+
+
+def test_evaluate(enc):
+    texts, labels = topic_data(10)
+    clf = StaticClassifier(encoder=enc).fit(texts, labels)
+    scores = clf.evaluate(texts, labels)
+    assert set(scores) == {"accuracy", "macro_f1", "n"} and scores["n"] == len(texts)
+    assert scores["accuracy"] == pytest.approx(clf.score(texts, labels))
+    assert 0.9 < scores["macro_f1"] <= 1.0
+    wrong = ["pets"] * len(texts)
+    assert clf.evaluate(texts, wrong)["accuracy"] < 0.5
+    with pytest.raises(InvalidArgumentError, match="but y has 2 labels"):
+        clf.evaluate(texts, labels[:2])
+    multi = [[lab] if i % 2 else [lab, "extra"] for i, lab in enumerate(labels)]
+    mclf = StaticClassifier(encoder=enc).fit(texts, multi)
+    mscores = mclf.evaluate(texts, multi)
+    assert mscores["accuracy"] == pytest.approx(mclf.score(texts, multi))
+    # a single label or None stands for a one- or zero-label list
+    assert mclf.evaluate(texts[:1], [None])["n"] == 1
+
+
+def test_evaluate_holdout(enc):
+    texts, labels = topic_data(10)
+    clf = StaticClassifier(encoder=enc)
+    scores = evaluate_holdout(clf, texts, labels, 0.25)
+    assert scores["n"] + scores["n_train"] == len(texts) and scores["accuracy"] > 0.8
+    assert evaluate_holdout(StaticClassifier(encoder=enc), texts, labels, 0.25) == scores
+    with pytest.raises(InvalidArgumentError, match=r"test_size=0\.99"):
+        evaluate_holdout(clf, texts, labels, 0.99)
+    with pytest.raises(InvalidArgumentError, match="test_size"):
+        evaluate_holdout(clf, texts, labels, 1.5)
 
 
 def test_heads_that_cannot_be_saved(enc, tmp_path):
@@ -508,6 +564,33 @@ def test_cli_train_and_predict(enc, tmp_path, capsys):
     rows = [json.loads(line) for line in preds.read_text().splitlines()]
     assert rows[0]["prediction"] == rows[0]["topic"]
     assert abs(sum(rows[0]["probabilities"].values()) - 1) < 1e-4
+
+
+def test_cli_field_is_the_name_and_text_field_an_alias(enc, tmp_path, capsys):
+    """``--field`` as in every other subcommand; ``--text-field`` still works, hidden."""
+    model_dir = enc.save(tmp_path / "enc")
+    texts, labels = topic_data(5)
+    data = tmp_path / "train.csv"
+    rows = "".join(f"{t},{lab}\n" for t, lab in zip(texts, labels, strict=True))
+    data.write_text("body,label\n" + rows, encoding="utf-8")
+    out = tmp_path / "clf"
+    argv = ["classify", "train", str(data), "--field", "body", "-m", str(model_dir), "-q"]
+    assert main([*argv, "-o", str(out)]) == 0
+    preds = tmp_path / "preds.tsv"
+    argv = ["classify", "predict", str(out), str(data), "--text-field", "body", "-q"]
+    assert main([*argv, "-o", str(preds)]) == 0
+    lines = preds.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "body\tlabel\tprediction" and len(lines) == len(texts) + 1
+    assert main(["classify", "predict", str(out), str(data), "--field", "nope"]) == 1
+    assert "use --field" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["classify", "train", "--help"])
+    help_text = capsys.readouterr().out
+    assert "--field" in help_text and "--text-field" not in help_text
+
+
+def test_the_cli_s_choices_are_public():
+    assert "logistic" in HEADS and "table" in FINE_TUNE_MODES
 
 
 def test_cli_multilabel_and_errors(enc, tmp_path, capsys):

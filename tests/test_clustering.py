@@ -15,6 +15,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import v_measure_score
 from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sememe
 from sememe.cli.main import main
@@ -25,6 +26,34 @@ TOPICS = {
     "money": ["stock", "market", "fell", "sharply", "bank", "money", "loan", "interest", "rate"],
     "water": ["river", "water", "fish", "swim"],
 }
+
+
+# --------------------------------------------------------------------------- sklearn's checks
+
+# Every check runs in the vector form of X (scikit-learn's checks feed numeric arrays);
+# the text form is exercised by the tests below. None is expected to fail: vectors are
+# validated as scikit-learn does (NaN, 1-d input, wrong width), and clustering is
+# deterministic for a given random_state. A small k_range keeps the automatic k fast.
+
+
+@parametrize_with_checks(
+    [TextClusterer(3), TextClusterer(k_range=(2, 3)), TextClusterer(3, method="agglomerative")]
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_vectors_and_texts_give_the_same_clusters():
+    enc = tiny_encoder()
+    texts, _ = topic_texts(10)
+    by_text = TextClusterer(3, encoder=enc).fit(texts)
+    vectors = enc.encode(texts, normalize=True)
+    by_vector = TextClusterer(3, encoder=enc).fit(vectors)
+    assert v_measure_score(by_text.labels_, by_vector.labels_) == pytest.approx(1.0)
+    assert by_vector.n_features_in_ == vectors.shape[1] == by_text.n_features_in_
+    np.testing.assert_array_equal(by_vector.predict(vectors), by_vector.labels_)
+    with pytest.raises(ValueError, match="features"):
+        by_vector.predict(vectors[:, :3])
 
 
 def topic_texts(n_per_topic: int = 20, seed: int = 0) -> tuple[list[str], list[str]]:
@@ -344,7 +373,8 @@ def test_text_clusterer_sklearn_contract(enc):
     again = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(again.predict(texts), fitted.predict(texts))
     tags = model.__sklearn_tags__()
-    assert tags.input_tags.string and not tags.input_tags.two_d_array
+    # texts, and (since issue 14, for scikit-learn's estimator checks) vectors
+    assert tags.input_tags.string and tags.input_tags.two_d_array
 
 
 def test_text_clusterer_in_a_pipeline(enc):

@@ -39,8 +39,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _text
 from ._validate import check_choice, check_int
@@ -431,28 +432,58 @@ def cluster(
             f"all {len(items)} texts are empty or whitespace; nothing to cluster"
         )
     vectors = enc.encode(unique, normalize=True, dim=dim, show_progress=show_progress)
-    # Texts whose pooled vector is zero (only ignored tokens) cannot be placed either.
+    return _cluster_rows(
+        items,
+        vectors,
+        row_of,
+        counts,
+        n_clusters,
+        method=method,
+        seed=seed,
+        min_cluster_size=min_cluster_size,
+        k_range=k_range,
+        n_init=n_init,
+        what="texts",
+    )
+
+
+def _cluster_rows(
+    items: list[str],
+    vectors: np.ndarray,
+    row_of: np.ndarray,
+    counts: np.ndarray,
+    n_clusters: int | None,
+    *,
+    method: str,
+    seed: int,
+    min_cluster_size: int,
+    k_range: tuple[int, int] | None,
+    n_init: int | None,
+    what: str,
+) -> Clusters:
+    """Cluster unit ``vectors`` (distinct rows, weighted by ``counts``); ``row_of[i]`` is
+    item ``i``'s row (``-1``: blank). Shared by texts and by vectors given directly."""
+    # Rows whose vector is zero (texts of only ignored tokens) cannot be placed either.
     zero = np.einsum("ij,ij->i", vectors, vectors) <= 0
     if zero.all():
         raise InvalidArgumentError(
-            f"none of the {len(items)} texts has a non-zero vector to cluster"
+            f"none of the {len(items)} {what} has a non-zero vector to cluster"
         )
     if zero.any():
         keep = np.flatnonzero(~zero)
-        remap = np.full(len(unique), -1, np.int64)
+        remap = np.full(len(vectors), -1, np.int64)
         remap[keep] = np.arange(keep.size)
         row_of = np.where(row_of >= 0, remap[np.maximum(row_of, 0)], -1)
-        unique = [unique[i] for i in keep]
         vectors, counts = vectors[keep], counts[keep]
-    n_distinct = len(unique)
+    n_distinct = len(vectors)
     if n_clusters is not None and n_clusters > n_distinct:
         raise InvalidArgumentError(
             f"n_clusters={n_clusters} is larger than the {n_distinct} distinct non-empty "
-            f"texts; use n_clusters <= {n_distinct}"
+            f"{what}; use n_clusters <= {n_distinct}"
         )
     if method == "agglomerative" and n_distinct > MAX_AGGLOMERATIVE:
         raise InvalidArgumentError(
-            f"agglomerative clustering of {n_distinct:,} distinct texts needs too much memory "
+            f"agglomerative clustering of {n_distinct:,} distinct {what} needs too much memory "
             f"(limit {MAX_AGGLOMERATIVE:,}); use method='kmeans'"
         )
 
@@ -497,9 +528,17 @@ class TextClusterer(EncoderParamMixin, ClusterMixin, TransformerMixin, BaseEstim
 
     Parameters mirror :func:`cluster` (``random_state`` is its ``seed``). After ``fit``:
     ``labels_`` (the training texts' clusters), ``cluster_centers_`` (unit centroids),
-    ``n_clusters_`` and ``clusters_`` (the full :class:`Clusters` result, with keywords
-    and representatives). ``predict`` assigns new texts to the nearest centroid by cosine
-    (blank texts get ``-1``); ``transform`` gives cosine distances to every centroid.
+    ``n_clusters_``, ``n_features_in_`` (the vectors' width) and ``clusters_`` (the full
+    :class:`Clusters` result, with keywords and representatives). ``predict`` assigns
+    new texts to the nearest centroid by cosine (blank texts get ``-1``); ``transform``
+    gives cosine distances to every centroid.
+
+    ``X`` is texts (a list, tuple, numpy array or pandas Series of ``str``) *or* an
+    ``(n, d)`` array of vectors already made (by the same encoder, or any other: they
+    are L2-normalised here and clustered as they are; ``dim`` and the encoder are not
+    used, rows of zeros get ``-1``). The vector form is what scikit-learn's estimator
+    checks, which feed numeric arrays, run on; ``clusters_.texts`` are then empty
+    strings, so it has no keywords or representatives.
 
     ``clone`` shares the ``encoder`` (encoders are immutable) and pickling stores the
     bundled or any registered model by name, not its table.
@@ -533,50 +572,96 @@ class TextClusterer(EncoderParamMixin, ClusterMixin, TransformerMixin, BaseEstim
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
+        tags.input_tags.two_d_array = True  # vectors already made
         tags.input_tags.string = True
         tags.non_deterministic = False
         return tags
 
-    def fit(self, X: Iterable[str], y: Any = None) -> TextClusterer:
-        """Cluster the texts ``X``; ``y`` is ignored."""
+    def _seed(self) -> int:
         seed = self.random_state
         if seed is None:
-            seed = int(np.random.default_rng().integers(2**31 - 1))
-        elif isinstance(seed, np.random.RandomState):
-            seed = int(seed.randint(2**31 - 1))
-        result = cluster(
-            X,
-            self.n_clusters,
-            method=self.method,
-            encoder=self.encoder,
-            seed=seed,
-            dim=self.dim,
-            min_cluster_size=self.min_cluster_size,
-            k_range=self.k_range,
-            n_init=self.n_init,
-        )
+            return int(np.random.default_rng().integers(2**31 - 1))
+        if isinstance(seed, np.random.RandomState):
+            return int(seed.randint(2**31 - 1))
+        return seed
+
+    def fit(self, X: Any, y: Any = None) -> TextClusterer:
+        """Cluster the texts (or vectors) ``X``; ``y`` is ignored."""
+        if _is_vectors(X):
+            vectors = _unit(validate_data(self, X, reset=True, dtype=[np.float32, np.float64]))
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+            _check_method(self.method)
+            _check_n_clusters(self.n_clusters, self.method)
+            seed = check_int(self._seed(), "random_state")
+            _check_positive(self.min_cluster_size, "min_cluster_size")
+            if self.n_init is not None:
+                _check_positive(self.n_init, "n_init")
+            result = _cluster_rows(
+                [""] * len(vectors),
+                vectors,
+                np.arange(len(vectors), dtype=np.int64),
+                np.ones(len(vectors), np.float32),
+                self.n_clusters,
+                method=self.method,
+                seed=seed,
+                min_cluster_size=self.min_cluster_size,
+                k_range=_check_k_range(self.k_range),
+                n_init=self.n_init,
+                what="vectors",
+            )
+        else:
+            result = cluster(
+                X,
+                self.n_clusters,
+                method=self.method,
+                encoder=self.encoder,
+                seed=self._seed(),
+                dim=self.dim,
+                min_cluster_size=self.min_cluster_size,
+                k_range=self.k_range,
+                n_init=self.n_init,
+            )
+            self.n_features_in_ = result.centroids.shape[1]
         self.clusters_ = result
         self.labels_ = result.labels
         self.cluster_centers_ = result.centroids
         self.n_clusters_ = result.n_clusters
         return self
 
-    def _vectors(self, X: Iterable[str]) -> np.ndarray:
+    def _vectors(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "cluster_centers_")
+        if _is_vectors(X):
+            vectors = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+            return _unit(np.asarray(vectors, dtype=np.float32))
         items = _text.as_list(X, "X")
         enc = resolve_encoder(self.encoder)
         return enc.encode(items, normalize=True, dim=self.dim)
 
-    def predict(self, X: Iterable[str]) -> np.ndarray:
+    def predict(self, X: Any) -> np.ndarray:
         """Cluster of each text: the nearest centroid by cosine; ``-1`` for blank texts."""
         vectors = self._vectors(X)
         return _nearest(vectors, self.cluster_centers_)[0]
 
-    def transform(self, X: Iterable[str]) -> np.ndarray:
+    def transform(self, X: Any) -> np.ndarray:
         """Cosine distance (``1 - cosine``) of each text to each centroid: ``(n, k)``."""
         vectors = self._vectors(X)
         return (1.0 - vectors @ self.cluster_centers_.T).astype(np.float32)
+
+
+def _is_vectors(X: Any) -> bool:
+    """Whether ``X`` is numbers (vectors already made) rather than texts: a sparse
+    matrix, a numeric or 2-d array, a frame, or a sequence of rows. A 1-d numeric array
+    counts, so that it is refused as "expected a 2-d array", not as "not a text"."""
+    if sp.issparse(X):
+        return True
+    if hasattr(X, "dtypes") and hasattr(X, "columns"):  # a DataFrame
+        return True
+    if isinstance(X, np.ndarray) or (hasattr(X, "__array__") and not hasattr(X, "iloc")):
+        arr = np.asarray(X)
+        return arr.ndim >= 2 or arr.dtype.kind in "biufc"
+    if isinstance(X, (list, tuple)) and X:
+        return isinstance(X[0], (list, tuple, np.ndarray))
+    return False
 
 
 # --------------------------------------------------------------------------- helpers

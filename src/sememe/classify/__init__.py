@@ -17,6 +17,14 @@ A damaged or inconsistent saved folder raises :class:`ClassifierFormatError` (al
 from __future__ import annotations
 
 from ..errors import ClassifierFormatError
-from ._estimators import StaticClassifier, StaticEmbedder
+from ._estimators import FINE_TUNE_MODES, StaticClassifier, StaticEmbedder, evaluate_holdout
+from ._heads import HEADS
 
-__all__ = ["ClassifierFormatError", "StaticClassifier", "StaticEmbedder"]
+__all__ = [
+    "FINE_TUNE_MODES",
+    "HEADS",
+    "ClassifierFormatError",
+    "StaticClassifier",
+    "StaticEmbedder",
+    "evaluate_holdout",
+]

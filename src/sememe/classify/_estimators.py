@@ -10,7 +10,7 @@ numeric arrays, run on these estimators.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping, Set
+from collections.abc import Mapping, Sequence, Set
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .. import _text
+from .._validate import check_float
 from ..errors import InvalidArgumentError, InvalidTypeError, SememeError
 from . import _heads
 from ._encoders import EncoderParamMixin, encoder_state, resolve_encoder, restore_encoder
@@ -795,6 +796,47 @@ class StaticClassifier(EncoderParamMixin, ClassifierMixin, BaseEstimator):
         except ValueError as exc:  # e.g. str labels scored against int classes
             raise InvalidArgumentError(f"y does not fit this classifier's classes: {exc}") from None
 
+    def evaluate(self, X: Any, y: Any) -> dict[str, Any]:
+        """How well the predictions for ``X`` match the true labels ``y``.
+
+        Returns ``{"accuracy", "macro_f1", "n"}``: accuracy (subset accuracy for
+        multi-label: every label of a text right), the F1 score averaged over the
+        classes with equal weight (a class never predicted nor present counts 0), and
+        the number of texts scored. ``y`` is one label per text, or for a multi-label
+        classifier one collection of labels per text (a single label or ``None`` read
+        as ``[label]`` or ``[]``). Library home of what ``sememe classify`` prints.
+        """
+        check_is_fitted(self, "head_")
+        from sklearn.metrics import f1_score
+
+        if y is None or isinstance(y, (str, bytes)):
+            raise InvalidTypeError(f"y is {_describe(y)}; pass one label per text")
+        gold = list(y.tolist() if hasattr(y, "tolist") else y)
+        pred = self.predict(X)
+        if len(gold) != len(pred):
+            raise InvalidArgumentError(f"X has {len(pred)} samples but y has {len(gold)} labels")
+        try:
+            if self.multilabel_:
+                from sklearn.preprocessing import MultiLabelBinarizer
+
+                rows = [
+                    list(v)
+                    if isinstance(v, (list, tuple, set, frozenset, np.ndarray))
+                    else ([] if v is None else [v])
+                    for v in gold
+                ]
+                gold_m = MultiLabelBinarizer(classes=list(self.classes_)).fit_transform(rows)
+                accuracy = float((gold_m == pred).all(axis=1).mean()) if len(gold) else 0.0
+                f1 = f1_score(gold_m, pred, average="macro", zero_division=0)
+            else:
+                labels = pred.tolist()
+                hits = sum(p == g for p, g in zip(labels, gold, strict=True))
+                accuracy = hits / max(len(gold), 1)
+                f1 = f1_score(gold, labels, average="macro", zero_division=0)
+        except (TypeError, ValueError) as exc:  # e.g. str labels against int classes
+            raise InvalidArgumentError(f"y does not fit this classifier's classes: {exc}") from None
+        return {"accuracy": float(accuracy), "macro_f1": float(f1), "n": len(gold)}
+
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write the fitted classifier to the folder ``path`` without pickle.
@@ -810,11 +852,20 @@ class StaticClassifier(EncoderParamMixin, ClassifierMixin, BaseEstimator):
         return save_classifier(self, Path(path), overwrite=overwrite)
 
     @classmethod
-    def load(cls, path: str | Path) -> StaticClassifier:
-        """Read a folder written by :meth:`save`; only JSON and safetensors are parsed."""
+    def load(
+        cls, path: str | Path, encoder: Encoder | str | Path | None = None
+    ) -> StaticClassifier:
+        """Read a folder written by :meth:`save`; only JSON and safetensors are parsed.
+
+        ``encoder`` (as for :meth:`sememe.index.Index.load`): the encoder to predict
+        with, instead of the one the folder names or holds (an :class:`~sememe.Encoder`,
+        a model name or path). Whichever is used, its fingerprint must be the one the
+        classifier was saved with: a different encoder raises
+        :class:`~sememe.errors.ClassifierFormatError` saying how to fix it.
+        """
         from ._persist import load_classifier
 
-        return load_classifier(cls, Path(path))
+        return load_classifier(cls, Path(path), encoder=encoder)
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
@@ -827,6 +878,42 @@ class StaticClassifier(EncoderParamMixin, ClassifierMixin, BaseEstimator):
         if "encoder_" in state:
             state["encoder_"] = restore_encoder(state["encoder_"])
         super().__setstate__(state)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def evaluate_holdout(
+    clf: StaticClassifier,
+    X: Sequence[Any],
+    y: Sequence[Any],
+    test_size: float,
+    *,
+    random_state: int = 0,
+) -> dict[str, Any]:
+    """Fit ``clf`` on all but a held-out share ``test_size`` of ``(X, y)``, score it there.
+
+    The split is stratified by label for a single-label task (plain random for
+    multi-label) and seeded by ``random_state``, so it is the same on every run.
+    Returns :meth:`StaticClassifier.evaluate`'s dict, plus ``"n_train"``; ``clf`` is
+    left fitted on the training part. Too few texts per class for the split is an
+    :class:`~sememe.errors.InvalidArgumentError`.
+    """
+    from sklearn.model_selection import train_test_split
+
+    check_float(test_size, "test_size", low=0, high=1, low_open=True, high_open=True)
+    X, y = list(X), list(y)
+    if not y:
+        raise InvalidArgumentError("y is empty: nothing to hold out")
+    multi = isinstance(y[0], list)
+    try:
+        x_tr, x_te, y_tr, y_te = train_test_split(
+            X, y, test_size=test_size, random_state=random_state, stratify=None if multi else y
+        )
+    except (TypeError, ValueError) as exc:  # too few records per class for a split
+        raise InvalidArgumentError(f"test_size={test_size}: {exc}") from None
+    clf.fit(x_tr, y_tr)
+    return {**clf.evaluate(x_te, y_te), "n_train": len(x_tr)}
 
 
 # --------------------------------------------------------------------------- helpers

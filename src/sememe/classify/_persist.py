@@ -27,10 +27,12 @@ Version policy (:func:`sememe._folder.check_version`): version 2 folders load
 verified; version 1 folders (sememe before manifests) still load, unverified, with a
 ``UserWarning`` to save them again; newer versions ask for a sememe upgrade.
 
-A model named by ``name`` that has changed since the save (different fingerprint)
-only warns, as before: the registered model may have been updated on purpose. An
-``encoder/`` sub-folder whose fingerprint differs from the recorded one is an error:
-the folder itself is inconsistent.
+Encoder mismatch policy, the same as an index's: the encoder a classifier is loaded
+with (the model named by ``name``, the ``encoder/`` sub-folder, or the ``encoder=``
+given to :meth:`StaticClassifier.load`) must have the fingerprint recorded at save
+time, else :class:`~sememe.errors.ClassifierFormatError` says how to fix it (load with
+the encoder it was trained with, or train again). Earlier versions only warned when a
+named model had changed; its predictions were then silently wrong.
 """
 
 from __future__ import annotations
@@ -47,14 +49,16 @@ from safetensors.numpy import save_file
 
 from .. import _folder
 from ..errors import ClassifierFormatError, InvalidArgumentError, ModelFormatError
+from ..loading import load_model
 from ..persistence import CONFIG_FILE as MODEL_CONFIG_FILE
 from ..persistence import TABLE_FILE as MODEL_TABLE_FILE
 from ..persistence import TOKENIZER_FILE as MODEL_TOKENIZER_FILE
-from ..persistence import is_sememe_folder, load_model, read_tensors
+from ..persistence import is_sememe_folder, read_tensors
 from . import _heads
 from ._encoders import registered_name, resolve_encoder
 
 if TYPE_CHECKING:
+    from ..encoder import Encoder
     from ._estimators import StaticClassifier
 
 FORMAT = "sememe-classifier"
@@ -333,17 +337,38 @@ def _check_listed(manifest: dict[str, Any] | None, names: list[str], path: Path)
         )
 
 
-def load_classifier(cls: type[StaticClassifier], path: Path) -> StaticClassifier:
-    """Read a folder written by :func:`save_classifier` (checks: see the module docstring)."""
+def _check_fingerprint(
+    encoder: Encoder, want: str, info: dict[str, Any], cfg_path: Path, given: bool
+) -> None:
+    """The encoder to predict with must be the one the classifier was trained with
+    (the policy an index follows too); the message says how to fix a mismatch."""
+    if encoder.fingerprint == want:
+        return
+    what = "the encoder given to load" if given else f"model {info.get('name')!r}"
+    change = "is not" if given else "has changed since this classifier was saved and is not"
+    raise _Error(
+        f"{cfg_path}: {what} {change} the encoder it was trained with (fingerprint "
+        f"{encoder.fingerprint[:12]}, saved {want[:12]}); its predictions would be wrong. "
+        "Load it with that encoder (StaticClassifier.load(path, encoder=...)) or train it "
+        "again"
+    )
+
+
+def load_classifier(
+    cls: type[StaticClassifier], path: Path, *, encoder: Any = None
+) -> StaticClassifier:
+    """Read a folder written by :func:`save_classifier` (checks: see the module docstring);
+    ``encoder`` (an Encoder, model name or path) replaces the one the folder names."""
+    given = None if encoder is None else resolve_encoder(encoder)
     try:
-        return _load(cls, Path(path))
+        return _load(cls, Path(path), given)
     except ModelFormatError as exc:
         if isinstance(exc, ClassifierFormatError):
             raise
         raise _Error(str(exc)) from None  # from the encoder/ sub-folder; names its file
 
 
-def _load(cls: type[StaticClassifier], path: Path) -> StaticClassifier:
+def _load(cls: type[StaticClassifier], path: Path, given: Encoder | None) -> StaticClassifier:
     from ..loading import load
 
     _folder.recover(path)
@@ -418,16 +443,19 @@ def _load(cls: type[StaticClassifier], path: Path) -> StaticClassifier:
         _check_listed(manifest, [f"{ENCODER_DIR}/{f}" for f in files], path)
         if not is_sememe_folder(enc_dir):
             raise _Error(f"{enc_dir}: missing or not a sememe model folder")
-        # the classifier's manifest already checked every file of encoder/
-        encoder = load_model(enc_dir, verify=manifest is None)
-        if fingerprint is not None and encoder.fingerprint != fingerprint:
-            raise _Error(
-                f"{enc_dir}: this is not the encoder the classifier was saved with "
-                "(fingerprint differs from the one in classifier.json)"
-            )
+        if given is not None:
+            encoder = given
+        else:
+            # the classifier's manifest already checked every file of encoder/
+            encoder = load_model(enc_dir, verify=manifest is None)
+            if fingerprint is not None and encoder.fingerprint != fingerprint:
+                raise _Error(
+                    f"{enc_dir}: this is not the encoder the classifier was saved with "
+                    "(fingerprint differs from the one in classifier.json)"
+                )
     else:
         name = _get(enc_info, "name", str, cfg_path, where="encoder")
-        encoder = load(name)
+        encoder = load(name) if given is None else given
     max_tokens = _get(enc_info, "max_tokens", int, cfg_path, where="encoder", optional=True)
     normalize = _get(enc_info, "normalize", bool, cfg_path, where="encoder", optional=True)
     if max_tokens is not None and max_tokens < 1:
@@ -440,13 +468,8 @@ def _load(cls: type[StaticClassifier], path: Path) -> StaticClassifier:
     if want != (encoder.max_tokens, encoder.config.normalize):
         encoder = encoder.with_options(max_tokens=want[0], normalize=want[1])
     # compared after the options: the fingerprint covers max_tokens
-    if has_name and fingerprint is not None and encoder.fingerprint != fingerprint:
-        warnings.warn(
-            f"{cfg_path}: model {enc_info['name']!r} has changed since this classifier was "
-            "saved (fingerprint differs); its predictions may be wrong. Retrain it.",
-            UserWarning,
-            stacklevel=4,
-        )
+    if (has_name or given is not None) and fingerprint is not None:
+        _check_fingerprint(encoder, fingerprint, enc_info, cfg_path, given is not None)
 
     class_weight = params.get("class_weight")
     if isinstance(class_weight, list):
@@ -465,7 +488,7 @@ def _load(cls: type[StaticClassifier], path: Path) -> StaticClassifier:
         clf = cls(head=head_name, encoder=base, **known)
         clf.encoder_ = encoder
     else:
-        by_name = has_name and base_encoder is encoder
+        by_name = has_name and given is None and base_encoder is encoder
         clf = cls(head=head_name, encoder=enc_info["name"] if by_name else encoder, **known)
     try:
         clf._check_params()

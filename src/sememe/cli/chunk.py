@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from ..errors import InputError, InvalidArgumentError
-from ._io import OutputFiles
+from ._outputs import OutputFiles
 from .common import common_options, nonnegative_int, positive_int
 
 

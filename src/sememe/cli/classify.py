@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from ..classify import StaticClassifier
-from ..classify._estimators import FINE_TUNE_MODES
-from ..classify._heads import HEADS
+from ..classify import FINE_TUNE_MODES, HEADS, StaticClassifier, evaluate_holdout
 from ..errors import InputError, InvalidArgumentError
-from ._io import OutputFiles, field_values, read_records, texts_of
+from ..records import field_values, format_of, read_records, texts_of, write_records
+from ._outputs import OutputFiles
 from .common import (
     check_target,
     common_options,
@@ -43,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "makes the task multi-label.",
     )
     t.add_argument("data", help="jsonl or csv file with a text and a label field")
-    t.add_argument("--text-field", default="text", help="default: text")
+    _add_field_options(t)
     t.add_argument("--label-field", default="label", help="default: label")
     t.add_argument("--format", choices=["jsonl", "csv"], default=None, help="default: by extension")
     t.add_argument("-o", "--output", required=True, type=Path, help="classifier folder to write")
@@ -81,12 +79,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     q.add_argument("classifier", type=Path, help="folder written by 'sememe classify train'")
     q.add_argument("data", nargs="?", default="-", help="txt/jsonl/csv file; '-': stdin")
-    q.add_argument("--text-field", default="text", help="default: text")
+    _add_field_options(q)
     q.add_argument("--label-field", default=None, help="gold labels to score against")
     q.add_argument("--format", choices=["txt", "jsonl", "csv"], default=None)
     q.add_argument("-o", "--output", type=Path, default=None, help=".jsonl/.csv/.txt output")
     q.add_argument("--proba", action="store_true", help="add the probability of each class")
     q.set_defaults(func=run_predict)
+
+
+def _add_field_options(p: argparse.ArgumentParser) -> None:
+    """``--field`` (the name every subcommand uses) and the old ``--text-field``, hidden."""
+    p.add_argument("--field", default="text", help="text field of the records (default: text)")
+    p.add_argument("--text-field", dest="field", help=argparse.SUPPRESS)
 
 
 def _field(records: list[dict], key: str, path: str, what: str) -> list[Any]:
@@ -95,7 +99,7 @@ def _field(records: list[dict], key: str, path: str, what: str) -> list[Any]:
 
 
 def _texts(records: list[dict], key: str, path: str) -> list[str]:
-    return texts_of(records, key, path, option="--text-field")
+    return texts_of(records, key, path, option="--field")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -103,7 +107,7 @@ def run_train(args: argparse.Namespace) -> int:
         require("torch", "--fine-tune")
     check_target(args.output, "classifier", args.overwrite)
     records = read_records(args.data, fmt=args.format)
-    texts = _texts(records, args.text_field, args.data)
+    texts = _texts(records, args.field, args.data)
     labels = _field(records, args.label_field, args.data, "label")
     if not texts:
         raise InputError(f"{args.data}: no records to train on")
@@ -119,23 +123,13 @@ def run_train(args: argparse.Namespace) -> int:
         epochs=args.epochs,
     )
     t0 = time.perf_counter()
-    report = ""
+    scores = None
     if args.holdout > 0:
-        from sklearn.model_selection import train_test_split
-
-        multi = isinstance(labels[0], list)
         try:
-            x_tr, x_te, y_tr, y_te = train_test_split(
-                texts,
-                labels,
-                test_size=args.holdout,
-                random_state=0,
-                stratify=None if multi else labels,
-            )
-        except (TypeError, ValueError) as exc:  # too few records per class for a split
-            raise InvalidArgumentError(f"--holdout {args.holdout}: {exc}") from None
-        clf.fit(x_tr, y_tr)
-        report = _scores(clf, x_te, y_te)
+            scores = evaluate_holdout(clf, texts, labels, args.holdout)
+        except InvalidArgumentError as exc:
+            message = str(exc).replace(f"test_size={args.holdout}", f"--holdout {args.holdout}")
+            raise InvalidArgumentError(message) from None
     else:
         clf.fit(texts, labels)
     secs = time.perf_counter() - t0
@@ -147,24 +141,16 @@ def run_train(args: argparse.Namespace) -> int:
             f"{len(clf.classes_)} classes, in {secs:.1f}s -> {args.output}",
             file=sys.stderr,
         )
-        if report:
-            print(f"held-out {args.holdout:.0%}: {report}", file=sys.stderr)
+        if scores is not None:
+            print(f"held-out {args.holdout:.0%}: {_format_scores(scores)}", file=sys.stderr)
     return 0
 
 
-def _scores(clf: StaticClassifier, texts: list[str], gold: list[Any]) -> str:
-    from sklearn.metrics import f1_score
-    from sklearn.preprocessing import MultiLabelBinarizer
-
-    pred = clf.predict(texts)
-    if clf.multilabel_:
-        gold_m = MultiLabelBinarizer(classes=list(clf.classes_)).fit_transform(gold)
-        acc = float((gold_m == pred).all(axis=1).mean())
-        f1 = f1_score(gold_m, pred, average="macro", zero_division=0)
-    else:
-        acc = sum(p == g for p, g in zip(pred.tolist(), gold, strict=True)) / max(len(gold), 1)
-        f1 = f1_score(gold, pred.tolist(), average="macro", zero_division=0)
-    return f"accuracy {acc:.4f}, macro-F1 {f1:.4f} on {len(texts):,} texts"
+def _format_scores(scores: dict[str, Any]) -> str:
+    return (
+        f"accuracy {scores['accuracy']:.4f}, macro-F1 {scores['macro_f1']:.4f} "
+        f"on {scores['n']:,} texts"
+    )
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -193,7 +179,7 @@ def _predict(args: argparse.Namespace, tmp: Path | None) -> int:
     if args.proba and not _gives_probabilities(clf):
         raise InputError(f"{args.classifier}: this head gives no probabilities; drop --proba")
     records = read_records(args.data, fmt=args.format)
-    texts = _texts(records, args.text_field, args.data)
+    texts = _texts(records, args.field, args.data)
     if not texts:
         raise InputError(f"{args.data}: no texts to classify")
     gold = None
@@ -215,11 +201,11 @@ def _predict(args: argparse.Namespace, tmp: Path | None) -> int:
                 )
             print(line)
     else:
-        _write(tmp, records, labels, proba, classes, suffix=args.output.suffix.lower())
+        _write(tmp, records, labels, proba, classes, output=args.output)
     if not args.quiet:
         print(f"classified {len(texts):,} texts in {secs:.2f}s", file=sys.stderr)
         if gold is not None:
-            print(_scores(clf, texts, gold), file=sys.stderr)
+            print(_format_scores(clf.evaluate(texts, gold)), file=sys.stderr)
     return 0
 
 
@@ -230,9 +216,9 @@ def _write(
     proba: Any,
     classes: list[Any],
     *,
-    suffix: str,
+    output: Path,
 ) -> None:
-    """Write predictions to ``path`` in the format of ``suffix`` (the real output's)."""
+    """Write predictions to ``path`` in the format of ``output`` (the real output's name)."""
     rows = []
     for i, (rec, label) in enumerate(zip(records, labels, strict=True)):
         row = {**rec, "prediction": label}
@@ -241,24 +227,6 @@ def _write(
                 str(c): round(float(p), 6) for c, p in zip(classes, proba[i], strict=True)
             }
         rows.append(row)
-    if suffix in (".jsonl", ".ndjson"):
-        with path.open("w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    elif suffix in (".csv", ".tsv"):
-        fields = list(dict.fromkeys(k for row in rows for k in row))
-        with path.open("w", encoding="utf-8", newline="") as f:
-            writer = csv.DictWriter(f, fields, delimiter="\t" if suffix == ".tsv" else ",")
-            writer.writeheader()
-            for row in rows:
-                writer.writerow(
-                    {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()}
-                )
-    else:
-        path.write_text(
-            "".join(
-                (", ".join(map(str, lab)) if isinstance(lab, list) else str(lab)) + "\n"
-                for lab in labels
-            ),
-            encoding="utf-8",
-        )
+    if format_of(output, default="txt") == "txt":  # one label per line
+        rows = [", ".join(map(str, lab)) if isinstance(lab, list) else str(lab) for lab in labels]
+    write_records(path, rows, like=output)

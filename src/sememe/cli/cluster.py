@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import sys
 import time
 from pathlib import Path
@@ -12,7 +10,8 @@ from pathlib import Path
 from ..clustering import METHODS, Clusters, cluster
 from ..errors import InvalidArgumentError
 from ..loading import load
-from ._io import OutputFiles, read_records, texts_of
+from ..records import format_of, read_records, texts_of, write_records
+from ._outputs import OutputFiles
 from .common import (
     add_input_options,
     add_model_options,
@@ -55,11 +54,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_input_options(p)
     add_model_options(p)
     p.add_argument(
-        "-k",
+        "-n",
         "--clusters",
+        "-k",  # before --clusters/-n; kept as an alias (search -k is the number of results)
+        dest="clusters",
         type=positive_int,
         default=None,
-        help="number of clusters (default: chosen by silhouette; not for hdbscan)",
+        help="number of clusters (default: chosen by silhouette; not for hdbscan); "
+        "-k is a deprecated alias, to be removed in a later release",
     )
     p.add_argument("--method", choices=METHODS, default="kmeans", help="default: kmeans")
     p.add_argument(
@@ -116,7 +118,7 @@ def _run(args: argparse.Namespace, labels_tmp: Path | None, plot_tmp: Path | Non
     )
     secs = time.perf_counter() - t0
     if labels_tmp is not None:
-        _write(labels_tmp, records, result, suffix=args.output.suffix.lower())
+        _write(labels_tmp, records, result, output=args.output)
     if plot_tmp is not None:
         result.plot(plot_tmp)
     if not args.quiet:
@@ -147,22 +149,19 @@ def format_table(result: Clusters, *, n_keywords: int = 5, top: int = 30, width:
     return "\n".join(lines)
 
 
-def _write(path: Path, records: list[dict], result: Clusters, *, suffix: str) -> None:
-    """Write the labels to ``path`` in the format of ``suffix`` (the real output's)."""
+def _write(path: Path, records: list[dict], result: Clusters, *, output: Path) -> None:
+    """Write the labels to ``path`` in the format of ``output`` (the real output's name):
+    jsonl/csv records with ``cluster`` and ``cluster_distance`` added, else one label
+    per line."""
     labels = result.labels.tolist()
+    if format_of(output, default="txt") == "txt":
+        write_records(path, [str(lab) for lab in labels], "txt")
+        return
     distances = [round(float(d), 6) for d in result.distances]
-    if suffix in (".jsonl", ".ndjson"):
-        with path.open("w", encoding="utf-8") as f:
-            for rec, lab, dist in zip(records, labels, distances, strict=True):
-                out = {**rec, "cluster": lab, "cluster_distance": dist}
-                f.write(json.dumps(out, ensure_ascii=False) + "\n")
-    elif suffix in (".csv", ".tsv"):
-        fields = list(dict.fromkeys(k for rec in records for k in rec))
-        fields += [k for k in ("cluster", "cluster_distance") if k not in fields]
-        with path.open("w", encoding="utf-8", newline="") as f:
-            writer = csv.DictWriter(f, fields, delimiter="\t" if suffix == ".tsv" else ",")
-            writer.writeheader()
-            for rec, lab, dist in zip(records, labels, distances, strict=True):
-                writer.writerow({**rec, "cluster": lab, "cluster_distance": dist})
-    else:
-        path.write_text("".join(f"{lab}\n" for lab in labels), encoding="utf-8")
+    rows = [
+        {**rec, "cluster": lab, "cluster_distance": dist}
+        for rec, lab, dist in zip(records, labels, distances, strict=True)
+    ]
+    fields = list(dict.fromkeys(k for rec in records for k in rec))
+    fields += [k for k in ("cluster", "cluster_distance") if k not in fields]
+    write_records(path, rows, fields=fields, like=output)

@@ -11,7 +11,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..loading import load
-from ._io import OutputFiles, read_texts
+from ..records import read_texts
+from ._outputs import OutputFiles
 from .common import (
     add_input_options,
     add_model_options,

@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..errors import InputError
 from ..index import KINDS, Index
 from ..loading import load
-from ._io import InputError, line_of, read_records, source_name, texts_of
+from ..records import line_of, read_records, source_name, texts_of
 from .common import (
     add_input_options,
     add_model_options,

@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import InvalidArgumentError
 from ..index import Index
 from ..loading import load
-from ._io import read_texts
+from ..records import read_texts
 from .common import common_options, positive_int
 
 

@@ -1,0 +1,145 @@
+"""Output files of the command line, written safely: :class:`OutputFiles`.
+
+:class:`OutputFiles` writes each output to a temporary file in the output's own
+folder and moves it over the destination with :func:`os.replace` only once the whole
+run succeeded. An output may therefore be the input itself (``dedupe b.txt -o b.txt``),
+and a failed or killed run never leaves a truncated output, or a truncated input,
+behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+from .._folder import fsync_path, pid_alive
+from ..errors import InputError
+
+__all__ = ["OutputFiles"]
+
+# -- outputs ----------------------------------------------------------------------
+_TMP = "sememe-tmp"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name the same file (hard links and symlinks included)."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+class OutputFiles:
+    """Output files written to temporary siblings and moved into place together at the end.
+
+    Use as a context manager: :meth:`add` each output *before* the work starts (it checks
+    the destination and creates the temporary file, so an unwritable folder is reported
+    at once) and write to the path it returns. When the block ends without an exception,
+    every temporary file is flushed to disk and renamed over its destination
+    (:func:`os.replace`, atomic on one file system); when it raises, or the process is
+    killed, the destinations keep their old content. Leftover temporaries of killed runs
+    are removed by the next run writing the same output.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Path, Path]] = []  # (temporary, destination)
+
+    def add(self, path: str | os.PathLike[str], option: str = "--output") -> Path:
+        """Register the output ``path``; return the temporary path to write instead.
+
+        A destination that exists and is not a regular file (``/dev/null``, a named pipe,
+        ``/dev/stdout``, a socket) is written directly: there is nothing to replace, and
+        replacing it would turn a device into a plain file.
+        """
+        try:
+            special = not stat.S_ISREG(os.stat(path).st_mode) and not Path(path).is_dir()
+        except OSError:
+            special = False
+        if special:
+            self._pending.append((Path(path), Path(path)))
+            return Path(path)
+        dest = Path(path)
+        if dest.is_symlink():  # replace the file the link points to, keep the link
+            dest = Path(os.path.realpath(dest))
+        if dest.is_dir():
+            raise InputError(f"{option} {path}: is a folder, expected a file name")
+        for _, other in self._pending:
+            if _same_file(dest, other):
+                raise InputError(f"{option} {path}: the same file is given as another output")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._clean_leftovers(dest)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{dest.name}.{_TMP}-{os.getpid()}-", suffix=dest.suffix, dir=dest.parent
+        )
+        os.close(fd)
+        self._pending.append((Path(tmp), dest))
+        return Path(tmp)
+
+    @staticmethod
+    def _clean_leftovers(dest: Path) -> None:
+        prefix = f".{dest.name}.{_TMP}-"
+        try:
+            siblings = [p for p in dest.parent.iterdir() if p.name.startswith(prefix)]
+        except OSError:
+            return
+        for p in siblings:
+            head = p.name[len(prefix) :].split("-", 1)[0]
+            if head.isdigit() and not pid_alive(int(head)):
+                with contextlib.suppress(OSError):
+                    p.unlink()
+
+    def commit(self) -> None:
+        """Move every temporary file over its destination (with the destination's mode)."""
+        default_mode = 0o666 & ~_umask()
+        for tmp, dest in self._pending:
+            if tmp == dest:  # written in place (a device or a pipe)
+                continue
+            try:
+                mode = stat.S_IMODE(dest.stat().st_mode)
+            except OSError:
+                mode = default_mode
+            os.chmod(tmp, mode)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, dest)
+        for folder in {dest.parent for _, dest in self._pending}:
+            fsync_path(folder)
+        self._pending = []
+
+    def discard(self) -> None:
+        """Remove the temporary files; the destinations are left as they were."""
+        for tmp, dest in self._pending:
+            if tmp == dest:
+                continue
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        self._pending = []
+
+    def __enter__(self) -> OutputFiles:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            try:
+                self.commit()
+            finally:
+                self.discard()
+        else:
+            self.discard()
