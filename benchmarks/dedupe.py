@@ -238,7 +238,8 @@ def bench_large(args: argparse.Namespace) -> None:
     graph = result._graph
     n_items = graph.n_items
     # Time the stages on their own: encoding the distinct texts, then the pair search.
-    from sememe.deduplication._core import _encode, _index_args
+    from sememe.deduplication._encoding import encode_texts as _encode
+    from sememe.deduplication._encoding import index_args as _index_args
     from sememe.deduplication._search import CellIndex
 
     reps = [lines[r] for r in graph.rep.tolist()]

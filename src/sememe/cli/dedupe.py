@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import sys
 import time
 from contextlib import ExitStack
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from .._progress import progress
-from ..deduplication import Deduplicator, dedupe
-from ..deduplication._result import check_threshold, write_records
+from ..deduplication import (
+    BATCH_SIZE,
+    Deduplicator,
+    RecordWriter,
+    check_threshold,
+    dedupe,
+    write_records,
+)
 from ..errors import InvalidArgumentError
 from ..loading import load
 from ._io import OutputFiles, Records, detect_format, iter_numbered, read_records, texts_of
@@ -64,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="read and decide in batches, keeping only kept vectors in memory (keep=first)",
     )
     p.add_argument(
-        "--batch-size", type=positive_int, default=100_000, help="records per batch (--stream)"
+        "--batch-size", type=positive_int, default=BATCH_SIZE, help="records per batch (--stream)"
     )
     p.add_argument("--search", choices=["auto", "exact", "cells"], default="auto")
     p.set_defaults(func=run)
@@ -110,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
                 exact=not args.no_exact,
                 against=against,
                 target_size=args.target_size,
-                search=args.search,
+                search=_search(args.search),
                 show_progress=show_progress(args, len(texts)),
             )
             rows = [records[i] for i in result.kept]
@@ -135,6 +138,11 @@ def _plain(rows: list[dict], kind: str) -> list[Any]:
     return [r["text"] for r in rows] if kind == "txt" else rows
 
 
+def _search(name: str) -> str:
+    """``--search cells`` keeps its old name on the command line (``"ivf"`` in the library)."""
+    return "ivf" if name == "cells" else name
+
+
 def _run_stream(
     args: argparse.Namespace,
     enc: Any,
@@ -149,41 +157,28 @@ def _run_stream(
         args.threshold,
         encoder=enc,
         exact=not args.no_exact,
-        search=args.search,
+        search=_search(args.search),
         show_progress=False,
     )
-    numbered = iter_numbered(args.input, fmt=kind)
+
+    def batch_texts(pairs: list[tuple[int, dict]]) -> list[str]:
+        # Records remember each record's line, for error messages naming it
+        return texts_of(Records(pairs), field, args.input)
+
     n = kept = 0
     with ExitStack() as stack:
-        out = stack.enter_context(open(out_path, "w", encoding="utf-8", newline=""))
+        out = stack.enter_context(RecordWriter(out_path, out_kind))
         bar = stack.enter_context(progress(None, show_progress(args, 10**9), "dedupe"))
         report = None
         if report_path is not None:
-            report = stack.enter_context(open(report_path, "w", encoding="utf-8"))
-        writer = None
-        while pairs := list(islice(numbered, args.batch_size)):
-            batch = Records(pairs)  # remembers each record's line for error messages
-            texts = texts_of(batch, field, args.input)
-            result = dd.update(texts)
-            if out_kind == "csv":
-                if writer is None:
-                    writer = csv.DictWriter(out, fieldnames=list(batch[0]), extrasaction="ignore")
-                    writer.writeheader()
-                writer.writerows(batch[i] for i in result.kept)
-            elif out_kind == "jsonl":
-                for i in result.kept:
-                    out.write(json.dumps(batch[i], ensure_ascii=False) + "\n")
-            else:
-                for i in result.kept:
-                    out.write(texts[i].replace("\n", " ") + "\n")
+            report = stack.enter_context(RecordWriter(report_path, "jsonl"))
+        numbered = iter_numbered(args.input, fmt=kind)
+        for result in dd.stream(numbered, batch_size=args.batch_size, texts=batch_texts):
+            batch_kept = [result.records[i][1] for i in result.kept]
+            out.write(batch_kept, texts=[result.texts[i] for i in result.kept])
             if report is not None:
-                for row in result.report_rows():
-                    row["index"] += result.offset
-                    if not row["reference"]:
-                        row["duplicate_of"] += result.offset
-                    row["reference"] = False  # all positions are now line/record numbers
-                    report.write(json.dumps(row, ensure_ascii=False) + "\n")
-            n += len(texts)
+                report.write(result.report_rows(positions="stream"))
+            n += result.n_records
             kept += result.n_kept
-            bar.update(len(texts))
+            bar.update(result.n_records)
     return n, kept, n - kept

@@ -15,7 +15,6 @@ without encoding or searching anything.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import numpy as np
 from .._validate import check_choice, check_float, check_int
 from ..errors import InvalidArgumentError
 from ._coverage import from_scale, jaccard_cutoff
+from ._records import write_records
 from ._search import TOLERANCE
 
 KEEP_OPTIONS = ("first", "last", "longest", "shortest")
@@ -199,8 +199,16 @@ class DedupeResult:
     records: Any = field(default=None, compare=False)
     _graph: _Graph | None = field(default=None, compare=False)
     _texts: Sequence[str] | None = field(default=None, compare=False)
+    #: a Deduplicator batch: reference ids are stream positions (see report_rows)
+    _stream: bool = field(default=False, compare=False)
 
     # ------------------------------------------------------------------ summaries
+    @property
+    def texts(self) -> Sequence[str] | None:
+        """The text of each input record, by position, as it was compared (``None`` when
+        the result was built without them)."""
+        return self._texts
+
     @property
     def n_kept(self) -> int:
         return len(self.kept)
@@ -367,8 +375,22 @@ class DedupeResult:
             "removed": [d.to_dict() for d in self.removed],
         }
 
-    def report_rows(self) -> list[dict[str, Any]]:
-        """One dict per removed record: the :class:`Duplicate` fields plus both texts."""
+    def report_rows(self, *, positions: str = "batch") -> list[dict[str, Any]]:
+        """One dict per removed record: the :class:`Duplicate` fields plus both texts.
+
+        ``positions="batch"``: ``index`` (and ``duplicate_of`` of an in-input duplicate)
+        are positions in this result's records, as in :attr:`removed`.
+        ``positions="stream"`` (a :class:`~sememe.Deduplicator` batch only): both are
+        stream positions (``offset`` added where needed) and ``reference`` is false,
+        since earlier batches' records and this batch's are then numbered alike: the
+        rows of all batches form one report of the whole stream.
+        """
+        check_choice(positions, "positions", ("batch", "stream"))
+        if positions == "stream" and not self._stream:
+            raise InvalidArgumentError(
+                "positions='stream' is for the results of a Deduplicator (update/stream); "
+                "this result's reference ids are not stream positions"
+            )
         rows = []
         for d in self.removed:
             row = d.to_dict()
@@ -376,6 +398,11 @@ class DedupeResult:
                 row["text"] = self._texts[d.index]
                 if not d.reference:
                     row["duplicate_text"] = self._texts[int(d.duplicate_of)]
+            if positions == "stream":
+                row["index"] += self.offset
+                if not row["reference"]:
+                    row["duplicate_of"] += self.offset
+                row["reference"] = False
             rows.append(row)
         return rows
 
@@ -412,29 +439,6 @@ class DedupeResult:
         return path
 
 
-def write_records(
-    path: Path, rows: Sequence[Any], fmt: str, texts: Sequence[str] | None = None
-) -> None:
-    """Write records as txt (their text, one per line), jsonl or csv."""
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        if fmt == "txt":
-            for k, row in enumerate(rows):
-                text = (
-                    row if isinstance(row, str) else (texts[k] if texts is not None else str(row))
-                )
-                f.write(text.replace("\n", " ") + "\n")
-        elif fmt == "jsonl":
-            for row in rows:
-                obj = row if isinstance(row, dict) else {"text": row}
-                f.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        else:
-            dicts = [row if isinstance(row, dict) else {"text": row} for row in rows]
-            fields = list(dict.fromkeys(k for d in dicts for k in d)) or ["text"]
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(dicts)
-
-
 def check_threshold(threshold: float, name: str = "threshold") -> float:
     """``threshold`` as a float in (0, 1] (a cosine similarity).
 
@@ -453,8 +457,12 @@ def build_result(
     records: Any = None,
     texts: Sequence[str] | None = None,
     offset: int = 0,
+    stream: bool = False,
 ) -> DedupeResult:
-    """Decide at ``threshold`` and map item decisions back to record positions."""
+    """Decide at ``threshold`` and map item decisions back to record positions.
+
+    ``stream``: the result of a Deduplicator batch (``report_rows(positions="stream")``).
+    """
     kept_item, dup_of, dup_sim = resolve(graph, threshold)
     n = graph.n_records
     u = graph.item_of
@@ -510,4 +518,5 @@ def build_result(
         records=records,
         _graph=graph,
         _texts=texts,
+        _stream=stream,
     )

@@ -16,6 +16,12 @@ and hours for a million, so large inputs take two steps:
    cells hold the other, or the prefix understates it by more than the margin;
    on the benchmark corpus that is about 1 pair in 1,000 (see docs/dedupe.md).
 
+The vocabulary is FAISS's: the cells are an inverted file (``search="ivf"``, or a factory
+string ``"IVF"``/``"IVF1024,Flat"``), ``nlist`` is the number of cells (by default one per
+``CELL_SIZE`` stored vectors, re-chosen as the index grows) and ``nprobe`` the cells probed
+per vector; ``"Flat"`` is the exact all-pairs search. The old spellings ``search="cells"``
+and ``cell_size=`` still work, with a :class:`DeprecationWarning` (:func:`search_settings`).
+
 Small inputs (up to ``exact_limit`` vectors), and any input with
 ``search="exact"``, are compared all against all in blocks: the exact answer.
 Both paths score pairs with the same float32 dot product, so they agree exactly
@@ -31,15 +37,21 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal, TypeVar
 
 import numpy as np
 
-from .._validate import check_choice, check_positive_int
+from .._validate import check_positive_int
+from ..errors import InvalidArgumentError
 
-SearchMode = Literal["auto", "exact", "cells"]
+#: ``"cells"`` is the deprecated name of ``"ivf"``; FAISS factory strings are also accepted.
+SearchMode = Literal["auto", "exact", "ivf", "cells"] | str
+#: The search modes, by their current names.
+SEARCH_MODES = ("auto", "exact", "ivf")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -73,6 +85,63 @@ _BLOCK = 4096
 _FLAT_LIMIT = 1024  # up to this many cells, probes come from one flat centroid table
 #: Coarse centroids whose fine centroids are scanned for a vector's nearest cells.
 COARSE_PROBE = 8
+
+
+_FACTORY = re.compile(r"IVF(\d+)?(,Flat)?")
+
+
+def search_settings(
+    search: str, nlist: int | None = None, cell_size: int | None = None, *, warn: bool = True
+) -> tuple[str, int | None, int]:
+    """``(mode, nlist, cell_size)`` for the public ``search``/``nlist``/``cell_size`` arguments.
+
+    ``mode`` is one of :data:`SEARCH_MODES`. ``search`` may be a mode, a FAISS factory string
+    (``"Flat"``: exact; ``"IVF"``, ``"IVF<nlist>"`` or ``"IVF<nlist>,Flat"``: cells, with
+    that many), or the deprecated ``"cells"`` (``"ivf"``). ``cell_size`` (deprecated: use
+    ``nlist``) sets the vectors per cell when ``nlist`` is not given. With ``warn``, the
+    deprecated spellings raise a :class:`DeprecationWarning` at the caller's caller.
+    """
+    if nlist is not None:
+        nlist = check_positive_int(nlist, "nlist")
+    if cell_size is None:
+        cell_size = CELL_SIZE
+    else:
+        cell_size = check_positive_int(cell_size, "cell_size")
+        if warn:
+            warnings.warn(
+                "cell_size is deprecated and will be removed in the next release; pass "
+                "nlist=<number of cells> (FAISS's name), or leave it out for one cell per "
+                f"{CELL_SIZE} vectors",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+    if search == "cells":
+        if warn:
+            warnings.warn(
+                "search='cells' is deprecated and will be removed in the next release; use "
+                "search='ivf' (or a FAISS factory string such as 'IVF1024,Flat')",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+        return "ivf", nlist, cell_size
+    if search in SEARCH_MODES:
+        return str(search), nlist, cell_size
+    if search == "Flat":
+        return "exact", nlist, cell_size
+    match = _FACTORY.fullmatch(search) if isinstance(search, str) else None
+    if match is None:
+        raise InvalidArgumentError(
+            f"search must be one of 'auto', 'exact', 'ivf', or a FAISS factory string "
+            f"('Flat', 'IVF', 'IVF<nlist>,Flat'), got {search!r}"
+        )
+    if match.group(1) is not None:
+        given = check_positive_int(int(match.group(1)), "search's nlist")
+        if nlist is not None and nlist != given:
+            raise InvalidArgumentError(
+                f"search={search!r} asks for {given} cells but nlist={nlist}; give one of them"
+            )
+        nlist = given
+    return "ivf", nlist, cell_size
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:
@@ -271,10 +340,13 @@ class CellIndex:
     search:
         ``"auto"`` compares all pairs while the index holds at most ``exact_limit``
         vectors and uses cells above; ``"exact"`` always compares all pairs;
-        ``"cells"`` always uses cells.
+        ``"ivf"`` (or ``"cells"``, its old name) always uses cells.
     cell_size, nprobe:
         Average vectors per cell and cells probed per query: more probes, higher
         recall, proportionally more work.
+    nlist:
+        Number of cells, fixed (at most one per stored vector); ``None``: one per
+        ``cell_size`` stored vectors.
     seed:
         Seed of the k-means sampling, so results are reproducible.
     """
@@ -287,17 +359,18 @@ class CellIndex:
         search: SearchMode = "auto",
         cell_size: int = CELL_SIZE,
         nprobe: int = NPROBE,
+        nlist: int | None = None,
         exact_limit: int = EXACT_LIMIT,
         seed: int = 0,
     ) -> None:
-        check_choice(search, "search", ("auto", "exact", "cells"))
-        cell_size = check_positive_int(cell_size, "cell_size")
+        search, nlist, cell_size = search_settings(search, nlist, cell_size, warn=False)
         nprobe = check_positive_int(nprobe, "nprobe")
         self.dim = dim
         self.screen_dim = dim if screen_dim is None else screen_dim
         self.search_mode = search
         self.cell_size = cell_size
         self.nprobe = nprobe
+        self.nlist = nlist
         self.exact_limit = exact_limit
         self.seed = seed
         self._full = np.zeros((0, dim), np.float32)
@@ -352,7 +425,7 @@ class CellIndex:
     def _wants_cells(self) -> bool:
         if self.search_mode == "exact":
             return False
-        if self.search_mode == "cells":
+        if self.search_mode == "ivf":
             return self._n > 0
         return self._n > self.exact_limit
 
@@ -363,7 +436,10 @@ class CellIndex:
 
     def _train(self) -> None:
         screen = self._screen[: self._n]
-        n_cells = max(1, self._n // self.cell_size)
+        if self.nlist is None:
+            n_cells = max(1, self._n // self.cell_size)
+        else:
+            n_cells = min(self.nlist, self._n)
         self._cells = _Cells.train(screen, n_cells, self.seed)
         self._trained_at = self._n
         self._cell_of = np.zeros(0, np.int64)

@@ -36,9 +36,10 @@ from .._folder import (
     write_manifest,
 )
 from ..errors import FolderFormatError
+from ._search import search_settings
 
 if TYPE_CHECKING:
-    from ._core import Deduplicator
+    from ._stream import Deduplicator
 
 KIND = "dedupe-state"
 #: Format written by :func:`save_state`. 1 was ``state.json`` + ``arrays.npz`` (no manifest).
@@ -46,7 +47,9 @@ VERSION = 2
 ARRAYS = "arrays.npz"
 LEGACY_META = "state.json"
 
-_SEARCH_MODES = ("auto", "exact", "cells")
+#: Written as "auto", "exact" or "cells" (the name of "ivf" before it was renamed, so the
+#: previous release reads the folder); "ivf" is read as well.
+_SEARCH_MODES = ("auto", "exact", "cells", "ivf")
 
 
 class DedupeStateError(FolderFormatError):
@@ -81,6 +84,7 @@ def save_state(dd: Deduplicator, path: str | Path, *, overwrite: bool) -> Path:
     else:
         target = prepare_target(path, KIND, overwrite=overwrite)
     enc = dd._encoder()
+    mode, nlist, cell_size = search_settings(dd.search, dd.nlist, dd.cell_size, warn=False)
     hashes = np.fromiter(dd._hashes.keys(), np.uint64, len(dd._hashes))
     hash_ids = np.fromiter(dd._hashes.values(), np.int64, len(dd._hashes))
     arrays = {f"index_{k}": v for k, v in dd._index.arrays().items()}
@@ -92,9 +96,9 @@ def save_state(dd: Deduplicator, path: str | Path, *, overwrite: bool) -> Path:
     state = {
         "threshold": float(dd.threshold),
         "exact": bool(dd.exact),
-        "search": dd.search,
+        "search": "cells" if mode == "ivf" else mode,
         "nprobe": int(dd.nprobe),
-        "cell_size": int(dd.cell_size),
+        "cell_size": int(cell_size),
         "key": dd.key if isinstance(dd.key, str) else None,
         "n_seen": int(dd._n_seen),
         "n_kept": len(dd._ids),
@@ -104,6 +108,8 @@ def save_state(dd: Deduplicator, path: str | Path, *, overwrite: bool) -> Path:
         "dim": int(enc.dim),
         "fingerprint": enc.fingerprint,
     }
+    if nlist is not None:  # only when fixed, so default states read in the previous release
+        state["nlist"] = int(nlist)
     with atomic_folder(target) as tmp:
         with open(tmp / ARRAYS, "wb") as f:
             np.savez(f, ids=dd._ids, hashes=hashes, hash_ids=hash_ids, **arrays)
@@ -175,7 +181,7 @@ def _check_meta(meta: Any, source: Path) -> dict[str, Any]:
             "a number in (0, 1]",
         ),
         "exact": field("exact", lambda v: isinstance(v, bool), "true or false"),
-        "search": field("search", lambda v: v in _SEARCH_MODES, "'auto', 'exact' or 'cells'"),
+        "search": field("search", lambda v: v in _SEARCH_MODES, "'auto', 'exact', 'ivf' or 'cells'"),
         "nprobe": field("nprobe", lambda v: is_int(v) and v >= 1, "an integer >= 1"),
         "cell_size": field("cell_size", lambda v: is_int(v) and v >= 1, "an integer >= 1"),
         "key": field("key", lambda v: v is None or isinstance(v, str), "a string or null"),
@@ -184,6 +190,8 @@ def _check_meta(meta: Any, source: Path) -> dict[str, Any]:
         "dim": field("dim", lambda v: is_int(v) and v >= 1, "an integer >= 1"),
         "fingerprint": field("fingerprint", lambda v: isinstance(v, str) and v, "a string"),
     }
+    if "nlist" in meta:
+        out["nlist"] = field("nlist", lambda v: is_int(v) and v >= 1, "an integer >= 1")
     if is_int(out["threshold"]) and not 0 < out["threshold"] <= 1:
         raise DedupeStateError(f"{source}: field 'threshold' must be in (0, 1]")
     out["threshold"] = float(out["threshold"])
