@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import pickle
 import sys
@@ -404,6 +405,36 @@ def test_cli_writes_labels_and_prints_table(tmp_path, capsys):
     assert written[-1]["cluster"] == -1
     assert {w["cluster"] for w in written[:-1]} == {0, 1, 2}
     assert all(0 <= w["cluster_distance"] <= 2 for w in written)
+
+
+def test_cli_cluster_count_is_n_and_k_a_deprecated_alias(tmp_path, capsys):
+    """``-k`` is top-k in ``search``; the cluster count is ``-n``/``--clusters`` and
+    ``-k`` keeps working here, marked deprecated in the help."""
+    data = tmp_path / "in.txt"
+    data.write_text("cats purr\ndogs bark\nstocks fell\nbonds rose\n", encoding="utf-8")
+    outs = []
+    for flag in ("-n", "--clusters", "-k"):
+        out = tmp_path / f"labels{flag}.txt"
+        assert main(["cluster", str(data), flag, "2", "-q", "-o", str(out)]) == 0
+        outs.append(out.read_text())
+    assert outs[0] == outs[1] == outs[2] and len(set(outs[0].split())) == 2
+    with pytest.raises(SystemExit):
+        main(["cluster", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "-n CLUSTERS, --clusters CLUSTERS" in help_text and "-k is a deprecated alias" in help_text
+    )
+
+
+def test_cli_gz_output_is_compressed_in_its_format(tmp_path):
+    data = tmp_path / "in.jsonl"
+    rows = [{"text": t} for t in ("cats purr", "dogs bark", "stocks fell", "bonds rose")]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "labels.jsonl.gz"
+    assert main(["cluster", str(data), "-n", "2", "-q", "-o", str(out)]) == 0
+    written = [json.loads(line) for line in gzip.decompress(out.read_bytes()).splitlines()]
+    assert [w["text"] for w in written] == [r["text"] for r in rows]
+    assert all("cluster" in w for w in written)
 
 
 def test_cli_txt_and_csv_outputs(tmp_path, capsys):
