@@ -54,9 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_input_options(p)
     add_model_options(p)
     p.add_argument(
+        "-k",  # the old spelling, kept as an alias (search -k is the number of results)
         "-n",
         "--clusters",
-        "-k",  # before --clusters/-n; kept as an alias (search -k is the number of results)
         dest="clusters",
         type=positive_int,
         default=None,
