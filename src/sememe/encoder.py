@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-import unicodedata
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from itertools import chain, islice
+from itertools import chain
 from pathlib import Path
 from typing import Any, overload
 
@@ -25,6 +25,9 @@ from tokenizers import Tokenizer
 from . import _text, _wordcache
 from ._progress import progress as _progress
 from ._validate import check_positive_int
+from ._wordcache import forced_cut as _forced_cut
+from ._wordcache import is_boundary as _is_boundary  # noqa: F401 - tests read it here
+from ._wordcache import leading_within as _leading_within
 from .config import ModelConfig
 from .errors import InvalidArgumentError, InvalidTypeError, ModelFormatError
 
@@ -57,60 +60,6 @@ _CUTS = {
     "whitespace": re.compile(r"(?<=[^\W_\u0120])[ \t\n]"),
 }
 
-# Forced cuts, for a stretch of 2 * PIECE_CHARS characters without a safe cut (CJK text, a
-# base64 blob, "x" * 10**6), best first: after a run of punctuation or newlines, then at a
-# change between CJK and other characters (merges across either are rare), else anywhere.
-_CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
-_FORCED_CUTS = (
-    re.compile(
-        "[\n\u3001\u3002\uff0c\uff1b\uff1a\uff01\uff1f\u2026,.;:!?)\\]"
-        "\u300b\u300d\u300f\u3011\uff09]+"
-    ),
-    re.compile(f"(?<=[{_CJK}])(?=[^{_CJK}])|(?<=[^{_CJK}])(?=[{_CJK}])"),
-)
-
-
-def _leading_within(offsets: list[tuple[int, int]], end: int) -> int:
-    """Number of leading tokens whose span ends at or before character ``end``."""
-    n = 0
-    while n < len(offsets) and offsets[n][1] <= end:
-        n += 1
-    return n
-
-
-def _is_boundary(text: str, p: int) -> bool:
-    """True when cutting ``text`` before position ``p`` (``0 < p < len(text)``) splits no
-    character: not inside a surrogate pair or ``"\r\n"``, not before a combining mark, an emoji
-    skin tone or a zero-width joiner, not after a joiner."""
-    a, b = text[p - 1], text[p]
-    if "\ud800" <= a <= "\udbff" and "\udc00" <= b <= "\udfff":
-        return False
-    if (a == "\r" and b == "\n") or a == "\u200d" or b == "\u200d":
-        return False
-    if "\U0001f3fb" <= b <= "\U0001f3ff":
-        return False
-    return not unicodedata.category(b).startswith("M")
-
-
-def _forced_cut(text: str, lo: int, hi: int) -> int | None:
-    """Where to cut ``text`` in ``[lo, hi]`` when no safe cut is there (``0 < lo < len(text)``).
-
-    The first place after punctuation, else the first change of script, else ``lo`` moved
-    forward to a character boundary (at most 16 characters: past a run of combining marks
-    only a surrogate pair is kept whole). None when that is the end of the text.
-    """
-    n = len(text)
-    for pattern in _FORCED_CUTS:
-        for m in islice(pattern.finditer(text, lo, hi), 8):
-            p = m.end()
-            if lo <= p < n and _is_boundary(text, p):
-                return p
-    for p in range(lo, min(lo + 16, n)):
-        if _is_boundary(text, p):
-            return p
-    p = lo + 1 if "\ud800" <= text[lo - 1] <= "\udbff" and "\udc00" <= text[lo] <= "\udfff" else lo
-    return p if p < n else None
-
 
 @dataclass(frozen=True)
 class TokenizedText:
@@ -125,6 +74,42 @@ class TokenizedText:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+def _read_only(arr: np.ndarray | None) -> np.ndarray | None:
+    """A view of ``arr`` that cannot be written through (None stays None)."""
+    if arr is None:
+        return None
+    view = arr.view()
+    view.flags.writeable = False
+    return view
+
+
+@dataclass(frozen=True)
+class EncoderArrays:
+    """Read-only view of what an :class:`Encoder` is made of, for modules built on it.
+
+    Persistence writes ``tokenizer_json``, ``embeddings``, ``weights`` and ``mapping``;
+    training and fine-tuning start from ``table`` and ``token_weights``. Every array is a
+    read-only view (``flags.writeable`` is False), so the encoder stays immutable; copy
+    one to change it.
+    """
+
+    #: The tokenizer, as ``tokenizers.Tokenizer.to_str()`` gives it.
+    tokenizer_json: str
+    #: The stored table, ``(rows, full_dim)``, in its stored dtype (float16 or float32).
+    embeddings: np.ndarray
+    #: Stored per-token-id weights, ``(vocab_size,)``, or None.
+    weights: np.ndarray | None
+    #: Stored token id -> table row map, ``(vocab_size,)``, or None (row = id).
+    mapping: np.ndarray | None
+    #: ``embeddings`` as float32: what pooling reads.
+    table: np.ndarray
+    #: Pooling weight of each token id, float32: ``weights`` (or 1), 0 for ignored ids.
+    token_weights: np.ndarray
+    #: Pooling denominator of each token id: ``token_weights`` for ``weighted_mean``
+    #: pooling, else 1 (0 for ignored ids).
+    denominators: np.ndarray
 
 
 class Encoder:
@@ -207,6 +192,16 @@ class Encoder:
         self._split_mode = _wordcache.split_mode(self._offsets_tokenizer, config.add_special_tokens)
         self._split = None if self._split_mode is None else _wordcache.splitter(self._split_mode)
         self._cache = self._new_cache()
+        self._word_tokens: _wordcache.WordTokens | None = None
+        self._arrays = EncoderArrays(
+            tokenizer_json=self._tokenizer_json,
+            embeddings=_read_only(self._embeddings),
+            weights=_read_only(self._weights),
+            mapping=_read_only(self._mapping),
+            table=_read_only(self._table),
+            token_weights=_read_only(self._token_weight),
+            denominators=_read_only(self._denominator),
+        )
         self.dim = self._check_dim(dim) if dim is not None else config.dim
 
     # ------------------------------------------------------------------ properties
@@ -224,6 +219,55 @@ class Encoder:
     def vocab_size(self) -> int:
         """Number of token ids."""
         return self.config.vocab_size
+
+    @property
+    def arrays(self) -> EncoderArrays:
+        """The tokenizer and arrays this encoder pools with, as read-only views."""
+        return self._arrays
+
+    @property
+    def split_mode(self) -> str | None:
+        """How texts split into independently tokenizable words: ``"space"`` (single
+        spaces: Llama-like), ``"whitespace"`` (any whitespace: BERT-like), or None when
+        tokens may span words (or special tokens are added). Probed when the encoder is
+        built; see :func:`sememe._wordcache.split_mode`."""
+        return self._split_mode
+
+    def word_tokens(self) -> _wordcache.WordTokens:
+        """This encoder's tokenizer (no truncation) with its memo of words' token ids.
+
+        Built on first use and shared by every caller (the chunkers count and pool
+        through it), so the memo stays warm across chunkers of one encoder. Its
+        tokenizer is the encoder's own and must not be reconfigured.
+        """
+        words = self._word_tokens
+        if words is None:
+            with self._lock:
+                if self._word_tokens is None:
+                    self._word_tokens = _wordcache.WordTokens(
+                        self._offsets_tokenizer,
+                        add_special_tokens=self.config.add_special_tokens,
+                        mode=self._split_mode,
+                    )
+                words = self._word_tokens
+        return words
+
+    def shares_arrays(self, other: Encoder) -> bool:
+        """True when ``other`` pools with this encoder's very arrays and tokenizer.
+
+        A cheap identity test (no hashing): :meth:`with_options` variants share them;
+        an encoder rebuilt from equal arrays does not (compare :attr:`fingerprint` then).
+        """
+        if not isinstance(other, Encoder):
+            raise InvalidTypeError(f"other must be an Encoder, got {type(other).__name__}")
+        if other is self:
+            return True
+        same = (
+            other._embeddings is self._embeddings
+            and other._weights is self._weights
+            and other._mapping is self._mapping
+        )
+        return same and other._tokenizer_json == self._tokenizer_json
 
     @property
     def tokenizer(self) -> Tokenizer:
@@ -587,12 +631,57 @@ class Encoder:
             )
         return arr
 
+    def span_sums(self, ids: Any, indptr: Any, *, dim: int | None = None) -> np.ndarray:
+        """Unnormalised pooled sums of spans of one token-id sequence.
+
+        Row ``i`` is the sum of ``token_weight[t] * table[t, :dim]`` over the tokens
+        ``ids[indptr[i]:indptr[i + 1]]``: what :meth:`encode` adds up for those tokens
+        before dividing. Sums of neighbouring spans add up to the sum of their union,
+        which is what the semantic chunker needs (it embeds many windows of one text
+        from the tokens of its units, tokenized once). ``indptr`` must be
+        non-decreasing from 0 to ``len(ids)``.
+        """
+        dim = self.dim if dim is None else self._check_dim(dim)
+        flat = self._check_ids(ids, "ids")
+        bounds = np.asarray(indptr)
+        if (
+            bounds.ndim != 1
+            or not bounds.size
+            or not np.issubdtype(bounds.dtype, np.integer)
+            or bounds[0] != 0
+            or bounds[-1] != len(flat)
+            or np.any(np.diff(bounds) < 0)
+        ):
+            raise InvalidArgumentError(
+                f"indptr must be non-decreasing integers from 0 to len(ids) = {len(flat)}"
+            )
+        table = self._table_for(dim)
+        # int32 indices: scipy keeps them and multiplies faster than with int64 ones.
+        index = np.int32 if len(flat) < np.iinfo(np.int32).max else np.int64
+        cols = flat.astype(np.int32) if self._row_of is None else self._row_of[flat]
+        matrix = sp.csr_matrix(
+            (self._token_weight[flat], cols, bounds.astype(index)),
+            shape=(len(bounds) - 1, table.shape[0]),
+            copy=False,
+        )
+        return np.asarray(matrix @ table, dtype=np.float32)
+
     def token_vectors(
         self, text: str, *, dim: int | None = None
     ) -> tuple[np.ndarray, TokenizedText]:
-        """The (unnormalised, unweighted) table row of each token of ``text``, with the tokens."""
+        """The (unnormalised, unweighted) table row of each token of ``text``, with the tokens.
+
+        .. deprecated:: nothing in sememe uses it; it goes in the next release. Use
+           :meth:`tokenize` and ``arrays.table`` (rows through ``arrays.mapping``).
+        """
         if not isinstance(text, str):
             raise InvalidTypeError(f"text is {type(text).__name__}; expected str")
+        warnings.warn(
+            "Encoder.token_vectors is deprecated and goes in the next release; "
+            "use tokenize() and the rows of Encoder.arrays.table",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         dim = self.dim if dim is None else self._check_dim(dim)
         toks = self.tokenize(text)
         rows = toks.ids if self._row_of is None else self._row_of[toks.ids]
@@ -642,7 +731,16 @@ class Encoder:
         """Write the model as a folder that :func:`sememe.load` reads back bit-exactly."""
         from .persistence import save_model
 
-        return save_model(self, Path(path), overwrite=overwrite)
+        return save_model(
+            Path(path),
+            tokenizer_json=self._tokenizer_json,
+            embeddings=self._embeddings,
+            weights=self._weights,
+            mapping=self._mapping,
+            config=self.config,
+            fingerprint=self.fingerprint,
+            overwrite=overwrite,
+        )
 
     def info(self) -> dict[str, Any]:
         """A summary: name, sizes, provenance and licence."""
@@ -716,12 +814,9 @@ class Encoder:
 
     def _encode_raw(self, tok: Tokenizer, texts: list[str], fast: bool) -> list[Any]:
         """Tokenize, replacing lone surrogates (which tokenizers cannot take) on the way."""
-        run = tok.encode_batch_fast if fast else tok.encode_batch
-        add = self.config.add_special_tokens
-        try:
-            return run(texts, add_special_tokens=add)
-        except (TypeError, UnicodeError):
-            return run([_text.replace_surrogates(t) for t in texts], add_special_tokens=add)
+        return _wordcache.encode_batch(
+            tok, texts, add_special_tokens=self.config.add_special_tokens, offsets=not fast
+        )
 
     def _token_ids(self, batch: list[str]) -> list[list[int]]:
         prepared, cut = self._prepare(batch)

@@ -13,7 +13,7 @@ from ._validate import check_choice, check_positive_int
 from .encoder import Encoder
 from .errors import InvalidArgumentError, InvalidTypeError, ModelFormatError, ModelNotFoundError
 from .foreign import load_model2vec, load_sentence_transformers, load_wordllama, wordllama_files
-from .persistence import TABLE_FILE, is_sememe_folder, load_model, read_tensors
+from .persistence import TABLE_FILE, is_sememe_folder, read_model, read_tensors
 
 #: Name of the model that ships inside the package.
 DEFAULT_MODEL = "sememe-base"
@@ -26,6 +26,29 @@ FORMATS: tuple[str, ...] = ("auto", "sememe", "model2vec", "sentence-transformer
 _registry: dict[str, Callable[[], Encoder]] = {}
 _cache: dict[str, Encoder] = {}
 _cache_lock = threading.Lock()
+
+
+def load_model(path: str | Path, *, dim: int | None = None, verify: bool = True) -> Encoder:
+    """An encoder from a sememe model folder (see :func:`sememe.persistence.read_model`)."""
+    parts = read_model(Path(path), verify=verify)
+    return Encoder(
+        parts.tokenizer,
+        parts.embeddings,
+        weights=parts.weights,
+        mapping=parts.mapping,
+        config=parts.config,
+        dim=dim,
+        source=parts.source,
+    )
+
+
+def loaded_models() -> dict[str, Encoder]:
+    """The registered models loaded so far in this process, by name (a snapshot).
+
+    Nothing is loaded here; pickling uses it to store a loaded model by reference.
+    """
+    with _cache_lock:
+        return dict(_cache)
 
 
 def register_model(name: str, source: str | Path | Callable[[], Encoder]) -> None:

@@ -18,13 +18,20 @@ A model is a folder of three plain files:
 
 Saving goes through :mod:`sememe._folder`: atomic replacement, recovery of a save
 killed mid-swap, and ``overwrite=True`` replacing only another sememe model folder.
+
+This module deals in parts (tokenizer, arrays, config), never in an
+:class:`~sememe.Encoder`, and imports nothing of the encoder: :meth:`sememe.Encoder.save`
+hands its parts to :func:`save_model`, and :func:`sememe.loading.load_model` builds an
+encoder from what :func:`read_model` returns.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 from safetensors import SafetensorError
@@ -34,9 +41,6 @@ from tokenizers import Tokenizer
 from . import _folder
 from .config import ModelConfig
 from .errors import ModelFormatError
-
-if TYPE_CHECKING:
-    from .encoder import Encoder
 
 CONFIG_FILE = "config.json"
 TABLE_FILE = "model.safetensors"
@@ -92,16 +96,26 @@ def is_sememe_folder(path: Path) -> bool:
         return False
 
 
-def load_model(path: Path, *, dim: int | None = None, verify: bool = True) -> Encoder:
-    """Load a sememe model folder.
+@dataclass(frozen=True)
+class ModelParts:
+    """What a model folder holds: the arguments of :class:`sememe.Encoder`."""
+
+    tokenizer: Tokenizer
+    embeddings: np.ndarray
+    weights: np.ndarray | None
+    mapping: np.ndarray | None
+    config: ModelConfig
+    source: str
+
+
+def read_model(path: Path, *, verify: bool = True) -> ModelParts:
+    """Read a sememe model folder's parts (:func:`sememe.loading.load_model` makes an encoder).
 
     A save killed mid-swap is recovered first. If the folder has a ``manifest.json``
     (every folder :func:`save_model` writes), its kind, version and every file's size
     and (unless ``verify=False``) SHA-256 are checked before anything is parsed; a
     mismatch raises :class:`~sememe.errors.ModelFormatError` naming the file.
     """
-    from .encoder import Encoder
-
     path = Path(path)
     _folder.recover(path)
     if (path / _folder.MANIFEST).exists():
@@ -126,19 +140,32 @@ def load_model(path: Path, *, dim: int | None = None, verify: bool = True) -> En
     extra = sorted(set(tensors) - {"embeddings", "weights", "mapping"})
     if extra:
         raise ModelFormatError(f"{path / TABLE_FILE}: unexpected tensors {extra}")
-    return Encoder(
+    return ModelParts(
         tokenizer,
         tensors["embeddings"],
         weights=tensors.get("weights"),
         mapping=tensors.get("mapping"),
         config=config,
-        dim=dim,
         source=str(path),
     )
 
 
-def save_model(encoder: Encoder, path: Path, *, overwrite: bool = False) -> Path:
-    """Write ``encoder`` to the folder ``path`` atomically, with a checksummed manifest.
+def save_model(
+    path: Path,
+    *,
+    tokenizer_json: str,
+    embeddings: np.ndarray,
+    weights: np.ndarray | None,
+    mapping: np.ndarray | None,
+    config: ModelConfig,
+    fingerprint: str,
+    overwrite: bool = False,
+) -> Path:
+    """Write a model's parts to the folder ``path`` atomically, with a checksummed manifest.
+
+    Takes parts, not an :class:`~sememe.Encoder` (:meth:`sememe.Encoder.save` passes its
+    own), so this module needs the encoder only to build one in :func:`load_model`.
+    ``fingerprint`` is the encoder's, recorded in the manifest.
 
     The files go to a temporary sibling folder that is swapped into place (see
     :mod:`sememe._folder`), so a crash never leaves a half-written model behind. An
@@ -148,16 +175,31 @@ def save_model(encoder: Encoder, path: Path, *, overwrite: bool = False) -> Path
     """
     path = _folder.prepare_target(path, "model", overwrite=overwrite)
     with _folder.atomic_folder(path) as tmp:
-        tensors = {"embeddings": np.ascontiguousarray(encoder._embeddings)}
-        if encoder._weights is not None:
-            tensors["weights"] = np.ascontiguousarray(encoder._weights)
-        if encoder._mapping is not None:
-            tensors["mapping"] = np.ascontiguousarray(encoder._mapping)
+        tensors = {"embeddings": np.ascontiguousarray(embeddings)}
+        if weights is not None:
+            tensors["weights"] = np.ascontiguousarray(weights)
+        if mapping is not None:
+            tensors["mapping"] = np.ascontiguousarray(mapping)
         save_file(tensors, str(tmp / TABLE_FILE), metadata={"format": "sememe"})
-        (tmp / TOKENIZER_FILE).write_text(encoder._tokenizer_json, encoding="utf-8")
+        (tmp / TOKENIZER_FILE).write_text(tokenizer_json, encoding="utf-8")
         (tmp / CONFIG_FILE).write_text(
-            json.dumps(encoder.config.to_dict(), indent=2, ensure_ascii=False) + "\n",
+            json.dumps(config.to_dict(), indent=2, ensure_ascii=False) + "\n",
             encoding="utf-8",
         )
-        _folder.write_manifest(tmp, "model", MANIFEST_VERSION, {"fingerprint": encoder.fingerprint})
+        _folder.write_manifest(tmp, "model", MANIFEST_VERSION, {"fingerprint": fingerprint})
     return path
+
+
+def __getattr__(name: str) -> Any:
+    """``persistence.load_model``: moved to :func:`sememe.loading.load_model` (deprecated)."""
+    if name == "load_model":
+        warnings.warn(
+            "sememe.persistence.load_model moved to sememe.loading.load_model; "
+            "the old name goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from .loading import load_model
+
+        return load_model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,13 +18,14 @@ in pieces of 16k to 32k characters, cut before a whitespace or else at a charact
 may differ from tokenizing it whole by a token or two per cut. Chunks shorter than
 ``LONG_WORD`` characters are always counted exactly, so the ``max_tokens`` cap is exact
 for them. :meth:`TokenizerCounter.token_starts` tokenizes long texts in pieces too.
+
+The memo, the surrogate-safe tokenize and the piece cuts live in :mod:`sememe._wordcache`;
+a counter for the encoder's own tokenizer uses :meth:`sememe.Encoder.word_tokens`, so
+every chunker of one encoder shares its tokenizer and memo (nothing is copied or probed).
 """
 
 from __future__ import annotations
 
-import re
-import threading
-import weakref
 from collections.abc import Callable, Sequence
 from itertools import chain
 from typing import Any
@@ -32,160 +33,40 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
-from .. import _text, _wordcache
-from ..encoder import _forced_cut
+from .. import _wordcache
+from .._wordcache import TokenMemo as WordMemo  # noqa: F401 - the name before the move
 from ..errors import InvalidTypeError
 from .sentences import TextInfo
 
 #: Words remembered per tokenizer before the memo starts afresh.
-MEMO_WORDS = 500_000
+MEMO_WORDS = _wordcache.MEMO_WORDS
 #: Token ids remembered per tokenizer before the memo starts afresh.
-MEMO_TOKENS = 20_000_000
-#: Words (and texts, for :meth:`TokenizerCounter.token_starts`) longer than this many
-#: characters are tokenized in pieces of about :data:`PIECE_CHARS` (at most twice that).
-LONG_WORD = 65_536
-PIECE_CHARS = 16_384
+MEMO_TOKENS = _wordcache.MEMO_TOKENS
+#: Texts longer than this many characters are counted (and :meth:`TokenizerCounter.
+#: token_starts` tokenized) in pieces of about :data:`PIECE_CHARS` (at most twice that);
+#: the memo cuts words longer than :data:`sememe._wordcache.LONG_WORD` likewise.
+LONG_WORD = _wordcache.LONG_WORD
+PIECE_CHARS = _wordcache.PIECE_CHARS
 _PIECES_PER_BATCH = 64
-_SPACE = re.compile(r"\s")
-
-
-class WordMemo:
-    """Distinct words with their token ids (tokenized alone, without special tokens).
-
-    ``rows(words)`` gives each word's row; ``lens[row]`` is its token count and
-    ``ids[indptr[row]:indptr[row + 1]]`` its token ids. Thread-safe: rows are added
-    under a lock, and arrays are replaced, never changed in place, so rows handed out
-    stay valid. A memo only grows; its owner replaces it with a fresh one when it is
-    :meth:`full` (between texts, never while one is being processed).
-    """
-
-    def __init__(self, tokenizer: Tokenizer) -> None:
-        self._tok = tokenizer
-        self._lock = threading.Lock()
-        self.index: dict[str, int] = {}
-        self.lens = np.zeros(0, np.int64)
-        self.indptr = np.zeros(1, np.int64)
-        self.ids = np.zeros(0, np.int32)
-
-    def rows(self, words: list[str]) -> np.ndarray:
-        """Row of each word, tokenizing the ones not seen before."""
-        index = self.index
-        try:  # the usual case once the memo is warm: every word known
-            return np.fromiter(map(index.__getitem__, words), np.int64, len(words))
-        except KeyError:
-            pass
-        missing = set(words).difference(index)
-        if missing:
-            with self._lock:
-                self._add([w for w in missing if w not in self.index])
-            index = self.index
-        return np.fromiter(map(index.__getitem__, words), np.int64, len(words))
-
-    def _add(self, words: list[str]) -> None:
-        if not words:
-            return
-        short = [w for w in words if len(w) <= LONG_WORD]
-        encs = iter(_encode(self._tok, short, add_special_tokens=False) if short else [])
-        ids = [  # a long word (a run without spaces) in pieces: linear time
-            next(encs).ids
-            if len(w) <= LONG_WORD
-            else list(chain.from_iterable(_long_ids(self._tok, w)))
-            for w in words
-        ]
-        lens = np.fromiter(map(len, ids), np.int64, len(ids))
-        flat = np.fromiter(chain.from_iterable(ids), np.int32, int(lens.sum()))
-        base = len(self.lens)
-        self.ids = np.concatenate([self.ids, flat])
-        self.indptr = np.concatenate([self.indptr, self.indptr[-1] + np.cumsum(lens)])
-        self.lens = np.concatenate([self.lens, lens])
-        self.index.update(zip(words, range(base, base + len(words)), strict=True))
-
-    def full(self) -> bool:
-        return len(self.index) > MEMO_WORDS or len(self.ids) > MEMO_TOKENS
-
-    def gather(self, rows: np.ndarray) -> np.ndarray:
-        """The token ids of the words ``rows``, concatenated."""
-        lens = self.lens[rows]
-        total = int(lens.sum())
-        if total == 0:
-            return np.zeros(0, np.int32)
-        ends = np.cumsum(lens)
-        offsets = np.repeat(self.indptr[rows] - ends + lens, lens) + np.arange(total)
-        return self.ids[offsets]
 
 
 def _encode(
     tok: Tokenizer, texts: list[str], *, add_special_tokens: bool, offsets: bool = False
 ) -> list[Any]:
-    """Tokenize a batch, replacing lone surrogates (which tokenizers refuse) first."""
-    run = tok.encode_batch if offsets else tok.encode_batch_fast
-    try:
-        return run(texts, add_special_tokens=add_special_tokens)
-    except (TypeError, UnicodeError):
-        return run(
-            [_text.replace_surrogates(t) for t in texts], add_special_tokens=add_special_tokens
-        )
+    """Tokenize a batch, replacing lone surrogates first (:func:`sememe._wordcache.encode_batch`)."""
+    return _wordcache.encode_batch(
+        tok, texts, add_special_tokens=add_special_tokens, offsets=offsets
+    )
 
 
 def _piece_bounds(text: str, piece: int | None = None) -> list[int]:
-    """``[0, c1, ..., len(text)]``: cuts about ``piece`` characters apart, each before a
-    whitespace when there is one in the next ``piece`` characters, else at a character
-    boundary (:func:`sememe.encoder._forced_cut`); no piece is over ``2 * piece``."""
-    piece = PIECE_CHARS if piece is None else piece
-    n = len(text)
-    out = [0]
-    prev = 0
-    while prev + piece < n:
-        lo, hi = prev + piece, min(prev + 2 * piece, n)
-        m = _SPACE.search(text, lo, hi)
-        if m is not None:
-            cut: int | None = m.start()
-        elif hi >= n:
-            break
-        else:
-            cut = _forced_cut(text, lo, hi)
-            if cut is None:
-                break
-        out.append(cut)
-        prev = cut
-    out.append(n)
-    return out
-
-
-def _long_ids(tok: Tokenizer, text: str) -> list[list[int]]:
-    """Token ids of one long text or word, tokenized in pieces (see the module docstring).
-
-    Each piece after the first is tokenized with the character before it as context, and
-    the leading tokens lying within that character are dropped (so a sentencepiece-style
-    tokenizer does not add a start-of-text marker at every piece).
-    """
-    bounds = _piece_bounds(text)
-    out: list[list[int]] = []
-    for g in range(0, len(bounds) - 1, _PIECES_PER_BATCH):
-        starts = bounds[:-1][g : g + _PIECES_PER_BATCH]
-        ends = bounds[g + 1 : g + 1 + _PIECES_PER_BATCH]
-        pieces = [text[max(a - 1, 0) : b] for a, b in zip(starts, ends, strict=True)]
-        encs = _encode(tok, pieces, add_special_tokens=False)
-        windows = [p[:64] for a, p in zip(starts, pieces, strict=True) if a > 0]
-        drops = iter(
-            _leading_within(e.offsets, 1)
-            for e in _encode(tok, windows, add_special_tokens=False, offsets=True)
-        )
-        out.extend(e.ids[next(drops) if a > 0 else 0 :] for a, e in zip(starts, encs, strict=True))
-    return out
+    """:func:`sememe._wordcache.piece_bounds`, by default with :data:`PIECE_CHARS`."""
+    return _wordcache.piece_bounds(text, PIECE_CHARS if piece is None else piece)
 
 
 def _count_long(tok: Tokenizer, text: str) -> int:
-    """Tokens of one long text or word, counted in pieces (:func:`_long_ids`)."""
-    return sum(map(len, _long_ids(tok, text)))
-
-
-def _leading_within(offsets: list[tuple[int, int]], end: int) -> int:
-    """Number of leading tokens whose span ends at or before character ``end``."""
-    n = 0
-    while n < len(offsets) and offsets[n][1] <= end:
-        n += 1
-    return n
+    """Tokens of one long text or word, counted in pieces (:func:`sememe._wordcache.long_ids`)."""
+    return sum(map(len, _wordcache.long_ids(tok, text, PIECE_CHARS)))
 
 
 class DocWords:
@@ -194,7 +75,11 @@ class DocWords:
     __slots__ = ("cum", "empty", "ends", "lens", "memo", "rows", "starts")
 
     def __init__(
-        self, memo: WordMemo, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray
+        self,
+        memo: _wordcache.TokenMemo,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        rows: np.ndarray,
     ) -> None:
         lens = memo.lens[rows]
         self.memo = memo  # the memo the rows belong to
@@ -249,18 +134,32 @@ class TokenizerCounter(TokenCounter):
     add_special_tokens:
         Count the special tokens (``[CLS]``, ``<s>``, ...) the tokenizer adds to every
         text. Off for user tokenizers: chunks are usually pasted into larger prompts.
+    words:
+        Count with this tokenizer and word memo instead (``tokenizer`` and the options
+        above are then ignored): :meth:`sememe.Encoder.word_tokens` for the encoder's.
     """
 
     def __init__(
-        self, tokenizer: Tokenizer, *, add_special_tokens: bool = False, copy: bool = True
+        self,
+        tokenizer: Tokenizer | None,
+        *,
+        add_special_tokens: bool = False,
+        copy: bool = True,
+        words: _wordcache.WordTokens | None = None,
     ) -> None:
-        tok = Tokenizer.from_str(tokenizer.to_str()) if copy else tokenizer
-        tok.no_truncation()
-        tok.no_padding()
+        if words is None:
+            if tokenizer is None:
+                raise InvalidTypeError("TokenizerCounter needs a tokenizer or words")
+            tok = Tokenizer.from_str(tokenizer.to_str()) if copy else tokenizer
+            tok.no_truncation()
+            tok.no_padding()
+            words = _wordcache.WordTokens(tok, add_special_tokens=add_special_tokens)
+        self.words = words
+        tok = words.tokenizer
+        add_special_tokens = words.add_special_tokens
         self.tokenizer = tok
         self.add_special_tokens = add_special_tokens
-        self.mode = _wordcache.split_mode(tok, add_special_tokens)
-        self.memo = WordMemo(tok)
+        self.mode = words.mode
         self.n_special = (
             len(tok.encode("", add_special_tokens=True).ids) if add_special_tokens else 0
         )
@@ -300,7 +199,7 @@ class TokenizerCounter(TokenCounter):
             long_counts = [_count_long(self.tokenizer, words[k]) for k in long]
             for k in long:
                 words[k] = ""
-        memo = self.memo
+        memo = self.words.memo()
         rows = memo.rows(words)  # before reading lens: it may add rows
         lens = memo.lens[rows]
         if long:
@@ -321,9 +220,7 @@ class TokenizerCounter(TokenCounter):
         newline), any whitespace otherwise. Each word is tokenized once via the memo.
         """
         text = info.text
-        if self.memo.full():
-            self.memo = WordMemo(self.tokenizer)
-        memo = self.memo
+        memo = self.words.memo()  # a fresh one when full: between texts
         if self.mode == "space":
             words = text.split(" ")
             spaces = np.flatnonzero(info.codes == 32)
@@ -445,38 +342,13 @@ def _split_spaces(text: str) -> list[str] | None:
     return None if "" in words else words
 
 
-_SHARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_SHARED_LOCK = threading.Lock()
-
-
-def encoder_state(encoder: Any) -> dict[str, Any]:
-    """State shared by all chunkers of one encoder (its counter, its token table, a lock).
-
-    Building a counter copies the tokenizer and probes it (about half a second for a
-    32k vocabulary), and its word memo is worth keeping warm, so chunkers of the same
-    encoder share one. Dropped with the encoder.
-    """
-    with _SHARED_LOCK:
-        state = _SHARED.get(encoder)
-        if state is None:
-            state = {"lock": threading.Lock()}
-            _SHARED[encoder] = state
-    return state
-
-
 def encoder_counter(encoder: Any) -> TokenizerCounter:
-    """The shared counter for ``encoder``'s own tokenizer (with its special tokens)."""
-    state = encoder_state(encoder)
-    with state["lock"]:
-        counter = state.get("counter")
-        if counter is None:
-            counter = TokenizerCounter(
-                encoder.tokenizer,  # a fresh copy on every access
-                add_special_tokens=encoder.config.add_special_tokens,
-                copy=False,
-            )
-            state["counter"] = counter
-    return counter
+    """A counter for ``encoder``'s own tokenizer (with its special tokens).
+
+    Cheap: it counts through :meth:`sememe.Encoder.word_tokens`, the encoder's tokenizer
+    and word memo, shared by every chunker of that encoder.
+    """
+    return TokenizerCounter(None, words=encoder.word_tokens())
 
 
 def make_counter(tokenizer: Any, encoder: Any) -> TokenCounter:

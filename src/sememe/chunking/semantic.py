@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 from ..errors import InvalidArgumentError, InvalidTypeError
 from ._base import ChunkerBase, Span, check_int, check_text
-from ._counting import TokenizerCounter, encoder_counter, encoder_state
+from ._counting import TokenizerCounter, encoder_counter
 from .sentences import CODE, HEADING, ITEM, PARAGRAPH, SENTENCE, TextInfo, Units, split_units
 from .types import Chunk
 
@@ -234,11 +234,7 @@ class SemanticChunker(ChunkerBase):
         first_word = np.searchsorted(vwords.starts, units.starts)
         indptr = np.concatenate((tok_cum[first_word], [tok_cum[-1]]))
         indptr[0] = 0
-        table = self._token_table(enc, ids)
-        bag = sp.csr_matrix(
-            (np.ones(len(ids), np.float32), ids, indptr), shape=(len(units), table.shape[0])
-        )
-        vectors = np.asarray(bag @ table, dtype=np.float32)
+        vectors = enc.span_sums(ids, indptr, dim=min(SEGMENT_DIM, enc.dim))
 
         # Tokens between units (newlines) count towards a chunk that spans them.
         gap = np.zeros(len(units), np.float64)
@@ -252,35 +248,12 @@ class SemanticChunker(ChunkerBase):
 
     def _vector_counter(self) -> TokenizerCounter:
         """The encoder's tokenizer with its word memo (the counter too, by default)."""
-        return encoder_counter(self._get_encoder())
-
-    def _token_table(self, enc: Any, ids: np.ndarray) -> np.ndarray:
-        """Rows ``weight[t] * table[t]`` (leading dims) for token ids, via the encoder's API.
-
-        ``encode_ids`` of one token without normalising gives its table row times its
-        weight over the pooling denominator; multiplying back by the denominator gives
-        exactly what weighted-sum pooling adds for that token. Filled lazily, shared by
-        the chunkers of one encoder.
-        """
-        dim = min(SEGMENT_DIM, enc.dim)
-        state = encoder_state(enc)
-        key = ("token_table", dim)
-        with state["lock"]:
-            if key not in state:
-                state[key] = (
-                    np.zeros((enc.vocab_size, dim), np.float32),
-                    np.zeros(enc.vocab_size, bool),
-                )
-            table, have = state[key]
-        missing = np.unique(ids[~have[ids]]) if len(ids) else ids
-        if len(missing):
-            with state["lock"]:
-                rows = enc.encode_ids([[int(t)] for t in missing], normalize=False, dim=dim)
-                if enc.config.pooling == "weighted_mean":
-                    rows = rows * enc.token_weights(missing)[:, None]
-                table[missing] = rows
-                have[missing] = True  # after the rows: readers check this first
-        return table
+        if self.tokenizer is None:
+            return self._counter()  # type: ignore[return-value]  # the encoder's counter
+        counter = self._state.get("vector_counter")
+        if counter is None:  # a race builds two equal ones: harmless
+            counter = self._state["vector_counter"] = encoder_counter(self._get_encoder())
+        return counter
 
     # ------------------------------------------------------------------ segmentation
     def _scores(self, doc: _Doc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

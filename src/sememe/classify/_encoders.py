@@ -49,15 +49,11 @@ def registered_name(encoder: Encoder) -> str | None:
     Only models already loaded in this process are compared (nothing is loaded here);
     the comparison is by content fingerprint, so ``with_options`` variants match too.
     """
-    from .. import loading
+    from ..loading import loaded_models
 
-    with loading._cache_lock:
-        loaded = dict(loading._cache)
+    loaded = loaded_models()
     for name, enc in loaded.items():
-        if enc is encoder or (
-            enc._embeddings is encoder._embeddings
-            and enc._tokenizer_json == encoder._tokenizer_json
-        ):
+        if enc.shares_arrays(encoder):
             return name
     fingerprint = encoder.fingerprint
     for name, enc in loaded.items():
@@ -80,12 +76,13 @@ def encoder_state(encoder: EncoderLike) -> Any:
     name = registered_name(encoder)
     if name is not None:
         return {"__sememe_encoder__": "reference", "name": name, **options}
+    arrays = encoder.arrays
     return {
         "__sememe_encoder__": "content",
-        "tokenizer": encoder._tokenizer_json,
-        "embeddings": encoder._embeddings,
-        "weights": encoder._weights,
-        "mapping": encoder._mapping,
+        "tokenizer": arrays.tokenizer_json,
+        "embeddings": arrays.embeddings,
+        "weights": arrays.weights,
+        "mapping": arrays.mapping,
         "config": encoder.config.to_dict(),
         "source": encoder.source,
         **options,

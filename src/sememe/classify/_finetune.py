@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import MissingDependencyError
+from ..training._torch import pool_bags
+from ..training._torch import require_torch as _require_torch
 from . import _heads
 
 if TYPE_CHECKING:
@@ -43,14 +44,8 @@ class FineTuneResult:
 
 def require_torch() -> Any:
     """Import torch, or raise :class:`~sememe.errors.MissingDependencyError` (an
-    ``ImportError``) naming the extra."""
-    try:
-        import torch
-    except ImportError:
-        raise MissingDependencyError(
-            "fine_tune needs torch, an optional extra: pip install 'sememe[train]' (torch==2.13.0)"
-        ) from None
-    return torch
+    ``ImportError``) naming the extra (:func:`sememe.training._torch.require_torch`)."""
+    return _require_torch("fine_tune")
 
 
 def fine_tune(
@@ -106,13 +101,14 @@ def fine_tune(
         )
 
     # Trainable copies of the table and the per-token weights (the encoder is untouched).
-    table_np = np.asarray(encoder._table[:, :d], dtype=np.float32)
-    mapping = encoder._row_of
+    arrays = encoder.arrays  # read-only views: copied below before torch sees them
+    table_np = np.asarray(arrays.table[:, :d], dtype=np.float32)
+    mapping = None if arrays.mapping is None else arrays.mapping.astype(np.int32)
     train_table = mode in ("table", "both")
     train_weights = mode in ("weights", "both")
     if train_table and mapping is not None:
         table_np, mapping = table_np[mapping], None  # one row per token, trained separately
-    token_weight = np.asarray(encoder._token_weight, dtype=np.float32)
+    token_weight = np.asarray(arrays.token_weights, dtype=np.float32)
     keep_mask = torch.from_numpy((token_weight > 0).astype(np.float32))
     table = torch.nn.Parameter(torch.from_numpy(np.array(table_np)), requires_grad=train_table)
     tweights = torch.nn.Parameter(
@@ -128,18 +124,15 @@ def fine_tune(
         offsets = torch.from_numpy(np.concatenate([[0], np.cumsum(lengths)[:-1]]))
         w = tweights[flat] * keep_mask[flat]
         table_rows = flat if row_of is None else row_of[flat]
-        summed = torch.nn.functional.embedding_bag(
-            table_rows, table, offsets, mode="sum", per_sample_weights=w, sparse=train_table
+        return pool_bags(
+            table_rows,
+            table,
+            offsets,
+            w,
+            denominators=None if weighted else keep_mask[flat],
+            normalize=normalize,
+            sparse=train_table,
         )
-        if normalize:
-            return torch.nn.functional.normalize(summed, dim=1)
-        denominator = w if weighted else keep_mask[flat]
-        seg = torch.zeros(len(batch)).index_add_(
-            0,
-            torch.repeat_interleave(torch.arange(len(batch)), torch.from_numpy(lengths)),
-            denominator,
-        )
-        return summed / seg.clamp(min=1e-12)[:, None]
 
     model = _torch_head(torch, head, d, n_out, multilabel)
     if head == "logistic" and not multilabel:
@@ -320,15 +313,14 @@ def _export_encoder(
     from ..encoder import Encoder
 
     cfg = encoder.config
+    arrays = encoder.arrays
     if table is None:  # table not trained: keep the original rows (and dtype)
         table = (
-            encoder._embeddings
-            if d == cfg.dim
-            else np.ascontiguousarray(encoder._embeddings[:, :d])
+            arrays.embeddings if d == cfg.dim else np.ascontiguousarray(arrays.embeddings[:, :d])
         )
-        mapping = encoder._mapping
+        mapping = arrays.mapping
     if weights is None:
-        weights = encoder._weights
+        weights = arrays.weights
     config = dataclasses.replace(
         cfg,
         dim=d,

@@ -227,7 +227,7 @@ def _arrays(encoder: Encoder) -> tuple[np.ndarray, np.ndarray | None]:
             f"{encoder.config.name}: models with ignore_token_ids or add_special_tokens "
             "cannot be trained here"
         )
-    if encoder.config.pooling != "weighted_mean" and encoder._weights is not None:
+    if encoder.config.pooling != "weighted_mean" and encoder.arrays.weights is not None:
         raise InvalidArgumentError(
             f"{encoder.config.name}: only weighted_mean pooling can be trained"
         )

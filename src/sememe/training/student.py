@@ -15,7 +15,7 @@ from tokenizers import Tokenizer
 
 from ..config import ModelConfig
 from ..encoder import Encoder
-from ._torch import require_torch
+from ._torch import pool_bags, require_torch
 
 torch = require_torch()
 nn = torch.nn
@@ -78,11 +78,7 @@ class Student(nn.Module):  # type: ignore[misc]
 
     def forward(self, ids: Any, offsets: Any) -> Any:
         w = self.log_weight[ids].exp()
-        summed = F.embedding_bag(ids, self.table, offsets, mode="sum", per_sample_weights=w)
-        lengths = torch.diff(offsets, append=torch.tensor([len(ids)]))
-        bag = torch.repeat_interleave(torch.arange(len(offsets)), lengths)
-        total = torch.zeros(len(offsets)).index_add_(0, bag, w)
-        return (summed / total.clamp_min(1e-6).unsqueeze(1)) @ self.projection
+        return pool_bags(ids, self.table, offsets, w, eps=1e-6) @ self.projection
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(table float32, weights float32) as numpy."""
@@ -95,10 +91,11 @@ class Student(nn.Module):  # type: ignore[misc]
 
 def encoder_arrays(encoder: Encoder) -> tuple[np.ndarray, np.ndarray | None]:
     """A model's table as float32 with any token-to-row mapping resolved, and its weights."""
-    table = np.asarray(encoder._embeddings, dtype=np.float32)
-    if encoder._mapping is not None:
-        table = table[encoder._mapping]
-    weights = None if encoder._weights is None else np.asarray(encoder._weights, np.float32)
+    arrays = encoder.arrays
+    table = np.array(arrays.embeddings, dtype=np.float32)  # a writable copy
+    if arrays.mapping is not None:
+        table = table[arrays.mapping]
+    weights = None if arrays.weights is None else np.array(arrays.weights, np.float32)
     return table, weights
 
 
