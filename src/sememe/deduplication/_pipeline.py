@@ -60,8 +60,12 @@ def build_graph(
     reference: Reference | None,
     index_args: dict,
     show_progress: bool | None,
+    stacklevel: int = 3,
 ) -> tuple[_Graph, CellIndex, np.ndarray]:
-    """Items, their similar pairs at ``floor`` and their reference matches."""
+    """Items, their similar pairs at ``floor`` and their reference matches.
+
+    ``stacklevel`` makes the uncovered-texts warning point at the caller's code.
+    """
     rank = _priority(texts, keep)
     keys = [normalize_text(t) for t in texts] if exact else texts
     rep, item_of = group(keys, rank)
@@ -126,7 +130,7 @@ def build_graph(
             f"the 3-gram Jaccard is >= {jaccard_cutoff(floor):.2f} at threshold {floor:g}; "
             "see docs/dedupe.md)",
             UserWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     _reference_ngrams(graph, reference, floor)
     if not exact:

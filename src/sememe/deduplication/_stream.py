@@ -62,8 +62,11 @@ class Deduplicator:
     :meth:`reset` or :meth:`load` yet) the Deduplicator is unfitted: an empty stream, so
     both are 0 (documented defaults, not an error: a stream of no records has seen and
     kept none). Reading them, ``len()`` (``n_kept_``) or ``repr()`` never creates state;
-    only those methods do (and :meth:`save`, which saves an empty stream). scikit-learn's
-    ``check_is_fitted`` asks :meth:`__sklearn_is_fitted__`.
+    only those methods do (and :meth:`save`, which saves an empty stream).
+
+    It follows scikit-learn's conventions (parameters stored by ``__init__``, ``fit``,
+    ``partial_fit``, fitted attributes ending in ``_``) without being a scikit-learn
+    estimator: it is a stream's state, not a model to clone or grid-search.
     """
 
     def __init__(
@@ -109,10 +112,6 @@ class Deduplicator:
     @property
     def _fitted(self) -> bool:
         return "_index" in vars(self)
-
-    def __sklearn_is_fitted__(self) -> bool:
-        """For ``sklearn.utils.validation.check_is_fitted``."""
-        return self._fitted
 
     def reset(self) -> Deduplicator:
         """Forget everything seen so far (and create the empty state: the stream starts)."""
@@ -198,6 +197,7 @@ class Deduplicator:
             reference=self._reference(),
             index_args=self._index_args(enc),
             show_progress=self.show_progress,
+            stacklevel=4,  # build_graph <- _update <- update/stream <- the caller
         )
         result = build_result(
             graph,
@@ -278,15 +278,12 @@ class Deduplicator:
         batch_size = check_positive_int(batch_size, "batch_size")
         it = iter(records)
         while batch := list(itertools.islice(it, batch_size)):
-            if texts is None:
-                yield self.update(batch)
-                continue
             threshold = check_threshold(self.threshold)
             enc = self._encoder()
-            got = texts(batch)
+            got = texts_of(batch, self.key) if texts is None else (texts(batch), batch)
             if not self._fitted:
                 self.reset()
-            yield self._update((got, batch), threshold, enc)
+            yield self._update(got, threshold, enc)
 
     # -- persistence -----------------------------------------------------------
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
