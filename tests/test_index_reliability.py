@@ -551,8 +551,8 @@ def test_a_save_killed_between_the_renames_is_recovered_by_load(enc, tmp_path):
     path = Index.from_texts(["the cat sat"], encoder=enc).save(tmp_path / "ix")
     newer = Index.from_texts(["the cat sat", "a dog ran"], encoder=enc).save(tmp_path / "b")
     pid = dead_pid()
-    os.replace(path, tmp_path / f".ix.old-{pid}-abc")
-    os.replace(newer, tmp_path / f".ix.new-{pid}-def")
+    os.replace(path, tmp_path / f".ix.old-{pid}-abcdefgh")
+    os.replace(newer, tmp_path / f".ix.new-{pid}-defghijk")
     assert not path.exists()
     loaded = Index.load(path, enc)
     assert loaded.texts == ("the cat sat", "a dog ran")
@@ -598,7 +598,7 @@ def test_stale_hidden_folders_are_cleaned_by_the_next_save(enc, tmp_path):
     path = index.save(tmp_path / "ix")
     pid = dead_pid()
     for stage in ("tmp", "old"):
-        stale = tmp_path / f".ix.{stage}-{pid}-xyz"
+        stale = tmp_path / f".ix.{stage}-{pid}-xyzxyzxy"
         stale.mkdir()
         (stale / "vectors.npy").write_bytes(b"\0" * 1000)
     index.save(path, overwrite=True)
