@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._validate import check_int
+from .._validate import MAX_COUNT, check_int
 from ..errors import FolderFormatError, InvalidArgumentError, InvalidTypeError, SememeError
 
 Kind = Literal["float", "binary", "binary+rerank"]
@@ -267,8 +267,10 @@ C_INT_MAX = 2**31 - 1
 def check_positive(
     name: str, value: Any, allow_none: bool = True, maximum: int | None = None
 ) -> int | None:
-    """A count of at least 1 (``None`` allowed where the option has a default)."""
-    return check_int(value, name, minimum=1, maximum=maximum, allow_none=allow_none)
+    """A count of at least 1 and at most ``maximum`` (default: the 32-bit limit FAISS and
+    numpy take; ``None`` allowed where the option has a default)."""
+    limit = MAX_COUNT if maximum is None else maximum
+    return check_int(value, name, minimum=1, maximum=limit, allow_none=allow_none)
 
 
 def check_flag(value: Any, name: str) -> bool:
