@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import _text
+from .._validate import MAX_COUNT
 from ..errors import InvalidArgumentError, InvalidTypeError
 from ._counting import TokenCounter, make_counter
 from .sentences import TextInfo, space_mask
@@ -24,6 +25,8 @@ def check_int(name: str, value: Any, low: int) -> int:
         raise InvalidTypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
     if value < low:
         raise InvalidArgumentError(f"{name} must be >= {low}, got {value}")
+    if value > MAX_COUNT:  # beyond what the tokenizer and numpy take as C integers
+        raise InvalidArgumentError(f"{name} must be <= {MAX_COUNT}, got {value}")
     return int(value)
 
 
