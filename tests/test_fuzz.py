@@ -50,7 +50,7 @@ ODD_TEXTS: list[str] = [
     "The cat sat on the mat.",
     "The cat sat on the mat.",  # an exact duplicate
 ]
-BAD_COUNTS: list[Any] = [0, -1, 2.5, True, math.nan, "3", [1]]
+BAD_COUNTS: list[Any] = [0, -1, 2.5, True, math.nan, "3", [1], 10**30]
 BAD_FLOATS: list[Any] = [math.nan, math.inf, -math.inf, "0.9", True, [0.5], 10**400]
 
 unicode_text = st.text(
