@@ -238,6 +238,9 @@ def _check_label_values(values: Any, where: Any) -> str | None:
                 "rows, or give them a label of their own)"
             )
         kind = _label_kind(v)
+        if kind not in ("str", "number"):
+            hint = "decode it to str" if kind == "bytes" else "use a str, a number or a bool"
+            raise InvalidTypeError(f"{where(i)} is a {kind} label ({v!r}); {hint}")
         if kind not in first:
             first[kind] = i
             if len(first) > 1:
@@ -937,7 +940,10 @@ def _is_label_lists(y: Any) -> bool:
         return False
     lengths = {len(r) for r in rows}
     if len(lengths) == 1 and not isinstance(rows[0], (set, frozenset)):
-        values = {v for r in rows for v in r}
+        try:
+            values = {v for r in rows for v in r}
+        except TypeError:  # a dict or a list as a label: refused by the label checks
+            return True
         if values <= {0, 1} and all(not isinstance(v, str) for v in values):
             return False
     return True
