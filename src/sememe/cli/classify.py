@@ -11,7 +11,15 @@ from typing import Any
 
 from ..classify import FINE_TUNE_MODES, HEADS, StaticClassifier, evaluate_holdout
 from ..errors import InputError, InvalidArgumentError
-from ..records import field_values, format_of, read_records, texts_of, write_records
+from ..records import (
+    field_values,
+    format_of,
+    line_of,
+    read_records,
+    source_name,
+    texts_of,
+    write_records,
+)
 from ._outputs import OutputFiles
 from .common import (
     check_target,
@@ -111,6 +119,14 @@ def run_train(args: argparse.Namespace) -> int:
     labels = _field(records, args.label_field, args.data, "label")
     if not texts:
         raise InputError(f"{args.data}: no records to train on")
+    for i, value in enumerate(labels):
+        # a file's empty cell or null is a missing label, named at its line (the library
+        # would name the 0-based y[i], and take "" as a class of its own)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise InputError(
+                f"{source_name(args.data)}:{line_of(records, i)}: --label-field "
+                f"{args.label_field!r} is empty; every training record needs a label"
+            )
     if any(isinstance(v, list) for v in labels):
         labels = [v if isinstance(v, list) else ([] if v is None else [v]) for v in labels]
     clf = StaticClassifier(
