@@ -119,7 +119,8 @@ def run_train(args: argparse.Namespace) -> int:
     labels = _field(records, args.label_field, args.data, "label")
     if not texts:
         raise InputError(f"{args.data}: no records to train on")
-    for i, value in enumerate(labels):
+    multilabel = any(isinstance(v, list) for v in labels)  # there, null means "no label"
+    for i, value in enumerate([] if multilabel else labels):
         # a file's empty cell or null is a missing label, named at its line (the library
         # would name the 0-based y[i], and take "" as a class of its own)
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -127,7 +128,7 @@ def run_train(args: argparse.Namespace) -> int:
                 f"{source_name(args.data)}:{line_of(records, i)}: --label-field "
                 f"{args.label_field!r} is empty; every training record needs a label"
             )
-    if any(isinstance(v, list) for v in labels):
+    if multilabel:
         labels = [v if isinstance(v, list) else ([] if v is None else [v]) for v in labels]
     clf = StaticClassifier(
         args.head,
