@@ -624,3 +624,17 @@ def test_outputs_that_are_not_regular_files_are_written_in_place(tmp_path):
     assert stat_module.S_ISFIFO(os.stat(fifo).st_mode)
     assert main(["dedupe", str(src), "-o", os.devnull]) == 0
     assert stat_module.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_classify_train_names_the_line_of_an_empty_label(tmp_path, capsys):
+    """An empty csv cell or a null label is refused at its line in the file, not taken as
+    the class '' or reported as a 0-based position."""
+    csv_file = tmp_path / "m.csv"
+    csv_file.write_text('text,label\n"multi\nline",x\n"ok",\nthird,y\n', encoding="utf-8")
+    assert main(["classify", "train", str(csv_file), "-o", str(tmp_path / "c1")]) == 1
+    assert f"{csv_file}:4: --label-field 'label' is empty" in capsys.readouterr().err
+    jsonl = tmp_path / "n.jsonl"
+    jsonl.write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": null}\n', "utf-8")
+    assert main(["classify", "train", str(jsonl), "-o", str(tmp_path / "c2")]) == 1
+    assert f"{jsonl}:2: --label-field 'label' is empty" in capsys.readouterr().err
+    assert not (tmp_path / "c1").exists() and not (tmp_path / "c2").exists()
