@@ -312,8 +312,22 @@ TRAIN_Y = ["pos", "pos", "neg", "neg", "pos", "neg"]
         ([*TRAIN_X[:-1], b"bytes"], TRAIN_Y),
         (TRAIN_X, ["pos"] * 6),  # one class
         ([], []),
+        (TRAIN_X, [b"pos", b"pos", b"neg", b"neg", b"pos", b"neg"]),
+        (TRAIN_X, [{"a": 1}, *TRAIN_Y[1:]]),
+        (TRAIN_X, [["pos", {"a": 1}], *([y] for y in TRAIN_Y[1:])]),
     ],
-    ids=["none-label", "nan-label", "lengths", "none-text", "bytes-text", "one-class", "empty"],
+    ids=[
+        "none-label",
+        "nan-label",
+        "lengths",
+        "none-text",
+        "bytes-text",
+        "one-class",
+        "empty",
+        "bytes-labels",
+        "dict-label",
+        "dict-in-label-list",
+    ],
 )
 def test_classifier_refuses_bad_training_data(enc, x, y) -> None:
     must_refuse(lambda: sememe.StaticClassifier(encoder=enc).fit(x, y))
