@@ -187,8 +187,9 @@ CHILD = textwrap.dedent(
 
 @pytest.mark.parametrize("die_at", [1, 2, 3, 0])
 def test_kill_at_each_rename_is_recovered(tmp_path: Path, die_at: int) -> None:
-    """Killed before the first rename (1: tmp -> new), after it (2: old away), after the
-    old copy moved away and before the new one moved in (3), or not at all (0)."""
+    """Killed at the rename that marks the new folder complete (1: tmp -> new), before
+    the old copy moves away (2), after it moved away and before the new one moves in
+    (3), or not at all (0)."""
     _save(tmp_path / "idx", 1)
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, str(tmp_path / "idx"), "2", str(die_at)],
@@ -269,7 +270,7 @@ def test_an_exception_between_the_renames_is_rolled_back(tmp_path, monkeypatch, 
 
     def replace(src, dst):
         calls.append(dst)
-        if len(calls) == 3:
+        if len(calls) == 3:  # tmp -> new, old away, [new in]
             raise exc("interrupted")
         real(src, dst)
 

@@ -40,6 +40,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import time
@@ -339,32 +340,44 @@ def _unlock(fd: int | None) -> None:
             os.close(fd)
 
 
-def _in_use(sibling: Path) -> bool:
-    """Whether a save that is still running owns ``sibling``: it holds the folder's lock
-    (so neither a reused pid, nor pid 1 in every container, nor an earlier failed save of
-    this very process keeps a dead leftover alive). Without ``flock``: the pid test."""
+@contextmanager
+def _claim(sibling: Path) -> Iterator[bool]:
+    """Whether ``sibling`` is a dead leftover, holding its lock while the caller acts.
+
+    A running save holds an exclusive ``flock`` on its folders, so the claim fails for
+    it (and neither a reused pid, nor pid 1 in every container, nor an earlier failed
+    save of this very process keeps a dead leftover alive). The lock is held while the
+    caller removes or moves the leftover, so a save that just made a folder and has not
+    locked it yet finds it gone when it checks, and makes another (see
+    :func:`atomic_folder`). Without ``flock``: the pid test.
+    """
     if fcntl is None:
-        return pid_alive(_owner_pid(sibling))
+        yield not pid_alive(_owner_pid(sibling))
+        return
     try:
         fd = os.open(sibling, os.O_RDONLY)
     except OSError:
-        return False
+        yield False
+        return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return pid_alive(_owner_pid(sibling))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        except OSError:
+            yield not pid_alive(_owner_pid(sibling))
+            return
+        yield True
     finally:
         os.close(fd)
-    return False
 
 
 def recover(path: Path) -> bool:
     """Finish a save of ``path`` that was killed mid-swap; remove dead leftovers.
 
     Returns whether ``path`` was restored. Only leftovers that no running save owns
-    are touched (see :func:`_in_use`), so a save in progress elsewhere is never
+    are touched (see :func:`_claim`), so a save in progress elsewhere is never
     disturbed, and only hidden folders with the exact name pattern this module writes
     count as leftovers. If ``path`` is missing and a complete copy exists but cannot be
     moved back (a read-only parent), raises :class:`~sememe.errors.FolderFormatError`
@@ -383,26 +396,29 @@ def recover(path: Path) -> bool:
         # complete ``.new`` copy: roll forward to it (an ``.old`` alone is never restored,
         # the user may have removed ``path`` on purpose)
         candidates = list(reversed(_siblings(path, "new")))
-        complete = [p for p in candidates if not _in_use(p)]
-        if not complete and candidates:
+        for source in candidates:
+            with _claim(source) as dead:
+                if not dead:
+                    continue
+                try:
+                    os.replace(source, path)
+                    restored = True
+                except OSError as exc:
+                    raise FolderFormatError(
+                        f"{path}: missing, but a complete copy from an interrupted save is "
+                        f"in {source} and cannot be moved back ({exc.strerror}); restore it "
+                        f"with: mv '{source}' '{path}'"
+                    ) from None
+            break
+        if candidates and not restored:
             # a live save between its steps 3 and 4 finishes within microseconds
             time.sleep(0.05)
-        elif complete:
-            source = complete[0]
-            try:
-                os.replace(source, path)
-                restored = True
-            except OSError as exc:
-                raise FolderFormatError(
-                    f"{path}: missing, but a complete copy from an interrupted save is in "
-                    f"{source} and cannot be moved back ({exc.strerror}); restore it with: "
-                    f"mv '{source}' '{path}'"
-                ) from None
     stages = ("tmp", "new", "old") if path.exists() else ("tmp",)
     for stage in stages:
         for p in _siblings(path, stage):
-            if not _in_use(p):
-                shutil.rmtree(p, ignore_errors=True)
+            with _claim(p) as dead:
+                if dead:
+                    shutil.rmtree(p, ignore_errors=True)
     return restored
 
 
@@ -423,6 +439,36 @@ def fsync_path(path: Path) -> None:
 def _fsync_tree(folder: Path) -> None:
     for p in [*folder.rglob("*"), folder]:
         fsync_path(p)
+
+
+def _sibling_name(path: Path, stage: str) -> Path:
+    """A fresh name for a hidden sibling, without creating it (a placeholder folder made
+    and removed again could be taken for a dead leftover by another save)."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789_"
+    while True:
+        suffix = "".join(secrets.choice(alphabet) for _ in range(8))
+        candidate = path.parent / f".{path.name}.{stage}-{os.getpid()}-{suffix}"
+        if not candidate.exists():
+            return candidate
+
+
+def _new_locked_tmp(path: Path) -> tuple[Path, int | None]:
+    """Make and lock ``.NAME.tmp-PID-*``. Another save's cleanup may claim it in the
+    instant between making and locking it (it looks dead then); it is then gone or
+    locked by that cleanup when checked, and another one is made."""
+    for _ in range(100):
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
+        fd = _lock(tmp)
+        if fcntl is None:
+            return tmp, fd
+        if fd is not None:
+            try:
+                if os.fstat(fd).st_ino == os.stat(tmp).st_ino:
+                    return tmp, fd
+            except OSError:
+                pass
+            _unlock(fd)
+    raise FolderExistsError(f"{path}: could not create a temporary folder beside it")
 
 
 def _umask() -> int:
@@ -446,9 +492,8 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     recover(path)
-    pid = os.getpid()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{pid}-", dir=path.parent))
-    locks = [_lock(tmp)]
+    tmp, lock = _new_locked_tmp(path)
+    locks = [lock]
     new: Path | None = None
     olds: list[Path] = []
     try:
@@ -457,17 +502,18 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
         for item in [tmp, *tmp.rglob("*")]:
             os.chmod(item, (0o777 if item.is_dir() else 0o666) & ~mask)
         _fsync_tree(tmp)
-        new = Path(tempfile.mkdtemp(prefix=f".{path.name}.new-{pid}-", dir=path.parent))
-        new.rmdir()
+        new = _sibling_name(path, "new")
         os.replace(tmp, new)
         try:
             for _ in range(8):
                 if path.exists() or path.is_symlink():
-                    old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-{pid}-", dir=path.parent))
-                    old.rmdir()
+                    old = _sibling_name(path, "old")
                     locks.append(_lock(path))
-                    os.replace(path, old)
-                    olds.append(old)
+                    try:
+                        os.replace(path, old)
+                        olds.append(old)
+                    except FileNotFoundError:  # another save moved it away first
+                        pass
                 try:
                     os.replace(new, path)
                     break
