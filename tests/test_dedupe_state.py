@@ -424,3 +424,23 @@ def test_repr_of_errors_names_the_file(tmp_path):
     with pytest.raises(DedupeStateError) as info:
         Deduplicator.load(folder, encoder=TINY)
     assert str(folder / "arrays.npz") in str(info.value)
+
+
+def test_uncovered_3grams_ending_in_nul_survive_a_save(tmp_path):
+    """numpy's fixed-width strings drop trailing NULs: a stored 3-gram such as '다\\x00\\x00'
+    came back as '다', so the reloaded state decided later texts differently."""
+    import warnings
+
+    import sememe
+
+    enc = sememe.load()
+    a = "가나다\x00\x00라마바사아자차카타파하"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dd = Deduplicator(0.9, encoder=enc)
+        dd.update([a])
+        dd.save(tmp_path / "state")
+        again = Deduplicator.load(tmp_path / "state", encoder=enc)
+        probe = [a.replace("하", "하!"), "전혀 다른 한국어 문장입니다 오늘은"]
+        assert list(again.update(probe).kept) == list(dd.update(probe).kept)
+    assert again._weak_sets == dd._weak_sets[: len(again._weak_sets)]

@@ -51,6 +51,9 @@ LEGACY_META = "state.json"
 #: previous release reads the folder); "ivf" is read as well.
 _SEARCH_MODES = ("auto", "exact", "cells", "ivf")
 
+#: Appended to every stored 3-gram (see :func:`save_state`) and removed on load.
+GRAM_END = "."
+
 
 class DedupeStateError(FolderFormatError):
     """A saved Deduplicator state that is missing, damaged, inconsistent or of another
@@ -92,7 +95,9 @@ def save_state(dd: Deduplicator, path: str | Path, *, overwrite: bool) -> Path:
     grams = [sorted(g) for g in dd._weak_sets]
     arrays["weak_ids"] = np.asarray(dd._weak_ids, np.int64)
     arrays["weak_offsets"] = np.cumsum([0, *map(len, grams)]).astype(np.int64)
-    arrays["weak_grams"] = np.asarray([x for g in grams for x in g], dtype="<U3")
+    # each 3-gram with an end mark: numpy drops trailing NULs of its fixed-width strings,
+    # so a gram ending in "\x00" would otherwise come back shorter
+    arrays["weak_grams"] = np.asarray([x + GRAM_END for g in grams for x in g], dtype="<U4")
     state = {
         "threshold": float(dd.threshold),
         "exact": bool(dd.exact),
@@ -275,6 +280,8 @@ def _check_arrays(a: dict[str, np.ndarray], meta: dict[str, Any], path: Path) ->
         weak_ids = need("weak_ids", 1, "iu")
         offsets = need("weak_offsets", 1, "iu")
         grams = need("weak_grams", 1, "U")
+        if len(grams) and not all(str(g).endswith(GRAM_END) for g in grams.tolist()):
+            raise bad("the 3-grams of uncovered texts lack their end mark")
         if (
             len(offsets) != len(weak_ids) + 1
             or offsets[0] != 0

@@ -353,7 +353,7 @@ class Deduplicator:
         )
         if "weak_ids" in arrays:
             offsets = arrays["weak_offsets"].tolist()
-            grams = arrays["weak_grams"].tolist()
+            grams = [g[:-1] for g in arrays["weak_grams"].tolist()]  # minus GRAM_END
             dd._weak_ids = arrays["weak_ids"].astype(np.int64).tolist()
             dd._weak_sets = [frozenset(grams[a:b]) for a, b in itertools.pairwise(offsets)]
         dd._n_seen = int(meta["n_seen"])
