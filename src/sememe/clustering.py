@@ -44,8 +44,8 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _text
+from ._resolve import EncoderParamMixin, resolve_encoder
 from ._validate import check_choice, check_int
-from .classify._encoders import EncoderParamMixin, resolve_encoder
 from .errors import InvalidArgumentError, InvalidTypeError, MissingDependencyError
 
 if TYPE_CHECKING:

@@ -8,7 +8,8 @@
 
 Layout: ``_estimators`` (the two estimators and input handling), ``_heads`` (head
 factory and the frozen array heads), ``_persist`` (the folder format), ``_finetune``
-(torch training), ``_encoders`` (the ``encoder`` parameter under clone and pickle).
+(torch training). The ``encoder`` parameter under clone and pickle is shared with
+:mod:`sememe.clustering` and lives in :mod:`sememe._resolve` (``_encoders`` re-exports it).
 
 A damaged or inconsistent saved folder raises :class:`ClassifierFormatError` (also in
 :mod:`sememe.errors`), a :class:`~sememe.errors.ModelFormatError` subclass.

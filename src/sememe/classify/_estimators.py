@@ -29,10 +29,10 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .. import _text
+from .._resolve import EncoderParamMixin, encoder_state, resolve_encoder, restore_encoder
 from .._validate import check_float
 from ..errors import InvalidArgumentError, InvalidTypeError, SememeError
 from . import _heads
-from ._encoders import EncoderParamMixin, encoder_state, resolve_encoder, restore_encoder
 
 if TYPE_CHECKING:
     from ..encoder import Encoder

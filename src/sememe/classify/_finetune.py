@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..training._torch import pool_bags
-from ..training._torch import require_torch as _require_torch
+from .._torch import pool_bags
+from .._torch import require_torch as _require_torch
 from . import _heads
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class FineTuneResult:
 
 def require_torch() -> Any:
     """Import torch, or raise :class:`~sememe.errors.MissingDependencyError` (an
-    ``ImportError``) naming the extra (:func:`sememe.training._torch.require_torch`)."""
+    ``ImportError``) naming the extra (:func:`sememe._torch.require_torch`)."""
     return _require_torch("fine_tune")
 
 

@@ -48,6 +48,7 @@ import numpy as np
 from safetensors.numpy import save_file
 
 from .. import _folder
+from .._resolve import registered_name, resolve_encoder
 from ..errors import ClassifierFormatError, InvalidArgumentError, ModelFormatError
 from ..loading import load_model
 from ..persistence import CONFIG_FILE as MODEL_CONFIG_FILE
@@ -55,7 +56,6 @@ from ..persistence import TABLE_FILE as MODEL_TABLE_FILE
 from ..persistence import TOKENIZER_FILE as MODEL_TOKENIZER_FILE
 from ..persistence import is_sememe_folder, read_tensors
 from . import _heads
-from ._encoders import registered_name, resolve_encoder
 
 if TYPE_CHECKING:
     from ..encoder import Encoder

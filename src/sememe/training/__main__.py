@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .tokenlearn import TrainConfig
 
     if args.threads:
-        from ._torch import require_torch
+        from .._torch import require_torch
 
         require_torch().set_num_threads(args.threads)
     corpus = args.shared / "corpus" / "sentences"

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
+from .._torch import pool_bags, require_torch
 from ..config import ModelConfig
 from ..encoder import Encoder
-from ._torch import pool_bags, require_torch
 
 torch = require_torch()
 nn = torch.nn

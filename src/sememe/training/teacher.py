@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from .._torch import require_torch
 from ..errors import InvalidArgumentError, MissingDependencyError, ModelFormatError
-from ._torch import require_torch
 
 _POOLING_MODES = ("mean", "cls", "max")
 

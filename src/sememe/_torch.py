@@ -1,14 +1,15 @@
 """The one place sememe imports torch, and the one torch copy of the encoder's pooling.
 
 Used by :mod:`sememe.training` and by classifier fine-tuning
-(:mod:`sememe.classify._finetune`); importing this module does not import torch.
+(:mod:`sememe.classify._finetune`), so it sits below both (see docs/architecture.md); importing
+this module does not import torch.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..errors import MissingDependencyError
+from .errors import MissingDependencyError
 
 
 def require_torch(feature: str = "sememe.training") -> Any:
