@@ -701,20 +701,3 @@ def _as_texts(texts: Any, name: str) -> list[str]:
         if isinstance(exc, SememeError):
             raise
         raise InvalidTypeError(str(exc)) from None
-
-
-def _as_texts(texts: Any, name: str) -> list[str]:
-    """``texts`` (a str or an iterable of str) as a list; bytes and mappings refused.
-
-    ``bytes`` would otherwise become a list of ints and a dict the list of its keys.
-    """
-    if isinstance(texts, (bytes, bytearray, memoryview, Mapping)):
-        raise InvalidTypeError(
-            f"{name} is {type(texts).__name__}; expected a str or an iterable of str"
-        )
-    try:
-        return _text.as_list(texts, name)
-    except TypeError as exc:
-        if isinstance(exc, SememeError):
-            raise
-        raise InvalidTypeError(str(exc)) from None
