@@ -353,6 +353,9 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="tokenizer must be None"):
         TokenChunker(tokenizer=42)
     with pytest.raises(TypeError, match=r"encoder must be a sememe\.Encoder"):
+        SemanticChunker(3.5).chunk("text")
+    # a str is a model name or path, resolved as everywhere else (issue 14)
+    with pytest.raises(sememe.ModelNotFoundError, match="not an encoder"):
         SemanticChunker("not an encoder").chunk("text")
 
 

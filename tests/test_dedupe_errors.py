@@ -49,7 +49,7 @@ def test_nan_threshold_is_a_value_error_naming_it():
         ({"search": "fast"}, InvalidArgumentError, "search must be one of"),
         ({"nprobe": 0}, InvalidArgumentError, "nprobe"),
         ({"cell_size": 1.5}, InvalidTypeError, "cell_size"),
-        ({"encoder": "tiny"}, InvalidTypeError, "encoder must be a sememe.Encoder"),
+        ({"encoder": 3.5}, InvalidTypeError, "encoder must be a sememe.Encoder"),
         ({"against": [None]}, InvalidTypeError, r"against\[0\] is None"),
         ({"against": ["ok", 3]}, InvalidTypeError, r"against\[1\] is of type int"),
         ({"against": "one text"}, InvalidTypeError, "against is a single str"),

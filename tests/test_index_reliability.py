@@ -28,6 +28,7 @@ from sememe.errors import (
     FolderFormatError,
     InvalidArgumentError,
     InvalidTypeError,
+    ModelNotFoundError,
     SememeError,
 )
 from sememe.index import Index, IndexFormatError, UnknownIdError
@@ -678,7 +679,7 @@ def test_user_mistakes_raise_sememe_errors(enc, call, error, match):
 @pytest.mark.parametrize(
     ("options", "error", "match"),
     [
-        ({"encoder": "tiny"}, InvalidTypeError, "encoder must be a sememe.Encoder"),
+        ({"encoder": 3.5}, InvalidTypeError, "encoder must be a sememe.Encoder"),
         ({"kind": None}, InvalidArgumentError, "kind must be one of"),
         ({"factory": 32}, InvalidTypeError, "factory must be a str"),
         ({"factory": "LSH"}, InvalidArgumentError, "is not supported"),
@@ -710,7 +711,10 @@ def test_bad_paths_and_flags_on_save_and_load(enc, tmp_path):
         Index.load(path, enc, verify="no")
     with pytest.raises(InvalidTypeError, match="mmap must be True or False"):
         Index.load(path, enc, mmap=1)
-    with pytest.raises(InvalidTypeError, match=r"encoder must be a sememe\.Encoder or None"):
+    with pytest.raises(InvalidTypeError, match=r"encoder must be a sememe\.Encoder"):
+        Index.load(path, 3.5)
+    # a model name or path is resolved like everywhere else (here: one that does not exist)
+    with pytest.raises(ModelNotFoundError, match="tiny"):
         Index.load(path, "tiny")
 
 

@@ -140,3 +140,29 @@ def test_the_checker_catches_violations(tmp_path: Path, here, source, expected) 
         assert problems == []
     else:
         assert any(expected in p for p in problems), problems
+
+
+def test_one_encoder_resolution_everywhere(tmp_path: Path) -> None:
+    """Every capability takes ``encoder=`` the same way: an Encoder, a model name, a model
+    folder, or None (the bundled model); anything else gets the same error."""
+    from conftest import tiny_encoder
+
+    import sememe
+
+    tiny = tiny_encoder(dim=16)
+    folder = tiny.save(tmp_path / "tiny-model")
+    texts = ["the cat sat on the mat", "a dog ran in the park"]
+    users = {
+        "Index": lambda e: sememe.Index.from_texts(texts, encoder=e).encoder.fingerprint,
+        "dedupe": lambda e: sememe.dedupe(texts, encoder=e).n_records,
+        "chunker": lambda e: len(sememe.TokenChunker(e, max_tokens=8).chunk(texts[0])),
+        "cluster": lambda e: len(sememe.cluster(texts, 1, encoder=e).labels),
+        "classifier": lambda e: len(
+            sememe.StaticClassifier(encoder=e).fit(texts, ["a", "b"]).predict(texts)
+        ),
+    }
+    for name, use in users.items():
+        for given in (tiny, str(folder), folder, "sememe-base", None):
+            assert use(given), (name, given)
+        with pytest.raises(sememe.InvalidTypeError, match=r"encoder must be a sememe\.Encoder"):
+            use(3.5)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import _text
+from .._resolve import resolve_encoder
 from .._validate import MAX_COUNT
 from ..errors import InvalidArgumentError, InvalidTypeError
 from ._counting import TokenCounter, make_counter
@@ -87,18 +88,7 @@ class ChunkerBase:
     def _get_encoder(self) -> Any:
         enc = self._state.get("encoder")
         if enc is None:
-            if self.encoder is None:
-                from ..loading import load
-
-                enc = load()
-            else:
-                enc = self.encoder
-                from ..encoder import Encoder
-
-                if not isinstance(enc, Encoder):
-                    raise InvalidTypeError(
-                        f"encoder must be a sememe.Encoder or None, got {type(enc).__name__}"
-                    )
+            enc = resolve_encoder(self.encoder)  # an Encoder, a model name or path, or None
             self._state["encoder"] = enc
         return enc
 

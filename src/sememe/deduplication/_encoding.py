@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .. import _resolve
 from .._progress import progress
 from ..encoder import Encoder
-from ..errors import InvalidTypeError
 from ._search import SearchMode, choose_screen_dim
 
 #: Texts encoded per step (also the unit of the progress bar).
@@ -49,15 +50,10 @@ def encode_texts(encoder: Encoder, texts: list[str], show_progress: bool | None)
     return out
 
 
-def resolve_encoder(encoder: Encoder | None) -> Encoder:
-    """``encoder``, or the bundled model for ``None``; anything else is refused."""
-    if encoder is None:
-        from ..loading import load
-
-        return load()
-    if not isinstance(encoder, Encoder):
-        raise InvalidTypeError(f"encoder must be a sememe.Encoder, got {type(encoder).__name__}")
-    return encoder
+def resolve_encoder(encoder: Encoder | str | Path | None) -> Encoder:
+    """An :class:`Encoder` from an encoder, a model name or path, or ``None`` (the
+    bundled model): the one rule of :func:`sememe._resolve.resolve_encoder`."""
+    return _resolve.resolve_encoder(encoder)
 
 
 def index_args(
@@ -71,4 +67,3 @@ def index_args(
         "nprobe": nprobe,
         "nlist": nlist,
     }
-

@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import _text
 from .._progress import progress as _progress
+from .._resolve import resolve_encoder
 from .._validate import check_choice
 from ..encoder import Encoder, pack_bits
 from ..errors import InvalidArgumentError, InvalidTypeError, SememeError
@@ -103,14 +104,7 @@ class Index:
         batch_size: int = 8192,
         show_progress: bool | None = None,
     ) -> None:
-        if encoder is None:
-            from ..loading import load
-
-            encoder = load()
-        if not isinstance(encoder, Encoder):
-            raise InvalidTypeError(
-                f"encoder must be a sememe.Encoder, got {type(encoder).__name__}"
-            )
+        encoder = resolve_encoder(encoder)  # an Encoder, a model name or path, or None
         check_choice(kind, "kind", KINDS)
         if kind != "float" and encoder.dim % 8:
             raise InvalidArgumentError(

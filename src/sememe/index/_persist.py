@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from .. import _folder
+from .._resolve import resolve_encoder
 from ..encoder import Encoder
-from ..errors import InvalidTypeError
 from . import _files
 from ._common import KINDS, IndexFormatError, RWLock, check_flag, check_path, shown
 from ._engine import Engine, EngineSettings
@@ -262,10 +262,8 @@ def _resolve_encoder(encoder: Encoder | None, info: Mapping[str, Any], folder: P
     bundled one when that name is unknown), cut to the index's ``dim``; its fingerprint
     must match the manifest's."""
     want, dim = info["fingerprint"], info["dim"]
-    if encoder is not None and not isinstance(encoder, Encoder):
-        raise InvalidTypeError(
-            f"encoder must be a sememe.Encoder or None, got {type(encoder).__name__}"
-        )
+    if encoder is not None:
+        encoder = resolve_encoder(encoder)  # an Encoder, a model name or path
     if encoder is None:
         from ..errors import ModelNotFoundError
         from ..loading import load
