@@ -471,7 +471,8 @@ def _new_locked_tmp(path: Path) -> tuple[Path, int | None]:
     raise FolderExistsError(f"{path}: could not create a temporary folder beside it")
 
 
-def _umask() -> int:
+def process_umask() -> int:
+    """The process umask (reading it means setting it, so it is set back at once)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
@@ -498,7 +499,7 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
     olds: list[Path] = []
     try:
         yield tmp
-        mask = _umask()
+        mask = process_umask()
         for item in [tmp, *tmp.rglob("*")]:
             os.chmod(item, (0o777 if item.is_dir() else 0o666) & ~mask)
         _fsync_tree(tmp)

@@ -16,19 +16,13 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from .._folder import fsync_path, pid_alive
+from .._folder import fsync_path, pid_alive, process_umask
 from ..errors import InputError
 
 __all__ = ["OutputFiles"]
 
 # -- outputs ----------------------------------------------------------------------
 _TMP = "sememe-tmp"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -102,7 +96,7 @@ class OutputFiles:
 
     def commit(self) -> None:
         """Move every temporary file over its destination (with the destination's mode)."""
-        default_mode = 0o666 & ~_umask()
+        default_mode = 0o666 & ~process_umask()
         for tmp, dest in self._pending:
             if tmp == dest:  # written in place (a device or a pipe)
                 continue
