@@ -22,6 +22,7 @@ LAYERS = {
     "_progress": 0,
     "_folder": 0,
     "_atomic": 0,
+    "_vectors": 0,
     "config": 0,
     "__version__": 0,
     "encoder": 1,

@@ -46,6 +46,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _text
 from ._resolve import EncoderParamMixin, resolve_encoder
 from ._validate import check_choice, check_int
+from ._vectors import spherical_kmeans, unit_rows
 from .errors import InvalidArgumentError, InvalidTypeError, MissingDependencyError
 
 if TYPE_CHECKING:
@@ -588,7 +589,7 @@ class TextClusterer(EncoderParamMixin, ClusterMixin, TransformerMixin, BaseEstim
     def fit(self, X: Any, y: Any = None) -> TextClusterer:
         """Cluster the texts (or vectors) ``X``; ``y`` is ignored."""
         if _is_vectors(X):
-            vectors = _unit(validate_data(self, X, reset=True, dtype=[np.float32, np.float64]))
+            vectors = unit_rows(validate_data(self, X, reset=True, dtype=[np.float32, np.float64]))
             vectors = np.ascontiguousarray(vectors, dtype=np.float32)
             _check_method(self.method)
             _check_n_clusters(self.n_clusters, self.method)
@@ -632,7 +633,7 @@ class TextClusterer(EncoderParamMixin, ClusterMixin, TransformerMixin, BaseEstim
         check_is_fitted(self, "cluster_centers_")
         if _is_vectors(X):
             vectors = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
-            return _unit(np.asarray(vectors, dtype=np.float32))
+            return unit_rows(np.asarray(vectors, dtype=np.float32))
         items = _text.as_list(X, "X")
         enc = resolve_encoder(self.encoder)
         return enc.encode(items, normalize=True, dim=self.dim)
@@ -734,26 +735,23 @@ def _expand(unique_labels: np.ndarray, inverse: np.ndarray) -> np.ndarray:
 def _spherical_kmeans(
     vectors: np.ndarray, weights: np.ndarray, k: int, seed: int, n_init: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
-    """FAISS spherical k-means (k-means++ start), then assignment of every vector."""
-    import faiss
+    """Spherical k-means (k-means++ start, 256 points per centroid), then every label.
 
-    km = faiss.Kmeans(
-        vectors.shape[1],
-        int(k),
-        niter=_KMEANS_ITERATIONS,
-        seed=seed,
-        nredo=int(n_init),
-        spherical=True,
-        min_points_per_centroid=1,
-        max_points_per_centroid=256,
-        init_method=faiss.ClusteringInitMethod_KMEANS_PLUS_PLUS,
-        verbose=False,
-    )
+    One cluster is the weighted mean direction itself, without a FAISS run.
+    """
     if k == 1:
-        centroids = _unit(np.average(vectors, axis=0, weights=weights)[None, :])
+        centroids = unit_rows(np.average(vectors, axis=0, weights=weights)[None, :])
     else:
-        km.train(vectors, weights=weights)
-        centroids = _unit(km.centroids)
+        centroids = spherical_kmeans(
+            vectors,
+            k,
+            seed=seed,
+            niter=_KMEANS_ITERATIONS,
+            weights=weights,
+            n_init=n_init,
+            max_points_per_centroid=256,
+            init="k-means++",
+        )
     labels, _ = _nearest(vectors, centroids)
     return centroids, labels
 
@@ -833,12 +831,6 @@ def _choose_k(
     return best, scores
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.ascontiguousarray(x / np.maximum(norms, 1e-12), dtype=np.float32)
-
-
 def _centroids_of(
     vectors: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None
 ) -> np.ndarray:
@@ -849,7 +841,7 @@ def _centroids_of(
     rows = np.flatnonzero(labels >= 0)
     w = np.ones(rows.size) if weights is None else weights[rows]
     onehot = sp.csr_matrix((w, (labels[rows], rows)), shape=(k, len(vectors)))
-    return _unit(np.asarray(onehot @ vectors.astype(np.float64)))
+    return unit_rows(np.asarray(onehot @ vectors.astype(np.float64)))
 
 
 def _nearest(

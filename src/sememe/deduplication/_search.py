@@ -46,6 +46,7 @@ from typing import Literal, TypeVar
 import numpy as np
 
 from .._validate import check_positive_int
+from .._vectors import spherical_kmeans, unit_rows
 from ..errors import InvalidArgumentError
 
 #: ``"cells"`` is the deprecated name of ``"ivf"``; FAISS factory strings are also accepted.
@@ -144,15 +145,6 @@ def search_settings(
     return "ivf", nlist, cell_size
 
 
-def normalize_rows(x: np.ndarray) -> np.ndarray:
-    """Float32 copy of ``x`` with unit rows; all-zero rows stay zero."""
-    x = np.array(x, dtype=np.float32, copy=True, order="C")
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
-    norms[norms == 0] = 1.0
-    x /= norms[:, None]
-    return x
-
-
 def choose_screen_dim(dim: int, matryoshka_dims: list[int] | tuple[int, ...] = ()) -> int:
     """The prefix used for candidates: ``SCREEN_DIM`` if the model was trained for it, else ``dim``."""
     if dim > SCREEN_DIM and SCREEN_DIM in set(matryoshka_dims):
@@ -208,22 +200,14 @@ def parallel(fn: Callable[[T], R], items: list[T]) -> list[R]:
 
 
 def _kmeans(x: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """Spherical k-means centroids (unit rows) of the rows of ``x``."""
-    if k >= len(x):
-        return normalize_rows(x)
-    import faiss
+    """Spherical k-means centroids (unit rows) of the rows of ``x``; ``k >= len(x)``: ``x``.
 
-    km = faiss.Kmeans(
-        x.shape[1],
-        k,
-        niter=8,
-        spherical=True,
-        seed=seed,
-        min_points_per_centroid=1,
-        max_points_per_centroid=1 << 30,
-    )
-    km.train(np.ascontiguousarray(x, dtype=np.float32))
-    return normalize_rows(km.centroids)
+    Eight iterations from a random start on every point (no sampling): cells need only
+    roughly balanced, nearby groups, not converged clusters.
+    """
+    if k >= len(x):
+        return unit_rows(x)
+    return spherical_kmeans(x, k, seed=seed, niter=8, max_points_per_centroid=1 << 30)
 
 
 def _top_columns(scores: np.ndarray, p: int) -> np.ndarray:
@@ -432,7 +416,7 @@ class CellIndex:
     def _prefix(self, vectors: np.ndarray) -> np.ndarray:
         if self.screen_dim == self.dim:
             return vectors
-        return normalize_rows(vectors[:, : self.screen_dim])
+        return unit_rows(vectors[:, : self.screen_dim])
 
     def _train(self) -> None:
         screen = self._screen[: self._n]
