@@ -32,7 +32,8 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from types import TracebackType
+from typing import IO, Any, Literal
 
 from ._validate import check_choice
 from .errors import InputError, InvalidArgumentError
@@ -42,6 +43,7 @@ __all__ = [
     "FORMATS",
     "Format",
     "InputError",
+    "RecordWriter",
     "Records",
     "delimiter_of",
     "detect_format",
@@ -340,53 +342,153 @@ def _text_of_row(row: Any, k: int, texts: Sequence[str] | None) -> str:
     return str(row)
 
 
+def _one_line(text: str) -> str:
+    """``text`` with every line break (``\\r\\n``, ``\\n``, ``\\r``) turned into a space."""
+    return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+
+
+def _as_dict(row: Any) -> dict:
+    return row if isinstance(row, dict) else {"text": row}
+
+
+class RecordWriter:
+    """Write records to a txt, jsonl or csv file batch by batch (a stream's records).
+
+    The rules are those of :func:`write_records`, which writes through this class, so a
+    stream written in batches is byte for byte the file :func:`write_records` writes
+    from all its rows at once, as long as its first batch has every csv field:
+
+    * the format is ``fmt``, else that of ``like`` (default: ``path``) by its
+      extension; ``.tsv`` writes tabs and a trailing ``.gz`` compresses (with no name
+      or time in the gzip header, so equal records give equal bytes, whatever the
+      name of the temporary file they were written to);
+    * txt writes one line per row (line breaks inside become spaces); jsonl one JSON
+      object per row; csv a header, then one row per record, lists and dicts as JSON.
+
+    A csv header is ``fields`` when given (written at once, even if no row follows);
+    otherwise every field of the first batch that has rows, in order of first
+    appearance (a stream that writes no row leaves an empty file). A csv header
+    cannot grow, so fields that are not in it are left out of later rows.
+
+    Use it as a context manager, or call :meth:`close`. The file is written in place;
+    write to a temporary file and move it when a failure must not leave part of a file.
+    """
+
+    def __init__(
+        self,
+        path: PathLike,
+        fmt: str | None = None,
+        *,
+        fields: Sequence[str] | None = None,
+        like: PathLike | None = None,
+    ) -> None:
+        self.path = Path(path)
+        name = self.path if like is None else Path(like)
+        self.format: Format = (
+            check_choice(fmt, "format", FORMATS) if fmt is not None else format_of(name)
+        )
+        self._delimiter = delimiter_of(name)
+        self._raw: IO[bytes] | None = None
+        if is_gzip(name):
+            self._raw = open(self.path, "wb")  # noqa: SIM115 - closed by close()
+            try:
+                gz = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)
+                self._file: IO[str] = io.TextIOWrapper(gz, encoding="utf-8", newline="")
+            except BaseException:
+                self._raw.close()
+                raise
+        else:
+            self._file = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        self._csv: csv.DictWriter | None = None
+        if self.format == "csv" and fields is not None:
+            self._start_csv(list(fields))
+
+    def _start_csv(self, header: list[str]) -> csv.DictWriter:
+        self._csv = csv.DictWriter(
+            self._file, fieldnames=header, delimiter=self._delimiter, extrasaction="ignore"
+        )
+        self._csv.writeheader()
+        return self._csv
+
+    def write(self, rows: Sequence[Any], texts: Sequence[str] | None = None) -> None:
+        """Append ``rows``; a txt line of a row that is not a ``str`` is ``texts[k]`` when
+        given, else its ``"text"`` field, else ``str(row)`` (see :func:`write_records`)."""
+        if texts is not None and len(texts) != len(rows):
+            raise InvalidArgumentError(f"{len(rows)} rows but {len(texts)} texts")
+        out = self._file
+        if self.format == "txt":
+            for k, row in enumerate(rows):
+                text = row if isinstance(row, str) else _text_of_row(row, k, texts)
+                out.write(_one_line(text) + "\n")
+        elif self.format == "jsonl":
+            for row in rows:
+                out.write(json.dumps(_as_dict(row), ensure_ascii=False) + "\n")
+        elif rows:
+            dicts = [_as_dict(row) for row in rows]
+            writer = self._csv or self._start_csv(list(dict.fromkeys(k for d in dicts for k in d)))
+            for d in dicts:
+                writer.writerow({k: _cell(v) for k, v in d.items()})
+
+    def close(self) -> None:
+        """Flush and close the file (and, for ``.gz``, the file under the compressor)."""
+        try:
+            self._file.close()
+        finally:
+            if self._raw is not None:
+                self._raw.close()
+
+    def __enter__(self) -> RecordWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 def write_records(
     path: PathLike,
     rows: Sequence[Any],
     fmt: str | None = None,
-    *,
     texts: Sequence[str] | None = None,
+    *,
     fields: Sequence[str] | None = None,
     like: PathLike | None = None,
 ) -> Path:
-    """Write ``rows`` to ``path`` as txt, jsonl or csv; returns the path.
+    """Write ``rows`` to ``path`` as txt, jsonl or csv, all at once; returns the path.
 
     ``fmt`` defaults to the format of ``like`` (default: ``path``) by its extension, as
     do the csv delimiter (tab for ``.tsv``) and gzip compression (``.gz``); ``like``
     lets a caller write a temporary file in the format of its final name.
 
     * txt: one line per row: a ``str`` row as it is, any other the matching ``texts``
-      entry when given, else its ``"text"`` field, else ``str(row)``; newlines inside become spaces, so line ``i``
-      is row ``i``.
+      entry when given, else its ``"text"`` field, else ``str(row)``; line breaks
+      inside (``\\r\\n``, ``\\n``, ``\\r``) become spaces, so line ``i`` is row ``i``.
     * jsonl: one JSON object per row (a ``str`` row as ``{"text": row}``).
     * csv: a header of ``fields`` (default: every key of the rows, in order of first
-      appearance), then one row per record; list and dict values as JSON.
+      appearance; ``text`` when there are no rows), then one row per record; list and
+      dict values as JSON; fields not in the header are left out.
 
-    The file is written in place (not atomically); write to a temporary file and move
-    it when a failure must not leave a partial file behind.
+    :class:`RecordWriter` writes the same bytes batch by batch. The file is written in
+    place (not atomically); write to a temporary file and move it when a failure must
+    not leave a partial file behind.
     """
     path = Path(path)
-    name = path if like is None else Path(like)
-    kind = check_choice(fmt, "fmt", FORMATS) if fmt is not None else format_of(name)
+    if fmt is not None:
+        check_choice(fmt, "fmt", FORMATS)
     if texts is not None and len(texts) != len(rows):
         raise InvalidArgumentError(f"write_records: {len(rows)} rows but {len(texts)} texts")
-    opener: Any = gzip.open if is_gzip(name) else open
-    with opener(path, "wt", encoding="utf-8", newline="") as f:
-        if kind == "txt":
-            for k, row in enumerate(rows):
-                text = row if isinstance(row, str) else _text_of_row(row, k, texts)
-                f.write(text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ") + "\n")
-        elif kind == "jsonl":
-            for row in rows:
-                obj = row if isinstance(row, dict) else {"text": row}
-                f.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        else:
-            dicts = [row if isinstance(row, dict) else {"text": row} for row in rows]
-            header = list(fields) if fields is not None else None
-            if header is None:
-                header = list(dict.fromkeys(k for d in dicts for k in d)) or ["text"]
-            writer = csv.DictWriter(f, fieldnames=header, delimiter=delimiter_of(name))
-            writer.writeheader()
-            for d in dicts:
-                writer.writerow({k: _cell(v) for k, v in d.items()})
+    kind = fmt if fmt is not None else format_of(path if like is None else like)
+    header = None
+    if kind == "csv":
+        header = (
+            list(fields)
+            if fields is not None
+            else list(dict.fromkeys(k for row in rows for k in _as_dict(row))) or ["text"]
+        )
+    with RecordWriter(path, kind, fields=header, like=like) as writer:
+        writer.write(rows, texts)
     return path

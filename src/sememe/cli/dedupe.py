@@ -10,16 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from .._progress import progress
-from ..deduplication import (
-    BATCH_SIZE,
-    Deduplicator,
-    RecordWriter,
-    check_threshold,
-    dedupe,
-    write_records,
-)
+from ..deduplication import BATCH_SIZE, Deduplicator, check_threshold, dedupe
 from ..errors import InvalidArgumentError
 from ..loading import load
+from ..records import RecordWriter, format_of, write_records
 from ._io import OutputFiles, Records, detect_format, iter_numbered, read_records, texts_of
 from .common import (
     add_input_options,
@@ -83,9 +77,8 @@ def run(args: argparse.Namespace) -> int:
     kind = detect_format(
         None if args.input in (None, "-") else str(args.input).removesuffix(".gz"), args.format
     )
-    suffix = args.output.suffix.lower()
-    known = {".txt": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv"}
-    out_kind = known.get(suffix, kind)  # unknown extension: same format as the input
+    # the output extension's format (a trailing .gz looked through); unknown: the input's
+    out_kind = format_of(args.output, default=kind)
     field = args.field or "text"
     # Outputs go to temporary files in their folders and replace the destinations only
     # once everything succeeded: -o may be the input (or --against) itself, and a failed
@@ -117,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
                 show_progress=show_progress(args, len(texts)),
             )
             rows = [records[i] for i in result.kept]
-            write_records(out_tmp, _plain(rows, kind), out_kind, [texts[i] for i in result.kept])
+            kept_texts = [texts[i] for i in result.kept]
+            write_records(out_tmp, _plain(rows, kind), out_kind, kept_texts, like=args.output)
             if report_tmp is not None:
                 result.write_report(report_tmp)
             n, kept, removed = len(texts), result.n_kept, result.n_removed
@@ -167,11 +161,11 @@ def _run_stream(
 
     n = kept = 0
     with ExitStack() as stack:
-        out = stack.enter_context(RecordWriter(out_path, out_kind))
+        out = stack.enter_context(RecordWriter(out_path, out_kind, like=args.output))
         bar = stack.enter_context(progress(None, show_progress(args, 10**9), "dedupe"))
         report = None
         if report_path is not None:
-            report = stack.enter_context(RecordWriter(report_path, "jsonl"))
+            report = stack.enter_context(RecordWriter(report_path, "jsonl", like=args.report))
         numbered = iter_numbered(args.input, fmt=kind)
         for result in dd.stream(numbered, batch_size=args.batch_size, texts=batch_texts):
             batch_kept = [result.records[i][1] for i in result.kept]

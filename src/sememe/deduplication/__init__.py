@@ -18,8 +18,9 @@ Where each piece lives:
 
 * ``_pipeline``: :func:`dedupe`, the steps of one call (group exact texts, encode, find
   pairs, decide), the ``target_size`` search;
-* ``_records``: records in and out: :func:`texts_of`, :func:`normalize_text`, exact-text
-  grouping, :func:`write_records` and :class:`RecordWriter`;
+* ``_records``: records in: :func:`texts_of`, :func:`normalize_text`, exact-text
+  grouping (:func:`write_records` and :class:`RecordWriter` are :mod:`sememe.records`',
+  re-exported here);
 * ``_references``: what ``against=`` can be (records, an :class:`~sememe.Index`, a
   :class:`Deduplicator`), one adapter each;
 * ``_stream``: :class:`Deduplicator`, the streaming state and its batches;
@@ -33,8 +34,9 @@ Where each piece lives:
 
 from __future__ import annotations
 
+from ..records import RecordWriter, write_records
 from ._pipeline import dedupe
-from ._records import RecordFieldError, RecordWriter, normalize_text, texts_of, write_records
+from ._records import RecordFieldError, normalize_text, texts_of
 from ._result import DedupeResult, Duplicate, check_threshold
 from ._search import SEARCH_MODES
 from ._state import DedupeStateError

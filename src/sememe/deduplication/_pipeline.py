@@ -403,4 +403,3 @@ def dedupe(
     if target_size is not None:
         threshold = _find_target(graph, index, todo, int(target_size), reference)
     return build_result(graph, threshold, keep=keep, records=container, texts=texts)
-

@@ -1,22 +1,18 @@
-"""Records in and out: the text of each record, the form texts are compared in, and files.
+"""Records in: the text of each record, and the form texts are compared in.
 
 :func:`texts_of` turns what a caller passes (texts, dicts, anything with a ``key``
 callable, a pandas Series or DataFrame) into a list of texts plus the container kept
 records are selected from; :func:`normalize_text` is the form in which texts are
 compared for exact duplicates, and :func:`group` gathers equal keys into *items*.
-:func:`write_records` and :class:`RecordWriter` write records back as txt, jsonl or
-csv (all at once, or batch by batch for a stream).
+Writing records back to files is :mod:`sememe.records`' job (``write_records`` and
+``RecordWriter``, re-exported by :mod:`sememe.deduplication` under their old names).
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import unicodedata
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
@@ -139,7 +135,6 @@ def texts_of(records: Any, key: Key = None, name: str = "records") -> tuple[list
     return texts, container
 
 
-
 def group(keys: Sequence[str], rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Items of equal keys: the representative (best rank) of each, and each record's item."""
     ids: dict[str, int] = {}
@@ -148,86 +143,3 @@ def group(keys: Sequence[str], rank: np.ndarray) -> tuple[np.ndarray, np.ndarray
     order = np.argsort(rank, kind="stable")[::-1]  # worst first, so the best write wins
     rep[item_of[order]] = order
     return rep, item_of
-
-
-
-# ---------------------------------------------------------------------- records out
-
-
-def write_records(
-    path: str | Path, rows: Sequence[Any], fmt: str, texts: Sequence[str] | None = None
-) -> None:
-    """Write records as txt (their text, one per line), jsonl or csv, all at once.
-
-    A csv header is the union of the rows' fields, in order of first appearance; a row
-    that is a plain text is written as ``{"text": row}`` (jsonl, csv) and a dict row of
-    a txt file as ``texts[k]`` (its text) when given.
-    """
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        if fmt == "txt":
-            for k, row in enumerate(rows):
-                text = (
-                    row if isinstance(row, str) else (texts[k] if texts is not None else str(row))
-                )
-                f.write(text.replace("\n", " ") + "\n")
-        elif fmt == "jsonl":
-            for row in rows:
-                obj = row if isinstance(row, dict) else {"text": row}
-                f.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        else:
-            dicts = [row if isinstance(row, dict) else {"text": row} for row in rows]
-            fields = list(dict.fromkeys(k for d in dicts for k in d)) or ["text"]
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(dicts)
-
-
-class RecordWriter:
-    """Write records to a txt, jsonl or csv file batch by batch (a stream's kept records).
-
-    ``txt`` writes each record's text on one line (newlines inside it become spaces);
-    ``jsonl`` one JSON object per line; ``csv`` a header taken from the first record's
-    fields, then one row per record (fields the first record lacks are dropped). Use it
-    as a context manager, or call :meth:`close`.
-    """
-
-    def __init__(self, path: str | Path, fmt: str) -> None:
-        if fmt not in ("txt", "jsonl", "csv"):
-            raise InvalidArgumentError(f"format must be one of 'txt', 'jsonl', 'csv', got {fmt!r}")
-        self.path = Path(path)
-        self.format = fmt
-        self._file: IO[str] = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
-        self._csv: csv.DictWriter | None = None
-
-    def write(self, rows: Sequence[Any], texts: Sequence[str] | None = None) -> None:
-        """Append ``rows``; a txt file writes ``texts[k]`` for row ``k`` (default: the row)."""
-        out = self._file
-        if self.format == "csv":
-            dicts = [row if isinstance(row, dict) else {"text": row} for row in rows]
-            if self._csv is None and dicts:
-                self._csv = csv.DictWriter(out, fieldnames=list(dicts[0]), extrasaction="ignore")
-                self._csv.writeheader()
-            if self._csv is not None:
-                self._csv.writerows(dicts)
-        elif self.format == "jsonl":
-            for row in rows:
-                obj = row if isinstance(row, dict) else {"text": row}
-                out.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        else:
-            for k, row in enumerate(rows):
-                text = texts[k] if texts is not None else row
-                out.write(str(text).replace("\n", " ") + "\n")
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> RecordWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -44,7 +44,6 @@ def best_per_query(
     return best, best_id
 
 
-
 class Reference(Protocol):
     """Something records are deduplicated against (it always wins)."""
 
@@ -203,4 +202,3 @@ def same_model(given: Encoder | None, theirs: Encoder, what: str) -> None:
             f"encoder differs from the one {what} was built with; vectors of different "
             f"models cannot be compared (leave encoder=None to use {what}'s)"
         )
-

@@ -15,7 +15,6 @@ without encoding or searching anything.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +24,8 @@ import numpy as np
 
 from .._validate import check_choice, check_float, check_int
 from ..errors import InvalidArgumentError
+from ..records import FORMATS, format_of, write_records
 from ._coverage import from_scale, jaccard_cutoff
-from ._records import write_records
 from ._search import TOLERANCE
 
 KEEP_OPTIONS = ("first", "last", "longest", "shortest")
@@ -410,22 +409,19 @@ class DedupeResult:
         """Write :meth:`report_rows` as JSON lines: an audit trail of what was removed."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            for row in self.report_rows():
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        return path
+        return write_records(path, self.report_rows(), "jsonl")
 
     def write(self, path: str | Path, *, format: str | None = None) -> Path:
         """Write the kept records: ``txt`` (one text per line), ``jsonl`` or ``csv``.
 
-        The format comes from the extension unless given. Text records go to txt as
-        they are; dict records go to jsonl/csv with all their fields.
+        The format comes from the extension unless given, by :mod:`sememe.records`'
+        rules (``.tsv`` is csv with tabs, a trailing ``.gz`` compresses, an unknown
+        extension is txt). Text records go to txt as they are; dict records go to
+        jsonl/csv with all their fields.
         """
         path = Path(path)
-        fmt = format or {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}.get(
-            path.suffix.lower(), "txt"
-        )
-        check_choice(fmt, "format", ("txt", "jsonl", "csv"))
+        fmt = format or format_of(path)
+        check_choice(fmt, "format", FORMATS)
         rows = self.deduplicated
         if hasattr(rows, "to_dict"):  # pandas
             rows = rows.to_dict("records") if hasattr(rows, "columns") else rows.tolist()

@@ -186,7 +186,9 @@ def _check_meta(meta: Any, source: Path) -> dict[str, Any]:
             "a number in (0, 1]",
         ),
         "exact": field("exact", lambda v: isinstance(v, bool), "true or false"),
-        "search": field("search", lambda v: v in _SEARCH_MODES, "'auto', 'exact', 'ivf' or 'cells'"),
+        "search": field(
+            "search", lambda v: v in _SEARCH_MODES, "'auto', 'exact', 'ivf' or 'cells'"
+        ),
         "nprobe": field("nprobe", lambda v: is_int(v) and v >= 1, "an integer >= 1"),
         "cell_size": field("cell_size", lambda v: is_int(v) and v >= 1, "an integer >= 1"),
         "key": field("key", lambda v: v is None or isinstance(v, str), "a string or null"),

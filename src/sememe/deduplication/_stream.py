@@ -184,9 +184,7 @@ class Deduplicator:
             self.reset()
         return self._update(got, threshold, enc)
 
-    def _update(
-        self, got: tuple[list[str], Any], threshold: float, enc: Encoder
-    ) -> DedupeResult:
+    def _update(self, got: tuple[list[str], Any], threshold: float, enc: Encoder) -> DedupeResult:
         texts, container = got
         graph, index, todo = build_graph(
             texts,
@@ -358,4 +356,3 @@ class Deduplicator:
             dd._weak_sets = [frozenset(grams[a:b]) for a, b in itertools.pairwise(offsets)]
         dd._n_seen = int(meta["n_seen"])
         return dd
-
