@@ -5,6 +5,13 @@ folder and moves it over the destination with :func:`os.replace` only once the w
 run succeeded. An output may therefore be the input itself (``dedupe b.txt -o b.txt``),
 and a failed or killed run never leaves a truncated output, or a truncated input,
 behind.
+
+A run holds an exclusive ``flock`` on each of its temporary files (the ownership rule
+of :mod:`sememe._folder`'s folder saves); the kernel releases it when the run ends, by
+``kill -9`` too. So the leftover of a killed run is exactly a temporary file that no
+process holds locked, whatever its pid: in a container pid 1 is always alive, and a
+pid may have been reused, so a pid in a name proves nothing. Where ``flock`` is not
+available the pid in the name decides, as before.
 """
 
 from __future__ import annotations
@@ -16,13 +23,17 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from .._folder import fsync_path, pid_alive, process_umask
+from .. import _folder
+from .._folder import _claim, _lock, _unlock, fsync_path, pid_alive, process_umask
 from ..errors import InputError
 
 __all__ = ["OutputFiles"]
 
 # -- outputs ----------------------------------------------------------------------
 _TMP = "sememe-tmp"
+_ATTEMPTS = 20
+"""Temporary files made before giving up on locking one (each failure is a race with
+another run's cleanup, or a file system without ``flock``)."""
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -49,6 +60,7 @@ class OutputFiles:
 
     def __init__(self) -> None:
         self._pending: list[tuple[Path, Path]] = []  # (temporary, destination)
+        self._locks: list[int] = []  # flock descriptors of the temporaries, held to the end
 
     def add(self, path: str | os.PathLike[str], option: str = "--output") -> Path:
         """Register the output ``path``; return the temporary path to write instead.
@@ -73,26 +85,12 @@ class OutputFiles:
             if _same_file(dest, other):
                 raise InputError(f"{option} {path}: the same file is given as another output")
         dest.parent.mkdir(parents=True, exist_ok=True)
-        self._clean_leftovers(dest)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{dest.name}.{_TMP}-{os.getpid()}-", suffix=dest.suffix, dir=dest.parent
-        )
-        os.close(fd)
-        self._pending.append((Path(tmp), dest))
-        return Path(tmp)
-
-    @staticmethod
-    def _clean_leftovers(dest: Path) -> None:
-        prefix = f".{dest.name}.{_TMP}-"
-        try:
-            siblings = [p for p in dest.parent.iterdir() if p.name.startswith(prefix)]
-        except OSError:
-            return
-        for p in siblings:
-            head = p.name[len(prefix) :].split("-", 1)[0]
-            if head.isdigit() and not pid_alive(int(head)):
-                with contextlib.suppress(OSError):
-                    p.unlink()
+        tmp, lock = _new_locked_tmp(dest)
+        self._pending.append((tmp, dest))
+        if lock is not None:
+            self._locks.append(lock)
+        _clean_leftovers(dest, locks_work=lock is not None)
+        return tmp
 
     def commit(self) -> None:
         """Move every temporary file over its destination (with the destination's mode)."""
@@ -111,6 +109,7 @@ class OutputFiles:
         for folder in {dest.parent for _, dest in self._pending}:
             fsync_path(folder)
         self._pending = []
+        self._release()
 
     def discard(self) -> None:
         """Remove the temporary files; the destinations are left as they were."""
@@ -120,6 +119,13 @@ class OutputFiles:
             with contextlib.suppress(OSError):
                 tmp.unlink()
         self._pending = []
+        self._release()
+
+    def _release(self) -> None:
+        """Drop the locks (after the temporaries were moved or removed)."""
+        for fd in self._locks:
+            _unlock(fd)
+        self._locks = []
 
     def __enter__(self) -> OutputFiles:
         return self
@@ -137,3 +143,65 @@ class OutputFiles:
                 self.discard()
         else:
             self.discard()
+
+
+def _new_locked_tmp(dest: Path) -> tuple[Path, int | None]:
+    """A new ``.NAME.sememe-tmp-PID-*`` file beside ``dest``, and its ``flock``.
+
+    Another run's cleanup may take the file for a leftover in the instant between making
+    and locking it; it is then gone (or replaced) when the lock's file is compared with
+    the path, and another one is made, as :mod:`sememe._folder` does for its folders.
+    The lock is ``None`` where ``flock`` is missing or refused (then the pid protects it).
+    """
+    for attempt in range(_ATTEMPTS):
+        fd, name = tempfile.mkstemp(
+            prefix=f".{dest.name}.{_TMP}-{os.getpid()}-", suffix=dest.suffix, dir=dest.parent
+        )
+        os.close(fd)
+        tmp = Path(name)
+        lock = _lock(tmp)
+        if lock is not None:
+            try:
+                if os.fstat(lock).st_ino == os.stat(tmp).st_ino:
+                    return tmp, lock
+            except OSError:
+                pass
+            _unlock(lock)
+        elif _folder.fcntl is None or attempt == _ATTEMPTS - 1:
+            return tmp, None
+        with contextlib.suppress(OSError):
+            tmp.unlink()  # ours (its name has our pid), unless a cleanup took it already
+    raise InputError(f"{dest}: could not create a temporary file beside it")  # pragma: no cover
+
+
+def _clean_leftovers(dest: Path, *, locks_work: bool) -> None:
+    """Remove the temporaries of ``dest`` that no running process owns.
+
+    Owned means locked (see the module docstring); where locks do not work
+    (``locks_work`` false: this run could not lock its own file) a live pid in the name
+    owns it. A name with this process's pid is always kept: another thread of this
+    process may have made it and not locked it yet.
+    """
+    prefix = f".{dest.name}.{_TMP}-"
+    try:
+        siblings = [p for p in dest.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return
+    for p in siblings:
+        head = p.name[len(prefix) :].split("-", 1)[0]
+        if not head.isdigit() or int(head) == os.getpid():
+            continue
+        if not locks_work:
+            if not pid_alive(int(head)):
+                with contextlib.suppress(OSError):
+                    p.unlink()
+            continue
+        try:
+            if not p.is_file() or p.is_symlink():
+                continue
+        except OSError:
+            continue
+        with _claim(p) as dead:
+            if dead:
+                with contextlib.suppress(OSError):
+                    p.unlink()
