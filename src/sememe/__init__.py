@@ -37,6 +37,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Index": "index",
     "Hit": "index",
+    "Analyzer": "index",
     "dedupe": "deduplication",
     "DedupeResult": "deduplication",
     "Deduplicator": "deduplication",

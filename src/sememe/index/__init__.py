@@ -39,29 +39,43 @@ lock is taken, so searches keep running while a large ``add`` encodes.
 """
 
 from ._common import (
+    DEFAULT_ALPHA,
     DEFAULT_CANDIDATES,
     DEFAULT_EF_CONSTRUCTION,
     DEFAULT_EF_SEARCH,
     DEFAULT_EXACT_LIMIT,
     DEFAULT_FACTORY,
+    DEFAULT_FUSION,
+    DEFAULT_FUSION_CANDIDATES,
     DEFAULT_NPROBE,
+    FUSIONS,
     KINDS,
+    MODES,
     REBUILD_FRACTION,
     Hit,
     IndexFormatError,
     UnknownIdError,
 )
 from ._index import Index
+from ._lexical import LANGUAGES, STOPWORD_LANGUAGES, Analyzer
 
 __all__ = [
+    "DEFAULT_ALPHA",
     "DEFAULT_CANDIDATES",
     "DEFAULT_EF_CONSTRUCTION",
     "DEFAULT_EF_SEARCH",
     "DEFAULT_EXACT_LIMIT",
     "DEFAULT_FACTORY",
+    "DEFAULT_FUSION",
+    "DEFAULT_FUSION_CANDIDATES",
     "DEFAULT_NPROBE",
+    "FUSIONS",
     "KINDS",
+    "LANGUAGES",
+    "MODES",
     "REBUILD_FRACTION",
+    "STOPWORD_LANGUAGES",
+    "Analyzer",
     "Hit",
     "Index",
     "IndexFormatError",

@@ -53,6 +53,18 @@ DEFAULT_CANDIDATES = 1000
 #: ``"binary+rerank"`` first stage: sign bits of this many leading dimensions, when the model
 #: declares such a Matryoshka prefix (see :func:`default_scan_dims`).
 SCAN_PREFIX = 128
+#: Hybrid search: weight of the dense side in the fused score (1.0: dense only). Chosen on
+#: development data only (benchmarks/tune_fusion.py; docs/index.md has the table).
+DEFAULT_ALPHA = 0.3
+#: Hybrid search: how each side's scores are made comparable before they are added.
+FUSIONS: tuple[str, ...] = ("zscore", "rrf")
+DEFAULT_FUSION = "zscore"
+#: Hybrid search: candidates each side proposes per query (at least ``k``).
+DEFAULT_FUSION_CANDIDATES = 100
+#: Reciprocal rank fusion's rank offset (the value of Cormack et al.).
+RRF_K = 60
+MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
+
 #: An HNSW graph is rebuilt once this share of its entries belongs to removed documents.
 REBUILD_FRACTION = 0.3
 
@@ -62,21 +74,32 @@ REBUILD_FRACTION = 0.3
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result: the document's id, its similarity to the query, text and metadata.
+    """One search result: the document's id, its score for the query, text and metadata.
 
-    ``score`` is a cosine similarity in [-1, 1] (estimated from the Hamming distance for
-    ``kind="binary"``); higher is closer. ``metadata`` is the dict given on ``add``
-    (as a JSON round trip would give it back) or ``None``.
+    ``score`` orders the hits, higher is closer. In ``mode="dense"`` it is a cosine
+    similarity in [-1, 1] (estimated from the Hamming distance for ``kind="binary"``); in
+    ``mode="lexical"`` the BM25 score; in ``mode="hybrid"`` the fused score (see
+    :meth:`Index.search`), comparable between the hits of one query only.
+    ``dense_score`` and ``lexical_score`` are the two sides' scores behind a hybrid or
+    lexical hit (``None`` where a side was not asked, or, for ``lexical_score``, when the
+    document was not among the lexical candidates). ``metadata`` is the dict given on
+    ``add`` (as a JSON round trip would give it back) or ``None``.
     """
 
     id: DocId
     score: float
     text: str
     metadata: dict[str, Any] | None = None
+    dense_score: float | None = None
+    lexical_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict, ready for ``json.dumps``."""
-        return asdict(self)
+        """Plain dict, ready for ``json.dumps`` (side scores only where they are set)."""
+        d = asdict(self)
+        for key in ("dense_score", "lexical_score"):
+            if d[key] is None:
+                del d[key]
+        return d
 
 
 class IndexFormatError(FolderFormatError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, overload
 
@@ -20,18 +21,23 @@ import numpy as np
 from .. import _text
 from .._progress import progress as _progress
 from .._resolve import resolve_encoder
-from .._validate import check_choice
+from .._validate import check_choice, check_float
 from ..encoder import Encoder, pack_bits
 from ..errors import InvalidArgumentError, InvalidTypeError, SememeError
 from . import _persist
 from ._common import (
     C_INT_MAX,
+    DEFAULT_ALPHA,
     DEFAULT_CANDIDATES,
     DEFAULT_EF_CONSTRUCTION,
     DEFAULT_EXACT_LIMIT,
     DEFAULT_FACTORY,
+    DEFAULT_FUSION,
+    DEFAULT_FUSION_CANDIDATES,
     DEFAULT_NPROBE,
+    FUSIONS,
     KINDS,
+    MODES,
     DocId,
     Hit,
     Kind,
@@ -47,6 +53,8 @@ from ._common import (
     shown,
 )
 from ._engine import Engine, EngineSettings
+from ._fusion import fuse
+from ._lexical import Analyzer, Lexical, as_analyzer
 from ._store import DocStore, check_metadata, check_new_ids
 
 #: Texts encoded per step when adding (bounds the work lost to an encoder retry).
@@ -87,6 +95,23 @@ class Index:
         :func:`~sememe.index._common.default_scan_dims`).
     batch_size, show_progress:
         Passed to the encoder when adding texts.
+    lexical:
+        Also keep a BM25 index (tantivy) over the same documents, for ``mode="hybrid"``
+        (the default of :meth:`search` then) and ``mode="lexical"``. Off by default: it
+        costs build time and disk, and pays off on passage retrieval (keyword-heavy
+        queries against longer documents), not on short-text similarity; see
+        docs/index.md for the measurements behind both.
+    analyzer:
+        How texts become lexical terms (an :class:`~sememe.Analyzer` or a dict of its
+        settings); default English: lowercase, stop words, Snowball stemming.
+    alpha:
+        Hybrid search: weight of the dense side in the fused score, in [0, 1]
+        (1.0 ranks by the dense side alone). Default :data:`DEFAULT_ALPHA`.
+    fusion:
+        Hybrid search: ``"zscore"`` (standardised score fusion, default) or ``"rrf"``
+        (reciprocal rank fusion); see :mod:`sememe.index._fusion`.
+    fusion_candidates:
+        Hybrid search: candidates each side proposes per query (at least ``k`` are used).
     """
 
     def __init__(
@@ -103,7 +128,20 @@ class Index:
         scan_dims: int | None = None,
         batch_size: int = 8192,
         show_progress: bool | None = None,
+        lexical: bool = False,
+        analyzer: Analyzer | Mapping[str, Any] | None = None,
+        alpha: float = DEFAULT_ALPHA,
+        fusion: str = DEFAULT_FUSION,
+        fusion_candidates: int = DEFAULT_FUSION_CANDIDATES,
     ) -> None:
+        if not isinstance(lexical, bool):
+            raise InvalidTypeError(f"lexical must be True or False, got {shown(lexical)}")
+        if analyzer is not None and not lexical:
+            raise InvalidArgumentError("analyzer applies to lexical=True indexes only")
+        lexical_part = Lexical(as_analyzer(analyzer)) if lexical else None
+        self.alpha = _check_alpha(alpha)
+        self.fusion = check_choice(fusion, "fusion", FUSIONS)
+        self.fusion_candidates = check_positive("fusion_candidates", fusion_candidates, False)
         encoder = resolve_encoder(encoder)  # an Encoder, a model name or path, or None
         check_choice(kind, "kind", KINDS)
         if kind != "float" and encoder.dim % 8:
@@ -155,6 +193,7 @@ class Index:
         self._encoder = encoder
         self._lock = RWLock()
         self._store = DocStore()
+        self._lexical = lexical_part
         self._engine = Engine(
             EngineSettings(
                 kind=kind,
@@ -211,6 +250,16 @@ class Index:
     def dim(self) -> int:
         """Vector dimension (bits per binary code)."""
         return self._engine.settings.dim
+
+    @property
+    def lexical(self) -> bool:
+        """Whether the index keeps a BM25 side (``mode="hybrid"`` and ``"lexical"``)."""
+        return self._lexical is not None
+
+    @property
+    def analyzer(self) -> Analyzer | None:
+        """The lexical analyzer (``None`` without a lexical side)."""
+        return None if self._lexical is None else self._lexical.analyzer
 
     # The engine's tunables, settable between calls as before the split (unchecked).
     @property
@@ -277,7 +326,8 @@ class Index:
     def __repr__(self) -> str:
         return (
             f"Index(kind={self.kind!r}, documents={len(self):,}, dim={self.dim}, "
-            f"structure={self.structure!r}, encoder={self._encoder.config.name!r})"
+            f"structure={self.structure!r}, encoder={self._encoder.config.name!r}"
+            f"{', lexical=True' if self.lexical else ''})"
         )
 
     def get(self, doc_id: DocId) -> Hit:
@@ -357,6 +407,8 @@ class Index:
             try:
                 store.append(id_list_, texts, meta, zero)
                 engine.append(vectors, codes)
+                if self._lexical is not None:
+                    self._lexical.append(texts)  # last: it commits only when complete
             except BaseException:
                 store.restore(store_undo)
                 engine.restore(engine_undo)
@@ -381,7 +433,10 @@ class Index:
             # The new store is built first and the engine replaces its parts only once
             # they are complete: a failure (memory) leaves the index as it was.
             new_store = self._store.kept(keep)
-            self._engine.remove(rows, keep)
+            if self._lexical is None:
+                self._engine.remove(rows, keep)
+            else:  # deletions are staged, the engine removes, then they are committed
+                self._lexical.remove(rows, keep, lambda: self._engine.remove(rows, keep))
             self._store = new_store
             self._engine.rebuild_if_dead()
 
@@ -446,8 +501,22 @@ class Index:
         ef_search: int | None = None,
         nprobe: int | None = None,
         candidates: int | None = None,
+        mode: str | None = None,
+        alpha: float | None = None,
+        fusion: str | None = None,
     ) -> list[Hit] | list[list[Hit]]:
         """The ``k`` documents closest to ``query``, best first.
+
+        ``mode`` picks the ranking: ``"hybrid"`` (the default of a ``lexical=True``
+        index) fuses the dense and BM25 sides, ``"dense"`` (the default otherwise) ranks
+        by the vectors alone, ``"lexical"`` by BM25 alone. ``alpha`` and ``fusion``
+        override the index's hybrid settings for this call. In hybrid mode each side
+        proposes ``max(k, fusion_candidates)`` documents, every candidate gets its exact
+        dense score, and the fused score orders them (see :class:`Hit` for the scores);
+        a query with no lexical match (only stop words, or words no document has) keeps
+        the dense order. Lexical mode returns only documents holding a query term, so
+        possibly fewer than ``k`` and none for a query of stop words. Neither returns
+        blank documents (the dense mode lists them last when ``k`` exceeds the others).
 
         A ``str`` gives a list of :class:`Hit`; a list of strings gives one list per
         query. Fewer than ``k`` hits come back when the index (or the filtered part of
@@ -476,8 +545,14 @@ class Index:
         queries = _as_texts(query, "query" if single else "queries")
         k = self._check_k(k)
         options = self._check_options(ef_search, nprobe, candidates)
+        mode = self._check_mode(mode, alpha, fusion)
+        alpha = self.alpha if alpha is None else _check_alpha(alpha)
+        fusion = self.fusion if fusion is None else check_choice(fusion, "fusion", FUSIONS)
         if not queries:
             return []
+        if mode == "lexical":
+            out = self._lexical_search(queries, k, where)
+            return out[0] if single else out
         if self.kind == "binary":
             qvec = None
             qcodes, qzero = self._encode_binary(queries, show_progress=False)
@@ -485,7 +560,13 @@ class Index:
             qvec = self._encode(queries, normalize=True, show_progress=False)
             qzero = ~qvec.any(axis=1)
             qcodes = pack_bits(qvec) if self.kind == "binary+rerank" else None
-        out = self._search(qvec, qcodes, qzero, k, where, *options)
+        if mode == "hybrid":
+            fusion_options = (alpha, fusion)
+            out = self._hybrid_search(
+                queries, qvec, qcodes, qzero, k, where, fusion_options, *options
+            )
+        else:
+            out = self._search(qvec, qcodes, qzero, k, where, *options)
         return out[0] if single else out
 
     def search_vectors(
@@ -547,6 +628,19 @@ class Index:
     def _check_k(k: Any) -> int:
         return check_positive("k", k, False)  # type: ignore[return-value]
 
+    def _check_mode(self, mode: Any, alpha: Any, fusion: Any) -> str:
+        """The search mode: the given one, else hybrid for a lexical index, else dense."""
+        if mode is None:
+            mode = "hybrid" if self._lexical is not None else "dense"
+        mode = check_choice(mode, "mode", MODES)
+        if mode != "dense" and self._lexical is None:
+            raise InvalidArgumentError(
+                f"mode={mode!r} needs a lexical side; build the index with lexical=True"
+            )
+        if mode != "hybrid" and (alpha is not None or fusion is not None):
+            raise InvalidArgumentError(f"alpha and fusion apply to mode='hybrid', not {mode!r}")
+        return mode
+
     @staticmethod
     def _check_options(
         ef: Any, nprobe: Any, candidates: Any
@@ -605,6 +699,136 @@ class Index:
                     h.extend(fill)
             return out
 
+    def _lexical_search(self, queries: list[str], k: int, where: Where | None) -> list[list[Hit]]:
+        """BM25 alone: the documents holding a query term, best first (possibly fewer than ``k``)."""
+        lexical = self._lexical
+        if lexical is None:  # pragma: no cover - _check_mode refused the mode
+            raise InvalidArgumentError("this index has no lexical side")
+        terms = [lexical.terms(q) for q in queries]
+        with self._lock.read():
+            store = self._store
+            allowed = _mask(store.allowed_rows(where), len(store))
+            out = []
+            for t in terms:
+                rows, scores = lexical.search(t, k, allowed)
+                out.append(
+                    [
+                        replace(store.hit(r, s), lexical_score=s)
+                        for r, s in zip(rows.tolist(), scores.tolist(), strict=True)
+                    ]
+                )
+            return out
+
+    def _hybrid_search(
+        self,
+        queries: list[str],
+        qvec: np.ndarray | None,
+        qcodes: np.ndarray | None,
+        qzero: np.ndarray,
+        k: int,
+        where: Where | None,
+        fusion_options: tuple[float, str],
+        ef: int | None,
+        nprobe: int | None,
+        candidates: int | None,
+    ) -> list[list[Hit]]:
+        """Dense and lexical candidates per query, fused (see :mod:`._fusion`)."""
+        alpha, method = fusion_options
+        lexical = self._lexical
+        if lexical is None:  # pragma: no cover - _check_mode refused the mode
+            raise InvalidArgumentError("this index has no lexical side")
+        terms = [lexical.terms(q) for q in queries]
+        cand = candidates or self.candidates
+        nq = len(queries)
+        with self._lock.read():
+            store, engine = self._store, self._engine
+            rows, blank_rows, total = store.scope(where)
+            out: list[list[Hit]] = [[] for _ in range(nq)]
+            if total + len(blank_rows) == 0:
+                return out
+            n_side = min(max(k, self.fusion_candidates), total)
+            blank = store.blank_mask()
+            dense_rows: list[np.ndarray] = [np.zeros(0, np.int64)] * nq
+            live = np.flatnonzero(~qzero)
+            if n_side and len(live):
+                sub = slice(None) if len(live) == nq else live
+                _, found = engine.search(
+                    None if qvec is None else qvec[sub],
+                    None if qcodes is None else qcodes[sub],
+                    n_side,
+                    rows,
+                    blank,
+                    len(blank_rows),
+                    ef,
+                    nprobe,
+                    cand,
+                )
+                for i, f in zip(live.tolist(), found, strict=True):
+                    dense_rows[i] = f[f >= 0]
+            if n_side and len(live) < nq:
+                first = store.first_rows(rows, n_side)
+                for i in np.flatnonzero(qzero).tolist():
+                    dense_rows[i] = first
+            # blank documents are near nothing on both sides (a blank row can hold words
+            # the model has no tokens for)
+            allowed = _mask(rows, len(store)) if rows is not None else None
+            if allowed is None and blank is not None:
+                allowed = ~blank
+            for i in range(nq):
+                lex_rows, lex_scores = lexical.search(terms[i], n_side, allowed)
+                out[i] = self._fused_hits(
+                    i, qvec, qcodes, qzero, dense_rows[i], lex_rows, lex_scores, k, alpha, method
+                )
+            return out
+
+    def _fused_hits(
+        self,
+        i: int,
+        qvec: np.ndarray | None,
+        qcodes: np.ndarray | None,
+        qzero: np.ndarray,
+        dense_rows: np.ndarray,
+        lex_rows: np.ndarray,
+        lex_scores: np.ndarray,
+        k: int,
+        alpha: float,
+        method: str,
+    ) -> list[Hit]:
+        """Query ``i``'s fused top ``k`` from its dense and lexical candidate rows."""
+        union = np.union1d(dense_rows, lex_rows)
+        if not len(union):
+            return []
+        if qzero[i]:
+            dense = np.zeros(len(union), np.float32)  # a blank query is near nothing
+        else:
+            scores, found = self._engine.rescore(
+                None if qvec is None else qvec[i : i + 1],
+                None if qcodes is None else qcodes[i : i + 1],
+                union[None, :],
+                len(union),
+                None,
+            )
+            dense = np.empty(len(union), np.float32)
+            dense[np.searchsorted(union, found[0])] = scores[0]
+        dense[~np.isfinite(dense)] = 0.0
+        dense_listed = np.isin(union, dense_rows, assume_unique=True)
+        lex_pos = np.searchsorted(union, lex_rows)
+        lexical = np.zeros(len(union), np.float32)
+        lexical[lex_pos] = lex_scores
+        lexical_listed = np.zeros(len(union), bool)
+        lexical_listed[lex_pos] = True
+        best, fused = fuse(method, alpha, union, dense, dense_listed, lexical, lexical_listed, k)
+        pos = np.searchsorted(union, best)
+        store = self._store
+        return [
+            replace(
+                store.hit(r, f),
+                dense_score=float(dense[p]),
+                lexical_score=float(lexical[p]) if lexical_listed[p] else None,
+            )
+            for r, f, p in zip(best.tolist(), fused.tolist(), pos.tolist(), strict=True)
+        ]
+
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write the index to folder ``path`` atomically; returns the path.
@@ -639,9 +863,20 @@ class Index:
                 # only where it applies, so that float and binary indexes stay readable by
                 # sememe versions from before the option
                 **({"scan_dims": settings.scan_dims} if settings.scan_dims is not None else {}),
+                # likewise only for hybrid indexes
+                **(
+                    {
+                        "alpha": self.alpha,
+                        "fusion": self.fusion,
+                        "fusion_candidates": self.fusion_candidates,
+                    }
+                    if self._lexical is not None
+                    else {}
+                ),
             },
             store=self._store,
             engine=self._engine,
+            lexical=self._lexical,
         )
 
     @classmethod
@@ -669,15 +904,35 @@ class Index:
         """
         opened = _persist.open_index(path, encoder, verify=verify, mmap=mmap)
         try:
-            new = cls(opened.encoder, kind=opened.kind, **opened.settings)  # type: ignore[arg-type]
+            new = cls(
+                opened.encoder,
+                kind=opened.kind,  # type: ignore[arg-type]
+                lexical=opened.fields["lexical"] is not None,
+                **opened.settings,
+            )
         except (TypeError, ValueError) as exc:
             raise opened.invalid_settings(exc) from None
+        lexical = _persist.read_lexical(opened)
 
         def encode(texts: list[str]) -> np.ndarray:
             return new._encode(texts, normalize=False, show_progress=False)
 
         new._store, new._engine = _persist.read_parts(opened, new._engine.settings, encode)
+        new._lexical = lexical
         return new
+
+
+def _check_alpha(alpha: Any) -> float:
+    return check_float(alpha, "alpha", low=0.0, high=1.0)  # type: ignore[return-value]
+
+
+def _mask(rows: np.ndarray | None, n: int) -> np.ndarray | None:
+    """A bool mask by row of ``rows`` (``None``: every row)."""
+    if rows is None:
+        return None
+    mask = np.zeros(n, bool)
+    mask[rows] = True
+    return mask
 
 
 def _as_texts(texts: Any, name: str) -> list[str]:

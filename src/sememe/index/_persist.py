@@ -3,7 +3,9 @@
 Layout: ``manifest.json`` (settings, encoder fingerprint, SHA-256 and size of every other
 file), ``docs.jsonl``, ``vectors.npy`` / ``codes.npy``, ``blank.npy`` (rows of the blank
 documents), ``scan.faiss`` (the binary+rerank first stage) and, once built, the FAISS
-structure (``structure.faiss`` with ``serials.npy`` and, for HNSW, ``dead.npy``).
+structure (``structure.faiss`` with ``serials.npy`` and, for HNSW, ``dead.npy``); a hybrid
+index adds its BM25 side: tantivy's files under ``lexical/`` and ``lexical_serials.npy``
+(:meth:`~._lexical.Lexical.to_files`), described by the manifest's ``lexical`` entry.
 
 This module owns the manifest and the folder protocol, not the files' contents: the
 document store writes and reads ``docs.jsonl`` and ``blank.npy``
@@ -38,6 +40,7 @@ from ..encoder import Encoder
 from . import _files
 from ._common import KINDS, IndexFormatError, RWLock, check_flag, check_path, shown
 from ._engine import Engine, EngineSettings
+from ._lexical import Lexical
 from ._store import DocStore
 
 FORMAT_VERSION = 1
@@ -53,6 +56,9 @@ _SETTINGS = (
     "nprobe",
     "candidates",
     "scan_dims",
+    "alpha",
+    "fusion",
+    "fusion_candidates",
 )
 
 
@@ -66,6 +72,7 @@ class Parts:
     settings: dict[str, Any]
     store: DocStore
     engine: Engine
+    lexical: Lexical | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,8 @@ def save_index(
             "next_auto_id": store_fields["next_auto_id"],
             "next_serial": engine_fields["next_serial"],
         }
+        if got.lexical is not None:
+            fields["lexical"] = got.lexical.to_files(tmp)
         _folder.write_manifest(tmp, "index", FORMAT_VERSION, fields)
     return target
 
@@ -192,6 +201,16 @@ def read_parts(
     return store, engine
 
 
+def read_lexical(opened: Opened) -> Lexical | None:
+    """The BM25 side of an opened folder, or ``None`` for a dense-only index."""
+    info = opened.fields["lexical"]
+    if info is None:
+        return None
+    return Lexical.from_files(
+        opened.folder, info, opened.fields["documents"], opened.folder / _MANIFEST
+    )
+
+
 def _check_manifest(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
     """The manifest's fields, checked for type, range and consistency.
 
@@ -246,7 +265,12 @@ def _check_manifest(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
             f"{path}: 'structure' is {structure!r} but {_STRUCTURE} is "
             f"{'missing' if structure != 'exact' else 'present'}"
         )
+    lexical = manifest.get("lexical")
+    hybrid_keys = sorted({"alpha", "fusion", "fusion_candidates"} & set(settings))
+    if lexical is None and hybrid_keys:
+        raise IndexFormatError(f"{path}: settings {hybrid_keys} without a 'lexical' entry")
     return {
+        "lexical": lexical,
         "kind": kind,
         "dim": dim,
         "documents": count("documents"),
