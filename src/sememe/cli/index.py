@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..index import KINDS, Index
+from ..errors import InputError, InvalidArgumentError
+from ..index import FUSIONS, KINDS, Index
 from ..loading import load
 from ..records import line_of, read_records, source_name, texts_of
 from .common import (
@@ -65,6 +65,32 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="binary+rerank: leading dimensions the first stage scores (multiple of 8)",
     )
+    b.add_argument(
+        "--lexical",
+        action="store_true",
+        help="also keep a BM25 index: 'sememe search' then fuses both (hybrid) by default",
+    )
+    b.add_argument(
+        "--alpha",
+        type=float,
+        default=None,
+        help="hybrid: weight of the dense side, 0..1 (saved as the default)",
+    )
+    b.add_argument(
+        "--fusion", choices=FUSIONS, default=None, help="hybrid: score fusion (default: zscore)"
+    )
+    b.add_argument(
+        "--chunk",
+        action="store_true",
+        help="cut each document into passages (semantic chunks) and index those; hits "
+        "name the document id and the passage's character offsets",
+    )
+    b.add_argument(
+        "--max-tokens",
+        type=positive_int,
+        default=None,
+        help="with --chunk: tokens per passage at most (default: 256)",
+    )
     b.add_argument("--overwrite", action="store_true", help="replace an existing index folder")
     b.set_defaults(func=run_build)
 
@@ -100,9 +126,18 @@ def run_build(args: argparse.Namespace) -> int:
     # refused before any work (the save checks again): only an index folder is replaced,
     # never a file or a folder of other files, and nothing is deleted here
     check_target(args.output, "index", args.overwrite)
+    if args.max_tokens is not None and not args.chunk:
+        raise InvalidArgumentError("--max-tokens applies with --chunk only")
+    if (args.alpha is not None or args.fusion is not None) and not args.lexical:
+        raise InvalidArgumentError("--alpha and --fusion apply with --lexical only")
     t0 = time.perf_counter()
     texts, ids, meta, skipped = _documents(args)
     enc = load(args.model, dim=args.dim)
+    hybrid: dict[str, Any] = {"lexical": args.lexical}
+    if args.alpha is not None:
+        hybrid["alpha"] = args.alpha
+    if args.fusion is not None:
+        hybrid["fusion"] = args.fusion
     index = Index(
         enc,
         kind=args.kind,
@@ -111,15 +146,25 @@ def run_build(args: argparse.Namespace) -> int:
         scan_dims=args.scan_dims,
         show_progress=show_progress(args, len(texts)),
         **({} if args.candidates is None else {"candidates": args.candidates}),
+        **hybrid,
     )
-    index.add(texts, ids, meta)
+    if args.chunk:
+        index.add_documents(texts, ids, meta, max_tokens=args.max_tokens)
+    else:
+        index.add(texts, ids, meta)
     index.save(args.output, overwrite=args.overwrite)
     if not args.quiet:
         secs = time.perf_counter() - t0
         extra = f", {skipped:,} blank skipped" if skipped else ""
+        what = (
+            f"{len(index):,} passages of {len(texts):,} documents"
+            if args.chunk
+            else (f"{len(index):,} documents")
+        )
         print(
-            f"indexed {len(index):,} documents{extra} -> {args.output} "
-            f"(kind {index.kind}, {index.structure}) in {secs:.2f}s",
+            f"indexed {what}{extra} -> {args.output} "
+            f"(kind {index.kind}, {index.structure}{', hybrid' if index.lexical else ''}) "
+            f"in {secs:.2f}s",
             file=sys.stderr,
         )
     return 0

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidArgumentError
-from ..index import Index
+from ..index import FUSIONS, MODES, Hit, Index
 from ..loading import load
 from ..records import read_texts
 from .common import common_options, positive_int
@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         parents=[common_options()],
         help="find the documents of an index closest to a query",
         description="Search an index folder. Prints a table per query, or with --json one "
-        'JSON object per query: {"query": ..., "hits": [{"id", "score", "text", "metadata"}]}.',
+        'JSON object per query: {"query": ..., "hits": [{"id", "score", "text", "metadata"}]} '
+        "(hybrid and lexical hits add dense_score and lexical_score). An index built with "
+        "--chunk prints each passage with its document id and character offsets.",
     )
     p.add_argument("index", type=Path, help="index folder (from 'sememe index build')")
     p.add_argument("query", nargs="*", help="query text(s)")
@@ -39,6 +41,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ef-search", type=positive_int, default=None, help="HNSW search breadth")
     p.add_argument("--nprobe", type=positive_int, default=None, help="IVF lists visited")
     p.add_argument("--candidates", type=positive_int, default=None, help="binary+rerank candidates")
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default=None,
+        help="ranking: hybrid (default for an index built with --lexical), dense, lexical",
+    )
+    p.add_argument(
+        "--alpha", type=float, default=None, help="hybrid: weight of the dense side, 0..1"
+    )
+    p.add_argument("--fusion", choices=FUSIONS, default=None, help="hybrid: score fusion")
     p.add_argument(
         "--no-verify",
         action="store_true",
@@ -84,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
         ef_search=args.ef_search,
         nprobe=args.nprobe,
         candidates=args.candidates,
+        mode=args.mode,
+        alpha=args.alpha,
+        fusion=args.fusion,
     )
     if args.json:
         for query, hits in zip(queries, results, strict=True):
@@ -97,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
         if not hits:
             print("(no results)")
             continue
+        if all(_passage(h) for h in hits):
+            _print_passages(hits, width)
+            continue
         ids = [str(h.id) for h in hits]
         id_w = max(2, *map(len, ids))
         print(f"{'#':>3}  {'score':>6}  {'id'.ljust(id_w)}  text")
@@ -104,3 +122,17 @@ def run(args: argparse.Namespace) -> int:
             text = _shorten(h.text, width - id_w - 17)
             print(f"{rank:>3}  {h.score:6.3f}  {doc_id.ljust(id_w)}  {text}")
     return 0
+
+
+def _passage(hit: Hit) -> bool:
+    """Whether ``hit`` is a passage of a document (an index built with ``--chunk``)."""
+    m = hit.metadata
+    return bool(m) and "document" in m and isinstance(m.get("start"), int)
+
+
+def _print_passages(hits: list[Hit], width: int) -> None:
+    """Rank, score, document id and offsets on one line, the passage below it."""
+    for rank, h in enumerate(hits, 1):
+        m = h.metadata or {}
+        print(f"{rank:>3}  {h.score:6.3f}  {m['document']}  [{m['start']}:{m['end']}]")
+        print("     " + _shorten(h.text, max(width - 5, 20)))
