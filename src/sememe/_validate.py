@@ -23,16 +23,19 @@ def check_int(
     minimum: int | None = None,
     maximum: int | None = None,
     allow_none: bool = False,
+    expected: str = "an integer",
 ) -> int | None:
     """``value`` as an ``int`` within ``[minimum, maximum]``; numpy integers are accepted.
 
     Floats are refused even when integral (``2.0``), as scikit-learn does: a float where a
-    count belongs is usually a computation gone wrong.
+    count belongs is usually a computation gone wrong. ``expected`` is how the type error
+    names what was wanted: ``"an integer"``, except for the chunkers, whose messages
+    (``max_tokens must be an int, got nan``) callers already match.
     """
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InvalidTypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+        raise InvalidTypeError(f"{name} must be {expected}, got {value!r} ({type(value).__name__})")
     value = int(value)
     if minimum is not None and value < minimum:
         raise InvalidArgumentError(f"{name} must be >= {minimum}, got {value}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _text
+from .. import _text, _validate
 from .._resolve import resolve_encoder
 from .._validate import MAX_COUNT
 from ..errors import InvalidArgumentError, InvalidTypeError
@@ -20,15 +20,11 @@ Span = tuple[int, int]
 
 
 def check_int(name: str, value: Any, low: int) -> int:
-    """``value`` as an int >= ``low``, or an InvalidTypeError / InvalidArgumentError naming
-    ``name`` (NaN, floats and bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidTypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
-    if value < low:
-        raise InvalidArgumentError(f"{name} must be >= {low}, got {value}")
-    if value > MAX_COUNT:  # beyond what the tokenizer and numpy take as C integers
-        raise InvalidArgumentError(f"{name} must be <= {MAX_COUNT}, got {value}")
-    return int(value)
+    """A chunker's count argument: an int in ``[low, MAX_COUNT]`` (floats, NaN, bools
+    refused). The check is :func:`sememe._validate.check_int`'s; only the argument order
+    (``semantic.py`` calls it as ``check_int(name, value, low)``) and the chunkers'
+    wording (``max_tokens must be an int, got nan``) are kept here."""
+    return int(_validate.check_int(value, name, minimum=low, maximum=MAX_COUNT, expected="an int"))
 
 
 def check_text(text: Any, name: str = "text") -> str:
