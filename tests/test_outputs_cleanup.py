@@ -71,14 +71,10 @@ def test_a_dead_runs_leftover_is_cleaned_even_if_its_pid_is_alive(tmp_path, mode
 
 
 def test_a_leftover_locked_by_a_live_process_is_kept(tmp_path):
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
     # named after a pid that is gone: the lock, not the pid, says it is in use
-    busy = _leftover(tmp_path, int(dead.stdout), "busy")
+    busy = _leftover(tmp_path, gone.pid, "busy")
     proc = _child(busy, "hold")
     try:
         _write_output(tmp_path)
