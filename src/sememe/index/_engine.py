@@ -437,6 +437,18 @@ class Engine:
         order = np.lexsort((part_rows, -part_scores), axis=1)
         return np.take_along_axis(part_scores, order, 1), np.take_along_axis(part_rows, order, 1)
 
+    def scores_of(
+        self, qvec: np.ndarray | None, qcodes: np.ndarray | None, rows: np.ndarray
+    ) -> np.ndarray:
+        """One query's exact scores of ``rows`` (what :meth:`rescore` gives them): the
+        cosine, or for ``"binary"`` the cosine estimated from the Hamming distance."""
+        if self.settings.kind == "binary":
+            codes = self.codes.view()[rows]  # type: ignore[union-attr]
+            dist = np.bitwise_count(np.bitwise_xor(codes, qcodes)).sum(-1, dtype=np.int32)  # type: ignore[arg-type]
+            return hamming_score(dist, self.settings.dim)
+        vecs = np.take(self.vectors.view(), rows, axis=0)  # type: ignore[union-attr]
+        return np.einsum("qcd,qd->qc", vecs[None], qvec)[0]  # as rescore computes them
+
     def _selector_bitmap(self, rows: np.ndarray | None) -> np.ndarray | None:
         """Packed bitmap (FAISS IDSelectorBitmap layout) of the serials that may be returned."""
         if rows is None:

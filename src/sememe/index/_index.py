@@ -875,16 +875,11 @@ class Index:
         if qzero[i]:
             dense = np.zeros(len(union), np.float32)  # a blank query is near nothing
         else:
-            scores, found = self._engine.rescore(
+            dense = self._engine.scores_of(
                 None if qvec is None else qvec[i : i + 1],
                 None if qcodes is None else qcodes[i : i + 1],
-                union[None, :],
-                len(union),
-                None,
-            )
-            dense = np.empty(len(union), np.float32)
-            dense[np.searchsorted(union, found[0])] = scores[0]
-        dense[~np.isfinite(dense)] = 0.0
+                union,
+            ).astype(np.float32)
         dense_listed = np.isin(union, dense_rows, assume_unique=True)
         lex_pos = np.searchsorted(union, lex_rows)
         lexical = np.zeros(len(union), np.float32)

@@ -1,0 +1,115 @@
+"""Documents -> chunks for the RAG path of :class:`~sememe.index.Index`.
+
+``Index.add_documents`` cuts each document with a chunker (a
+:class:`~sememe.SemanticChunker` by default) and indexes the chunks, one row each. A chunk
+keeps where it came from in its metadata, beside the document's own metadata:
+
+``"document"``
+    the document's id (given, or the next unused integer);
+``"start"``, ``"end"``
+    the chunk's character offsets in the document: ``document[start:end] == hit.text``.
+
+The chunk's own id is ``f"{document}#{n}"`` (``n`` counts the document's chunks from 0),
+so a hit names its passage, and ``where={"document": ...}`` searches within documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InvalidArgumentError, InvalidTypeError
+from ._common import DocId, check_id, shown
+from ._store import check_metadata
+
+#: Metadata keys a chunk's position takes; a document's own metadata may not use them.
+RESERVED = ("document", "start", "end")
+
+
+@dataclass(frozen=True)
+class Chunked:
+    """What ``add_documents`` indexes: chunk texts, ids and metadata, row by row."""
+
+    texts: list[str]
+    ids: list[DocId]
+    metadata: list[dict[str, Any]]
+
+
+def default_chunker(encoder: Any, max_tokens: int | None) -> Any:
+    """A :class:`~sememe.SemanticChunker` on ``encoder`` (``max_tokens`` default 256)."""
+    from ..chunking import SemanticChunker
+
+    return SemanticChunker(encoder, max_tokens=256 if max_tokens is None else max_tokens)
+
+
+def chunk_documents(
+    documents: list[str],
+    ids: Iterable[DocId] | None,
+    metadata: Iterable[Mapping[str, Any] | None] | None,
+    chunker: Any,
+    known: set[DocId],
+) -> Chunked:
+    """Cut ``documents`` with ``chunker``; ``known`` holds the document ids already indexed.
+
+    Everything is checked before anything is chunked: ids (str or int, unique, not in
+    ``known``), metadata (one JSON-serialisable dict or None per document, without the
+    :data:`RESERVED` keys). An empty or blank document gives no chunk.
+    """
+    n = len(documents)
+    if ids is None:
+        doc_ids: list[DocId] = []
+        nxt = 0
+        while len(doc_ids) < n:
+            if nxt not in known:
+                doc_ids.append(nxt)
+            nxt += 1
+    else:
+        if isinstance(ids, (str, bytes, Mapping)) or not isinstance(ids, Iterable):
+            raise InvalidTypeError(f"ids must be a list of str or int ids, got {shown(ids)}")
+        doc_ids = [check_id(i, f"ids[{k}]") for k, i in enumerate(ids)]
+        if len(doc_ids) != n:
+            raise InvalidArgumentError(f"{len(doc_ids)} ids for {n} documents")
+        seen: set[DocId] = set()
+        for k, d in enumerate(doc_ids):
+            if d in seen:
+                raise InvalidArgumentError(f"ids[{k}] = {d!r} is repeated")
+            if d in known:
+                raise InvalidArgumentError(f"ids[{k}] = {d!r}: that document is already indexed")
+            seen.add(d)
+    metas = check_metadata(metadata, n)
+    for k, m in enumerate(metas):
+        clash = sorted(set(m or ()) & set(RESERVED))
+        if clash:
+            raise InvalidArgumentError(
+                f"metadata[{k}] uses {clash}, which hold a chunk's document and offsets"
+            )
+    if not callable(getattr(chunker, "chunk_batch", None)):
+        raise InvalidTypeError(
+            f"chunker must have a chunk_batch(texts) method (a sememe chunker), got {shown(chunker)}"
+        )
+    texts: list[str] = []
+    chunk_ids: list[DocId] = []
+    chunk_meta: list[dict[str, Any]] = []
+    for doc, doc_id, meta, chunks in zip(
+        documents, doc_ids, metas, chunker.chunk_batch(documents), strict=True
+    ):
+        for n_chunk, c in enumerate(chunks):
+            start, end = int(c.start), int(c.end)
+            if doc[start:end] != c.text:  # a foreign chunker must keep exact offsets
+                raise InvalidArgumentError(
+                    f"chunker gave a chunk whose text is not document[{start}:{end}] "
+                    f"(document {doc_id!r}); offsets must be exact"
+                )
+            texts.append(c.text)
+            chunk_ids.append(f"{doc_id}#{n_chunk}")
+            chunk_meta.append({**(meta or {}), "document": doc_id, "start": start, "end": end})
+    return Chunked(texts, chunk_ids, chunk_meta)
+
+
+def document_of(meta: dict[str, Any] | None) -> DocId | None:
+    """The document id in a chunk's metadata (``None`` for a row added by ``add``)."""
+    if meta is None:
+        return None
+    doc = meta.get("document")
+    return doc if isinstance(doc, (str, int)) and not isinstance(doc, bool) else None
