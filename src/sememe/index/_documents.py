@@ -49,8 +49,10 @@ def chunk_documents(
     metadata: Iterable[Mapping[str, Any] | None] | None,
     chunker: Any,
     known: set[DocId],
+    taken: Any = frozenset(),
 ) -> Chunked:
-    """Cut ``documents`` with ``chunker``; ``known`` holds the document ids already indexed.
+    """Cut ``documents`` with ``chunker``; ``known`` holds the document ids already indexed
+    and ``taken`` the ids already in the index (a chunk id must be new).
 
     Everything is checked before anything is chunked: ids (str or int, unique, not in
     ``known``), metadata (one JSON-serialisable dict or None per document, without the
@@ -77,6 +79,15 @@ def chunk_documents(
             if d in known:
                 raise InvalidArgumentError(f"ids[{k}] = {d!r}: that document is already indexed")
             seen.add(d)
+        # chunk ids are strings: 1 and "1" would give the same ones
+        by_text: dict[str, DocId] = {str(d): d for d in known}
+        for k, d in enumerate(doc_ids):
+            other = by_text.setdefault(str(d), d)
+            if other != d or type(other) is not type(d):
+                raise InvalidArgumentError(
+                    f"ids[{k}] = {d!r} and document {other!r} are the same as text, so their "
+                    "chunk ids ('<document>#<n>') would clash; use ids that differ as text"
+                )
     metas = check_metadata(metadata, n)
     for k, m in enumerate(metas):
         clash = sorted(set(m or ()) & set(RESERVED))
@@ -95,6 +106,11 @@ def chunk_documents(
         documents, doc_ids, metas, chunker.chunk_batch(documents), strict=True
     ):
         for n_chunk, c in enumerate(chunks):
+            chunk_id = f"{doc_id}#{n_chunk}"
+            if chunk_id in taken:
+                raise InvalidArgumentError(
+                    f"document {doc_id!r}: its chunk id {chunk_id!r} is already an id in the index"
+                )
             start, end = int(c.start), int(c.end)
             if doc[start:end] != c.text:  # a foreign chunker must keep exact offsets
                 raise InvalidArgumentError(
@@ -102,7 +118,7 @@ def chunk_documents(
                     f"(document {doc_id!r}); offsets must be exact"
                 )
             texts.append(c.text)
-            chunk_ids.append(f"{doc_id}#{n_chunk}")
+            chunk_ids.append(chunk_id)
             chunk_meta.append({**(meta or {}), "document": doc_id, "start": start, "end": end})
     return Chunked(texts, chunk_ids, chunk_meta)
 

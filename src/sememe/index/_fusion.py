@@ -9,7 +9,8 @@ length), so they are made comparable per query before being added:
 ``"zscore"`` (default)
     Each side's scores are standardised with the mean and standard deviation of that
     side's own candidate list: ``z = (s - mean) / std``. A candidate missing from the
-    lexical list takes the lowest lexical score in it (its BM25 is at most that). The fused
+    lexical list takes BM25 0 when the list holds every matching document (it matches no
+    query term), else the lowest score in the list (its BM25 is at most that). The fused
     score is ``alpha * z_dense + (1 - alpha) * z_lexical``. When a side's list has no spread
     (one candidate, or all equal), its listed candidates get ``z = 1`` and the rest 0.
 ``"rrf"``
@@ -17,6 +18,8 @@ length), so they are made comparable per query before being added:
     rank_lexical)``, ranks from 1; a candidate missing from the lexical list gets no
     lexical term. Robust to score scales, but it discards how far apart the scores are,
     which measured worse on the development sets (docs/index.md).
+
+Ties in the fused score go to a candidate of the lexical list, then to the earlier row.
 
 A query whose lexical list is empty (only stop words, or terms no document has) keeps the
 dense order: every lexical term is the same for all candidates.
@@ -49,12 +52,14 @@ def fuse(
     lexical: np.ndarray,
     lexical_listed: np.ndarray,
     k: int,
+    lexical_complete: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The best ``k`` of the candidate ``rows`` and their fused scores, best first.
 
     ``dense`` is every candidate's dense score and ``dense_listed`` marks the candidates of
     the dense list; ``lexical`` is every candidate's BM25 score (any value where not
-    listed) and ``lexical_listed`` marks the lexical list. Ties go to the earlier row.
+    listed) and ``lexical_listed`` marks the lexical list; ``lexical_complete`` says the
+    list holds every document with a query term.
     """
     if len(rows) == 0:
         return rows, np.zeros(0)
@@ -72,10 +77,11 @@ def fuse(
         z_dense = _standardise(dense, dense[dense_listed], dense_listed)
         lex_ref = lexical[lexical_listed]
         if len(lex_ref):
-            filled = np.where(lexical_listed, lexical, lex_ref.min())
+            floor = 0.0 if lexical_complete else lex_ref.min()
+            filled = np.where(lexical_listed, lexical, floor)
             z_lex = _standardise(filled, lex_ref, lexical_listed)
         else:
             z_lex = np.zeros(len(rows))
         fused = alpha * z_dense + (1 - alpha) * z_lex
-    order = np.lexsort((rows, -fused))[:k]
+    order = np.lexsort((rows, ~lexical_listed, -fused))[:k]
     return rows[order], fused[order]

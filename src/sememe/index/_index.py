@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, overload
 
@@ -24,7 +23,7 @@ from .._resolve import resolve_encoder
 from .._validate import check_choice, check_float
 from ..encoder import Encoder, pack_bits
 from ..errors import InvalidArgumentError, InvalidTypeError, SememeError
-from . import _persist
+from . import _hybrid, _persist
 from ._common import (
     C_INT_MAX,
     DEFAULT_ALPHA,
@@ -53,7 +52,6 @@ from ._common import (
     shown,
 )
 from ._engine import Engine, EngineSettings
-from ._fusion import fuse
 from ._lexical import Analyzer, Lexical, as_analyzer
 from ._store import DocStore, check_metadata, check_new_ids
 
@@ -275,7 +273,8 @@ class Index:
             raise InvalidArgumentError("give chunker or max_tokens, not both")
         with self._lock.read():
             known = {d for d in map(document_of, self._store.meta) if d is not None}
-        chunked = chunk_documents(docs, ids, metadata, chunker, known)
+            taken = set(self._store.row_of)
+        chunked = chunk_documents(docs, ids, metadata, chunker, known, taken)
         return self.add(chunked.texts, chunked.ids, chunked.metadata)
 
     def remove_documents(self, ids: DocId | Iterable[DocId]) -> None:
@@ -773,25 +772,18 @@ class Index:
                     h.extend(fill)
             return out
 
-    def _lexical_search(self, queries: list[str], k: int, where: Where | None) -> list[list[Hit]]:
-        """BM25 alone: the documents holding a query term, best first (possibly fewer than ``k``)."""
-        lexical = self._lexical
-        if lexical is None:  # pragma: no cover - _check_mode refused the mode
+    def _side(self) -> Lexical:
+        """The lexical side (``_check_mode`` refused lexical modes without one)."""
+        if self._lexical is None:  # pragma: no cover - _check_mode refused the mode
             raise InvalidArgumentError("this index has no lexical side")
-        terms = [lexical.terms(q) for q in queries]
+        return self._lexical
+
+    def _lexical_search(self, queries: list[str], k: int, where: Where | None) -> list[list[Hit]]:
+        """``mode="lexical"`` (see :mod:`._hybrid`)."""
+        lexical = self._side()
+        terms = [lexical.terms(q) for q in queries]  # analysed outside the lock
         with self._lock.read():
-            store = self._store
-            allowed = _mask(store.allowed_rows(where), len(store))
-            out = []
-            for t in terms:
-                rows, scores = lexical.search(t, k, allowed)
-                out.append(
-                    [
-                        replace(store.hit(r, s), lexical_score=s)
-                        for r, s in zip(rows.tolist(), scores.tolist(), strict=True)
-                    ]
-                )
-            return out
+            return _hybrid.lexical_search(self._store, lexical, terms, k, where)
 
     def _hybrid_search(
         self,
@@ -806,97 +798,23 @@ class Index:
         nprobe: int | None,
         candidates: int | None,
     ) -> list[list[Hit]]:
-        """Dense and lexical candidates per query, fused (see :mod:`._fusion`)."""
-        alpha, method = fusion_options
-        lexical = self._lexical
-        if lexical is None:  # pragma: no cover - _check_mode refused the mode
-            raise InvalidArgumentError("this index has no lexical side")
+        """``mode="hybrid"`` (see :mod:`._hybrid`)."""
+        lexical = self._side()
         terms = [lexical.terms(q) for q in queries]
-        cand = candidates or self.candidates
-        nq = len(queries)
+        fusion = (*fusion_options, self.fusion_candidates)
+        dense_options = (ef, nprobe, candidates or self.candidates)
         with self._lock.read():
-            store, engine = self._store, self._engine
-            rows, blank_rows, total = store.scope(where)
-            out: list[list[Hit]] = [[] for _ in range(nq)]
-            if total + len(blank_rows) == 0:
-                return out
-            n_side = min(max(k, self.fusion_candidates), total)
-            blank = store.blank_mask()
-            dense_rows: list[np.ndarray] = [np.zeros(0, np.int64)] * nq
-            live = np.flatnonzero(~qzero)
-            if n_side and len(live):
-                sub = slice(None) if len(live) == nq else live
-                _, found = engine.search(
-                    None if qvec is None else qvec[sub],
-                    None if qcodes is None else qcodes[sub],
-                    n_side,
-                    rows,
-                    blank,
-                    len(blank_rows),
-                    ef,
-                    nprobe,
-                    cand,
-                )
-                for i, f in zip(live.tolist(), found, strict=True):
-                    dense_rows[i] = f[f >= 0]
-            if n_side and len(live) < nq:
-                first = store.first_rows(rows, n_side)
-                for i in np.flatnonzero(qzero).tolist():
-                    dense_rows[i] = first
-            # blank documents are near nothing on both sides (a blank row can hold words
-            # the model has no tokens for)
-            allowed = _mask(rows, len(store)) if rows is not None else None
-            if allowed is None and blank is not None:
-                allowed = ~blank
-            for i in range(nq):
-                lex_rows, lex_scores = lexical.search(terms[i], n_side, allowed)
-                out[i] = self._fused_hits(
-                    i, qvec, qcodes, qzero, dense_rows[i], lex_rows, lex_scores, k, alpha, method
-                )
-            return out
-
-    def _fused_hits(
-        self,
-        i: int,
-        qvec: np.ndarray | None,
-        qcodes: np.ndarray | None,
-        qzero: np.ndarray,
-        dense_rows: np.ndarray,
-        lex_rows: np.ndarray,
-        lex_scores: np.ndarray,
-        k: int,
-        alpha: float,
-        method: str,
-    ) -> list[Hit]:
-        """Query ``i``'s fused top ``k`` from its dense and lexical candidate rows."""
-        union = np.union1d(dense_rows, lex_rows)
-        if not len(union):
-            return []
-        if qzero[i]:
-            dense = np.zeros(len(union), np.float32)  # a blank query is near nothing
-        else:
-            dense = self._engine.scores_of(
-                None if qvec is None else qvec[i : i + 1],
-                None if qcodes is None else qcodes[i : i + 1],
-                union,
-            ).astype(np.float32)
-        dense_listed = np.isin(union, dense_rows, assume_unique=True)
-        lex_pos = np.searchsorted(union, lex_rows)
-        lexical = np.zeros(len(union), np.float32)
-        lexical[lex_pos] = lex_scores
-        lexical_listed = np.zeros(len(union), bool)
-        lexical_listed[lex_pos] = True
-        best, fused = fuse(method, alpha, union, dense, dense_listed, lexical, lexical_listed, k)
-        pos = np.searchsorted(union, best)
-        store = self._store
-        return [
-            replace(
-                store.hit(r, f),
-                dense_score=float(dense[p]),
-                lexical_score=float(lexical[p]) if lexical_listed[p] else None,
+            return _hybrid.hybrid_search(
+                self._store,
+                self._engine,
+                lexical,
+                terms,
+                (qvec, qcodes, qzero),
+                k,
+                where,
+                fusion,
+                dense_options,
             )
-            for r, f, p in zip(best.tolist(), fused.tolist(), pos.tolist(), strict=True)
-        ]
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
@@ -993,15 +911,6 @@ class Index:
 
 def _check_alpha(alpha: Any) -> float:
     return check_float(alpha, "alpha", low=0.0, high=1.0)  # type: ignore[return-value]
-
-
-def _mask(rows: np.ndarray | None, n: int) -> np.ndarray | None:
-    """A bool mask by row of ``rows`` (``None``: every row)."""
-    if rows is None:
-        return None
-    mask = np.zeros(n, bool)
-    mask[rows] = True
-    return mask
 
 
 def _as_texts(texts: Any, name: str) -> list[str]:

@@ -349,8 +349,10 @@ class Lexical:
             ok[ok] &= self.serials[rows[ok]] == serials[ok]
             if allowed is not None:
                 ok[ok] &= allowed[rows[ok]]
-            if ok.sum() >= n or len(hits) < limit or limit >= len(self.serials):
-                break
+            if len(hits) < limit or limit >= len(self.serials):
+                break  # every match is in
+            if ok.sum() >= n and scores[-1] < np.sort(scores[ok])[::-1][n - 1]:
+                break  # and every document tied with the n-th best is in (ties: by row)
             limit = min(4 * limit, len(self.serials))
         rows, scores = rows[ok], scores[ok]
         order = np.lexsort((rows, -scores))[:n]  # best first; ties by row
@@ -403,9 +405,13 @@ class Lexical:
             raise IndexFormatError(f"{folder / FOLDER}: missing; the folder is incomplete")
         try:
             new = cls(analyzer, folder=folder / FOLDER)
-        except ValueError as exc:  # tantivy's errors
-            raise IndexFormatError(f"{folder / FOLDER}: unreadable tantivy index ({exc})") from None
-        live = new._searcher.num_docs
+            live = new._searcher.num_docs
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # tantivy's errors, and its panics (a BaseException)
+            raise IndexFormatError(
+                f"{folder / FOLDER}: unreadable tantivy index ({type(exc).__name__}: {exc})"
+            ) from None
         if live != n:
             raise IndexFormatError(f"{folder / FOLDER}: holds {live} documents, the index has {n}")
         new.serials = serials.astype(np.int64)

@@ -40,6 +40,7 @@ from ..encoder import Encoder
 from . import _files
 from ._common import KINDS, IndexFormatError, RWLock, check_flag, check_path, shown
 from ._engine import Engine, EngineSettings
+from ._lexical import FOLDER as _LEXICAL
 from ._lexical import Lexical
 from ._store import DocStore
 
@@ -160,8 +161,13 @@ def open_index(
     )
     if not verify:
         # FAISS cannot parse a damaged file safely: a flipped size field can make it
-        # allocate gigabytes and take minutes before it fails. Its files are always checked.
-        faiss_files = {k: v for k, v in manifest["files"].items() if k.endswith(".faiss")}
+        # allocate gigabytes and take minutes before it fails; tantivy panics on some flips,
+        # at load or at a later search. Their files are always checked.
+        faiss_files = {
+            k: v
+            for k, v in manifest["files"].items()
+            if k.endswith(".faiss") or k.startswith(f"{_LEXICAL}/")
+        }
         _folder.verify_files(folder, faiss_files, error=IndexFormatError, verify=True)
     fields = _check_manifest(manifest, folder / _MANIFEST)
     encoder = _resolve_encoder(encoder, manifest["encoder"], folder)
