@@ -3,7 +3,12 @@
 For each collection size (default 100k and 1M documents from ``../shared``) it reports, per
 contender: recall@10 against exact float search, build time, bytes per document, batch
 queries per second and single-query latency (wall and CPU time, median of interleaved
-repeats). Then nDCG@10 on SciFact (train queries) for every kind.
+repeats). Then nDCG@10 on SciFact (train queries) for every kind, and for the lexical and
+hybrid modes of a ``lexical=True`` float index.
+
+Retrieval quality (dense / lexical / hybrid against bm25s and all-MiniLM-L6-v2 on SciFact dev
+and a Wikipedia set, with query latency) is measured by ``benchmarks/retrieval.py`` (results in
+``benchmarks/results/retrieval.md``); the fusion defaults come from ``benchmarks/tune_fusion.py``.
 
     python benchmarks/search.py                   # 100k and 1M (about 20 minutes on 2 cores)
     python benchmarks/search.py --quick           # 20k documents, fewer queries, no 1M
@@ -516,6 +521,15 @@ def scifact(enc: sememe.Encoder, peers: list[str]) -> dict[str, float]:
     for name, options in variants:
         index = Index.from_texts(texts, doc_ids, vectors=vectors, encoder=enc, **options)
         out[name] = score([[h.id for h in hits] for hits in index.search(qtexts, k=K)])
+        _log(f"  scifact {name}: {out[name]:.2f}")
+    # The lexical side and the fused ranking of a lexical=True index (default settings).
+    index = Index.from_texts(
+        texts, doc_ids, vectors=vectors, encoder=enc, kind="float", lexical=True
+    )
+    for mode in ("hybrid", "lexical"):
+        name = f"sememe float {mode} (lexical=True, mode={mode!r})"
+        hits = index.search(qtexts, k=K, mode=mode)
+        out[name] = score([[h.id for h in row] for row in hits])
         _log(f"  scifact {name}: {out[name]:.2f}")
     if "wordllama" in peers:
         try:
