@@ -471,6 +471,64 @@ def _new_locked_tmp(path: Path) -> tuple[Path, int | None]:
     raise FolderExistsError(f"{path}: could not create a temporary folder beside it")
 
 
+def _scratch_pid(name: str, prefix: str) -> int | None:
+    """The pid in a scratch folder name ``PREFIX-PID-xxxx`` (``None``: not one of ours)."""
+    head = f"{prefix}-"
+    if not name.startswith(head):
+        return None
+    pid, sep, rest = name[len(head) :].partition("-")
+    return int(pid) if sep and rest and pid.isdigit() else None
+
+
+def remove_dead_scratch(prefix: str, base: Path | None = None) -> None:
+    """Delete the scratch folders of ``prefix`` (see :func:`scratch_dir`) that no live
+    process holds: leftovers of processes that were killed or exited without cleanup."""
+    base = Path(tempfile.gettempdir()) if base is None else base
+    try:
+        entries = list(base.iterdir())
+    except OSError:
+        return
+    for p in entries:
+        pid = _scratch_pid(p.name, prefix)
+        if pid is None or p.is_symlink() or not p.is_dir():
+            continue
+        if fcntl is None:
+            if not pid_alive(pid):
+                shutil.rmtree(p, ignore_errors=True)
+            continue
+        with _claim(p) as dead:
+            if dead:
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def scratch_dir(prefix: str) -> tuple[Path, int | None]:
+    """A new private working folder ``<temp>/PREFIX-PID-xxxx`` and the ``flock`` that marks
+    it as in use (held until :func:`release_scratch`; the kernel drops it if the process
+    dies). Dead processes' scratch folders of ``prefix`` are removed first, so a killed
+    process leaves nothing behind for long."""
+    remove_dead_scratch(prefix)
+    base = Path(tempfile.gettempdir())
+    for _ in range(100):
+        path = Path(tempfile.mkdtemp(prefix=f"{prefix}-{os.getpid()}-", dir=base))
+        fd = _lock(path)
+        if fcntl is None:
+            return path, fd
+        if fd is not None:
+            try:
+                if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                    return path, fd
+            except OSError:
+                pass
+            _unlock(fd)
+    raise OSError(f"{base}: could not create a scratch folder")  # pragma: no cover
+
+
+def release_scratch(path: Path, fd: int | None) -> None:
+    """Delete a scratch folder and drop its lock (the lock last, so no cleanup races us)."""
+    shutil.rmtree(path, ignore_errors=True)
+    _unlock(fd)
+
+
 def process_umask() -> int:
     """The process umask (reading it means setting it, so it is set back at once)."""
     mask = os.umask(0o022)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import tempfile
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _folder
 from .._validate import check_positive_int
 from ..errors import InvalidArgumentError, InvalidTypeError, MissingDependencyError
 from ._common import IndexFormatError, shown
@@ -43,6 +43,7 @@ SERIALS = "lexical_serials.npy"
 
 _TEXT, _SERIAL = "text", "serial"
 _ANALYZER_NAME = "sememe"
+_SCRATCH = "sememe-lexical"
 #: Writer memory: tantivy flushes a segment whenever this fills; 2 threads at most.
 _WRITER_HEAP = 256 * 1024 * 1024
 _LOCK_FILES = (".tantivy-writer.lock", ".tantivy-meta.lock")
@@ -240,8 +241,10 @@ class Lexical:
     def __init__(self, analyzer: Analyzer, *, folder: Path | None = None) -> None:
         tantivy = _tantivy()
         self.analyzer = analyzer
-        self._dir = Path(tempfile.mkdtemp(prefix="sememe-lexical-"))
-        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self._dir), True)
+        # a private working copy, removed when this object goes; a killed process's copy is
+        # removed by the next process that makes one (its lock is gone)
+        self._dir, lock = _folder.scratch_dir(_SCRATCH)
+        self._cleanup = weakref.finalize(self, _folder.release_scratch, self._dir, lock)
         if folder is not None:  # a saved index: work on a private copy
             for p in folder.iterdir():
                 if p.is_file():
@@ -254,6 +257,9 @@ class Lexical:
             )
             sb.add_integer_field(_SERIAL, stored=False, indexed=True, fast=True)
             self._index = tantivy.Index(sb.build(), path=str(self._dir))
+        # reloads happen after our commits only: tantivy's watcher thread would otherwise
+        # race the cleanup of the folder (and recreate a lock file in it)
+        self._index.config_reader("Manual")
         self._index.register_tokenizer(_ANALYZER_NAME, analyzer.build())
         self._schema = self._index.schema
         self.serials = np.zeros(0, np.int64)
