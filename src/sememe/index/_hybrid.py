@@ -83,10 +83,11 @@ def hybrid_search(
     n_side = min(max(k, fusion_candidates), total)
     blank = store.blank_mask()
     dense_rows: list[np.ndarray] = [np.zeros(0, np.int64)] * nq
+    dense_scores: list[np.ndarray] = [np.zeros(0, np.float32)] * nq
     live = np.flatnonzero(~qzero)
     if len(live):
         sub = slice(None) if len(live) == nq else live
-        _, found = engine.search(
+        scores, found = engine.search(
             None if qvec is None else qvec[sub],
             None if qcodes is None else qcodes[sub],
             n_side,
@@ -95,12 +96,12 @@ def hybrid_search(
             len(blank_rows),
             *dense_options,
         )
-        for i, f in zip(live.tolist(), found, strict=True):
-            dense_rows[i] = f[f >= 0]
+        for i, f, sc in zip(live.tolist(), found, scores, strict=True):
+            dense_rows[i], dense_scores[i] = f[f >= 0], sc[f >= 0]
     if len(live) < nq:
         first = store.first_rows(rows, n_side)
         for i in np.flatnonzero(qzero).tolist():
-            dense_rows[i] = first
+            dense_rows[i], dense_scores[i] = first, np.zeros(len(first), np.float32)
     # a blank row can hold words the model has no tokens for: keep it out here too
     allowed = mask(rows, len(store)) if rows is not None else None
     if allowed is None and blank is not None:
@@ -115,7 +116,14 @@ def hybrid_search(
             )
         complete = len(lex_rows) < n_side  # the lexical side ran out of matches
         out[i] = _fused_hits(
-            store, engine, dense, dense_rows[i], (lex_rows, lex_scores, complete), k, alpha, method
+            store,
+            engine,
+            dense,
+            (dense_rows[i], dense_scores[i]),
+            (lex_rows, lex_scores, complete),
+            k,
+            alpha,
+            method,
         )
     return out
 
@@ -124,24 +132,29 @@ def _fused_hits(
     store: DocStore,
     engine: Engine,
     query: tuple[np.ndarray | None, np.ndarray | None] | None,
-    dense_rows: np.ndarray,
+    dense_side: tuple[np.ndarray, np.ndarray],
     lexical_side: tuple[np.ndarray, np.ndarray, bool],
     k: int,
     alpha: float,
     method: str,
 ) -> list[Hit]:
-    """One query's fused top ``k`` from its dense candidate rows and its lexical ``(rows,
-    scores, complete)``; ``query`` is its ``(vector, code)`` rows, ``None`` for a blank
-    query (near nothing: dense 0)."""
+    """One query's fused top ``k`` from its dense ``(rows, scores)`` and lexical ``(rows,
+    scores, complete)`` candidates; ``query`` is its ``(vector, code)`` rows, ``None`` for a
+    blank query (near nothing: dense 0). Lexical candidates the dense side did not list get
+    their exact dense scores here."""
+    dense_rows, dense_scores = dense_side
     lex_rows, lex_scores, complete = lexical_side
     union = np.union1d(dense_rows, lex_rows)
     if not len(union):
         return []
-    if query is None:
-        dense = np.zeros(len(union), np.float32)
-    else:
-        dense = engine.scores_of(query[0], query[1], union).astype(np.float32)
-    dense_listed = np.isin(union, dense_rows, assume_unique=True)
+    dense = np.zeros(len(union), np.float32)
+    dense_listed = np.zeros(len(union), bool)
+    d_pos = np.searchsorted(union, dense_rows)
+    dense[d_pos] = dense_scores
+    dense_listed[d_pos] = True
+    extra = np.flatnonzero(~dense_listed)
+    if query is not None and len(extra):
+        dense[extra] = engine.scores_of(query[0], query[1], union[extra])
     lex_pos = np.searchsorted(union, lex_rows)
     lexical = np.zeros(len(union), np.float32)
     lexical[lex_pos] = lex_scores

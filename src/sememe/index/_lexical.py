@@ -341,7 +341,9 @@ class Lexical:
             [(tantivy.Occur.Should, q.term_query(self._schema, _TEXT, t)) for t in terms]
         )
         searcher = self._searcher
-        limit = n if allowed is None else min(4 * n, len(self.serials))
+        # a little past n, so that the usual query sees a lower score after the n-th one
+        # (then no document tied with it is left out) and needs a single search
+        limit = min(n + max(8, n // 8) if allowed is None else 4 * n, len(self.serials))
         while True:
             hits = searcher.search(query, limit, count=False).hits
             if not hits:
