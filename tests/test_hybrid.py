@@ -523,7 +523,6 @@ def _snapshot(index):
         index.texts,
         len(index._lexical),
         index._lexical.serials.tolist(),
-        index._lexical.next_serial,
         [index.search(q, k=len(index) + 2, mode=m) for q in QUERIES for m in MODES],
     )
 

@@ -511,20 +511,24 @@ def scratch_dir(prefix: str) -> tuple[Path, int | None]:
     for _ in range(100):
         path = Path(tempfile.mkdtemp(prefix=f"{prefix}-{os.getpid()}-", dir=base))
         fd = _lock(path)
-        if fcntl is None:
-            return path, fd
-        if fd is not None:
-            try:
-                if os.fstat(fd).st_ino == os.stat(path).st_ino:
-                    return path, fd
-            except OSError:
-                pass
-            _unlock(fd)
-    raise OSError(f"{base}: could not create a scratch folder")  # pragma: no cover
+        if fd is None:  # no flock here (or on this file system): the pid marks it
+            return path, None
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return path, fd
+        except OSError:
+            pass
+        _unlock(fd)  # a cleanup took it in the instant before the lock: make another
+    raise FolderExistsError(f"{base}: could not create a scratch folder")  # pragma: no cover
 
 
-def release_scratch(path: Path, fd: int | None) -> None:
-    """Delete a scratch folder and drop its lock (the lock last, so no cleanup races us)."""
+def release_scratch(path: Path, fd: int | None, owner: int | None = None) -> None:
+    """Delete a scratch folder and drop its lock (the lock last, so no cleanup races us).
+
+    ``owner`` is the pid that made it: a forked child that exits runs its parent's
+    finalizers too, and must leave the parent's folder alone."""
+    if owner is not None and owner != os.getpid():
+        return
     shutil.rmtree(path, ignore_errors=True)
     _unlock(fd)
 

@@ -68,7 +68,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument(
         "--lexical",
         action="store_true",
-        help="also keep a BM25 index: 'sememe search' then fuses both (hybrid) by default",
+        default=None,
+        help="also keep a BM25 index: 'sememe search' then fuses both (hybrid) by default "
+        "(the default with --chunk)",
+    )
+    b.add_argument(
+        "--no-lexical",
+        dest="lexical",
+        action="store_false",
+        help="dense vectors only, also with --chunk",
     )
     b.add_argument(
         "--alpha",
@@ -82,8 +90,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument(
         "--chunk",
         action="store_true",
-        help="cut each document into passages (semantic chunks) and index those; hits "
-        "name the document id and the passage's character offsets",
+        help="cut each document into passages (semantic chunks) and index those, hybrid "
+        "unless --no-lexical; hits name the document id and the passage's character offsets",
     )
     b.add_argument(
         "--max-tokens",
@@ -128,6 +136,8 @@ def run_build(args: argparse.Namespace) -> int:
     check_target(args.output, "index", args.overwrite)
     if args.max_tokens is not None and not args.chunk:
         raise InvalidArgumentError("--max-tokens applies with --chunk only")
+    if args.lexical is None:  # as Index.from_documents: passages get a lexical side
+        args.lexical = bool(args.chunk)
     if (args.alpha is not None or args.fusion is not None) and not args.lexical:
         raise InvalidArgumentError("--alpha and --fusion apply with --lexical only")
     t0 = time.perf_counter()

@@ -56,14 +56,16 @@ def chunk_documents(
 
     Everything is checked before anything is chunked: ids (str or int, unique, not in
     ``known``), metadata (one JSON-serialisable dict or None per document, without the
-    :data:`RESERVED` keys). An empty or blank document gives no chunk.
+    :data:`RESERVED` keys). An empty or blank document gives no chunk, so it is not
+    recorded: its id can be given again and ``remove_documents`` does not know it.
     """
     n = len(documents)
-    if ids is None:
+    if ids is None:  # the next integers whose text is no document id or chunk id yet
+        used = {str(d) for d in known}
         doc_ids: list[DocId] = []
         nxt = 0
         while len(doc_ids) < n:
-            if nxt not in known:
+            if str(nxt) not in used and f"{nxt}#0" not in taken:
                 doc_ids.append(nxt)
             nxt += 1
     else:
@@ -102,16 +104,27 @@ def chunk_documents(
     texts: list[str] = []
     chunk_ids: list[DocId] = []
     chunk_meta: list[dict[str, Any]] = []
-    for doc, doc_id, meta, chunks in zip(
-        documents, doc_ids, metas, chunker.chunk_batch(documents), strict=True
-    ):
+    batches = list(chunker.chunk_batch(documents))
+    if len(batches) != n:
+        raise InvalidArgumentError(
+            f"chunker.chunk_batch gave {len(batches)} chunk lists for {n} documents"
+        )
+    for doc, doc_id, meta, chunks in zip(documents, doc_ids, metas, batches, strict=True):
         for n_chunk, c in enumerate(chunks):
+            if not all(
+                isinstance(getattr(c, a, None), int) and not isinstance(getattr(c, a), bool)
+                for a in ("start", "end")
+            ) or not isinstance(getattr(c, "text", None), str):
+                raise InvalidTypeError(
+                    f"chunker gave {shown(c)} for document {doc_id!r}; a chunk needs a str "
+                    "text and int start and end"
+                )
             chunk_id = f"{doc_id}#{n_chunk}"
             if chunk_id in taken:
                 raise InvalidArgumentError(
                     f"document {doc_id!r}: its chunk id {chunk_id!r} is already an id in the index"
                 )
-            start, end = int(c.start), int(c.end)
+            start, end = c.start, c.end
             if doc[start:end] != c.text:  # a foreign chunker must keep exact offsets
                 raise InvalidArgumentError(
                     f"chunker gave a chunk whose text is not document[{start}:{end}] "

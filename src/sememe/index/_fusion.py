@@ -19,7 +19,8 @@ length), so they are made comparable per query before being added:
     lexical term. Robust to score scales, but it discards how far apart the scores are,
     which measured worse on the development sets (docs/index.md).
 
-Ties in the fused score go to a candidate of the lexical list, then to the earlier row.
+Ties in the fused score go to a candidate of the lexical list; among the others to the
+better dense score; then to the earlier row.
 
 A query whose lexical list is empty (only stop words, or terms no document has) keeps the
 dense order: every lexical term is the same for all candidates.
@@ -83,5 +84,8 @@ def fuse(
         else:
             z_lex = np.zeros(len(rows))
         fused = alpha * z_dense + (1 - alpha) * z_lex
-    order = np.lexsort((rows, ~lexical_listed, -fused))[:k]
+    # ties: a lexical candidate first; among the others the better dense score (so that a
+    # query with no lexical match keeps the dense order even at alpha=0); then the row
+    unlisted_dense = np.where(lexical_listed, 0.0, dense)
+    order = np.lexsort((rows, -unlisted_dense, ~lexical_listed, -fused))[:k]
     return rows[order], fused[order]

@@ -14,6 +14,8 @@ side, and return one hit list per query. Hybrid search, per query:
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -23,6 +25,18 @@ from ._engine import Engine
 from ._fusion import fuse
 from ._lexical import Lexical
 from ._store import DocStore
+
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One worker thread for the lexical side of hybrid searches (made on first use)."""
+    if not _POOL:
+        with _POOL_LOCK:
+            if not _POOL:
+                _POOL.append(ThreadPoolExecutor(1, thread_name_prefix="sememe-lexical"))
+    return _POOL[0]
 
 
 def mask(rows: np.ndarray | None, n: int) -> np.ndarray | None:
@@ -85,6 +99,13 @@ def hybrid_search(
     dense_rows: list[np.ndarray] = [np.zeros(0, np.int64)] * nq
     dense_scores: list[np.ndarray] = [np.zeros(0, np.float32)] * nq
     live = np.flatnonzero(~qzero)
+    # a blank row can hold words the model has no tokens for: keep it out here too
+    allowed = mask(rows, len(store)) if rows is not None else None
+    if allowed is None and blank is not None:
+        allowed = ~blank
+    # The two sides run at once: tantivy and FAISS both release the GIL while they search,
+    # so a single query costs about the slower side, not the sum (2 cores measured).
+    lexical_part = _pool().submit(lambda: [lexical.search(t, n_side, allowed) for t in terms])
     if len(live):
         sub = slice(None) if len(live) == nq else live
         scores, found = engine.search(
@@ -98,16 +119,12 @@ def hybrid_search(
         )
         for i, f, sc in zip(live.tolist(), found, scores, strict=True):
             dense_rows[i], dense_scores[i] = f[f >= 0], sc[f >= 0]
-    if len(live) < nq:
-        first = store.first_rows(rows, n_side)
-        for i in np.flatnonzero(qzero).tolist():
+    first = store.first_rows(rows, n_side) if len(live) < nq else None
+    for i, (lex_rows, lex_scores) in enumerate(lexical_part.result()):
+        if qzero[i] and not len(lex_rows) and first is not None:
+            # a blank query with no lexical match: what dense search gives it (the first
+            # documents, score 0); with lexical matches, their order alone
             dense_rows[i], dense_scores[i] = first, np.zeros(len(first), np.float32)
-    # a blank row can hold words the model has no tokens for: keep it out here too
-    allowed = mask(rows, len(store)) if rows is not None else None
-    if allowed is None and blank is not None:
-        allowed = ~blank
-    for i in range(nq):
-        lex_rows, lex_scores = lexical.search(terms[i], n_side, allowed)
         dense = None
         if not qzero[i]:
             dense = (

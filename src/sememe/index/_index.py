@@ -136,10 +136,10 @@ class Index:
             raise InvalidTypeError(f"lexical must be True or False, got {shown(lexical)}")
         if analyzer is not None and not lexical:
             raise InvalidArgumentError("analyzer applies to lexical=True indexes only")
-        lexical_part = Lexical(as_analyzer(analyzer)) if lexical else None
-        self.alpha = _check_alpha(alpha)
-        self.fusion = check_choice(fusion, "fusion", FUSIONS)
-        self.fusion_candidates = check_positive("fusion_candidates", fusion_candidates, False)
+        lexical_analyzer = as_analyzer(analyzer) if lexical else None
+        self.alpha = alpha  # checked by the setters
+        self.fusion = fusion
+        self.fusion_candidates = fusion_candidates
         encoder = resolve_encoder(encoder)  # an Encoder, a model name or path, or None
         check_choice(kind, "kind", KINDS)
         if kind != "float" and encoder.dim % 8:
@@ -191,7 +191,8 @@ class Index:
         self._encoder = encoder
         self._lock = RWLock()
         self._store = DocStore()
-        self._lexical = lexical_part
+        # last: it makes a scratch folder, so only once every argument has passed
+        self._lexical = None if lexical_analyzer is None else Lexical(lexical_analyzer)
         self._engine = Engine(
             EngineSettings(
                 kind=kind,
@@ -323,6 +324,34 @@ class Index:
     def dim(self) -> int:
         """Vector dimension (bits per binary code)."""
         return self._engine.settings.dim
+
+    # Hybrid settings: defaults of search(), checked when set (a save writes them).
+    @property
+    def alpha(self) -> float:
+        """Hybrid search: weight of the dense side in the fused score, in [0, 1]."""
+        return self._alpha
+
+    @alpha.setter
+    def alpha(self, value: float) -> None:
+        self._alpha = _check_alpha(value)
+
+    @property
+    def fusion(self) -> str:
+        """Hybrid search: ``"zscore"`` or ``"rrf"``."""
+        return self._fusion
+
+    @fusion.setter
+    def fusion(self, value: str) -> None:
+        self._fusion = check_choice(value, "fusion", FUSIONS)
+
+    @property
+    def fusion_candidates(self) -> int:
+        """Hybrid search: candidates each side proposes per query (at least ``k``)."""
+        return self._fusion_candidates
+
+    @fusion_candidates.setter
+    def fusion_candidates(self, value: int) -> None:
+        self._fusion_candidates: int = check_positive("fusion_candidates", value, False)  # type: ignore[assignment]
 
     @property
     def lexical(self) -> bool:
@@ -506,12 +535,16 @@ class Index:
             # The new store is built first and the engine replaces its parts only once
             # they are complete: a failure (memory) leaves the index as it was.
             new_store = self._store.kept(keep)
-            if self._lexical is None:
-                self._engine.remove(rows, keep)
-            else:  # deletions are staged, the engine removes, then they are committed
-                self._lexical.remove(rows, keep, lambda: self._engine.remove(rows, keep))
+            install = None if self._lexical is None else self._lexical.forget(rows, keep)
+            self._engine.remove(rows, keep)
             self._store = new_store
+            if install is not None:
+                install()  # plain assignments: all three parts agree from here on
             self._engine.rebuild_if_dead()
+        if self._lexical is not None:
+            # tantivy's delete commit; a failure keeps the deletions pending (see _lexical)
+            with self._lock.write():
+                self._lexical.flush()
 
     def compact(self) -> None:
         """Rebuild the approximate structure without the entries of removed documents."""
@@ -891,12 +924,7 @@ class Index:
         """
         opened = _persist.open_index(path, encoder, verify=verify, mmap=mmap)
         try:
-            new = cls(
-                opened.encoder,
-                kind=opened.kind,  # type: ignore[arg-type]
-                lexical=opened.fields["lexical"] is not None,
-                **opened.settings,
-            )
+            new = cls(opened.encoder, kind=opened.kind, **opened.settings)  # type: ignore[arg-type]
         except (TypeError, ValueError) as exc:
             raise opened.invalid_settings(exc) from None
         lexical = _persist.read_lexical(opened)

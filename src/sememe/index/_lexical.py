@@ -23,9 +23,11 @@ its segment is merged, so removing documents shifts the other scores slightly un
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ from .. import _folder
 from .._validate import check_positive_int
 from ..errors import InvalidArgumentError, InvalidTypeError, MissingDependencyError
 from ._common import IndexFormatError, shown
+from ._files import load_npy
 
 #: Folder (inside an index folder) of tantivy's files, and the serials of the rows.
 FOLDER = "lexical"
@@ -44,6 +47,7 @@ SERIALS = "lexical_serials.npy"
 _TEXT, _SERIAL = "text", "serial"
 _ANALYZER_NAME = "sememe"
 _SCRATCH = "sememe-lexical"
+_MAX_SERIAL = 2**63 - 1  # tantivy's i64 field
 #: Writer memory: tantivy flushes a segment whenever this fills; 2 threads at most.
 _WRITER_HEAP = 256 * 1024 * 1024
 _LOCK_FILES = (".tantivy-writer.lock", ".tantivy-meta.lock")
@@ -96,12 +100,15 @@ class Analyzer:
         Reduce words to their stem (``"running"`` -> ``"run"``).
     stopwords:
         ``True`` drops the language's built-in list (:data:`STOPWORD_LANGUAGES` have one),
-        ``False`` keeps every word, or a list of words to drop (matched after lowercasing).
+        ``False`` keeps every word, or a list of words to drop (lowercased, and matched
+        after the lowercase filter, when ``lowercase`` is on; as given otherwise).
     lowercase, ascii_fold:
         Case folding and accent folding.
     max_token_length:
         Longer tokens (in UTF-8 bytes) are dropped: base64 blobs and URLs would otherwise
-        fill the term dictionary.
+        fill the term dictionary. A run of Chinese or Japanese characters is one token, so
+        at the default of 40 bytes a run of more than 13 such characters is dropped: raise
+        it (or pre-segment the text with spaces) for those languages.
     """
 
     language: str | None = "english"
@@ -144,7 +151,9 @@ class Analyzer:
             words = tuple(stop)
             if not all(isinstance(w, str) for w in words):
                 raise InvalidTypeError("stopwords must hold str words only")
-            object.__setattr__(self, "stopwords", tuple(sorted({w.lower() for w in words})))
+            if self.lowercase:  # stop words are matched after the lowercase filter
+                words = tuple(w.lower() for w in words)
+            object.__setattr__(self, "stopwords", tuple(sorted(set(words))))
         if self.stem and language is None:
             raise InvalidArgumentError("stem=True needs a language; pass stem=False or a language")
         check_positive_int(self.max_token_length, "max_token_length")
@@ -244,11 +253,13 @@ class Lexical:
         # a private working copy, removed when this object goes; a killed process's copy is
         # removed by the next process that makes one (its lock is gone)
         self._dir, lock = _folder.scratch_dir(_SCRATCH)
-        self._cleanup = weakref.finalize(self, _folder.release_scratch, self._dir, lock)
+        self._cleanup = weakref.finalize(
+            self, _folder.release_scratch, self._dir, lock, os.getpid()
+        )
         if folder is not None:  # a saved index: work on a private copy
             for p in folder.iterdir():
                 if p.is_file():
-                    shutil.copyfile(p, self._dir / p.name)
+                    _link_or_copy(p, self._dir / p.name)
             self._index = tantivy.Index.open(str(self._dir))
         else:
             sb = tantivy.SchemaBuilder()
@@ -264,6 +275,8 @@ class Lexical:
         self._schema = self._index.schema
         self.serials = np.zeros(0, np.int64)
         self.next_serial = 0
+        self._pending: list[tuple[int, int]] = []  # serial ranges tantivy may still hold
+        self._write_lock = threading.Lock()  # one tantivy writer at a time (saves run in parallel)
         self._searcher = self._index.searcher()
 
     def __len__(self) -> int:
@@ -275,6 +288,14 @@ class Lexical:
         return sum(p.stat().st_size for p in self._dir.iterdir() if p.is_file())
 
     # ------------------------------------------------------------------ writing
+    #
+    # What the index sees is ``serials``: a search maps tantivy's hits through it and drops
+    # any serial that is not there. tantivy may hold more documents than that (a removal
+    # whose commit has not happened yet, an add that failed after its commit went
+    # through); their serial ranges wait in ``_pending`` and are deleted by the next
+    # commit (an add, a removal, a save). Serials are never reused, so a document left in
+    # tantivy can never be taken for a later one.
+
     def _writer(self) -> Any:
         return self._index.writer(_WRITER_HEAP, 1)
 
@@ -285,42 +306,77 @@ class Lexical:
         self._index.reload()
         self._searcher = self._index.searcher()
 
+    def _delete_pending(self, writer: Any) -> None:
+        tantivy = _tantivy()
+        for lo, hi in self._pending:
+            if hi - lo == 1:
+                writer.delete_documents_by_term(_SERIAL, lo)
+            else:
+                query = tantivy.Query.range_query(
+                    self._schema, _SERIAL, tantivy.FieldType.Integer, lo, hi - 1
+                )
+                writer.delete_documents_by_query(query)
+
     def append(self, texts: Sequence[str]) -> None:
-        """Index ``texts`` as the next rows; on any failure nothing is added."""
+        """Index ``texts`` as the next rows (one tantivy commit, which also deletes what is
+        pending). On any failure the rows are not added; should the commit have gone
+        through before the failure, their serials wait as pending deletions."""
         if not texts:
             return
         tantivy = _tantivy()
         start = self.next_serial
-        writer = self._writer()
-        try:
-            for i, text in enumerate(texts):
-                doc = tantivy.Document()
-                doc.add_text(_TEXT, _encodable(text))
-                doc.add_integer(_SERIAL, start + i)
-                writer.add_document(doc)
-            self._finish(writer)
-        except BaseException:
-            _rollback(writer)
-            writer = None  # the traceback keeps this frame: release tantivy's writer lock now
-            raise
-        self.serials = np.concatenate([self.serials, np.arange(start, start + len(texts))])
-        self.next_serial = start + len(texts)
+        end = start + len(texts)
+        self.next_serial = end  # never reused, even when this add fails
+        with self._write_lock:
+            writer = self._writer()
+            try:
+                self._delete_pending(writer)
+                for i, text in enumerate(texts):
+                    doc = tantivy.Document()
+                    doc.add_text(_TEXT, _encodable(text))
+                    doc.add_integer(_SERIAL, start + i)
+                    writer.add_document(doc)
+                self._finish(writer)
+            except BaseException:
+                _rollback(writer)
+                writer = None  # the traceback keeps this frame: release the writer lock now
+                self._pending.append((start, end))
+                raise
+            self._pending.clear()
+        self.serials = np.concatenate([self.serials, np.arange(start, end, dtype=np.int64)])
 
-    def remove(self, rows: np.ndarray, keep: np.ndarray, then: Any) -> None:
-        """Delete the documents at ``rows`` (``keep`` is the mask of the others), calling
-        ``then()`` (the rest of the index's removal) between staging and committing: if
-        ``then`` fails, nothing is deleted."""
-        writer = self._writer()
-        try:
-            for s in self.serials[rows].tolist():
-                writer.delete_documents_by_term(_SERIAL, int(s))
-            then()
-        except BaseException:
-            _rollback(writer)
-            writer = None  # the traceback keeps this frame: release tantivy's writer lock now
-            raise
-        self._finish(writer)
-        self.serials = self.serials[keep]
+    def forget(self, rows: np.ndarray, keep: np.ndarray) -> Callable[[], None]:
+        """Prepare the removal of the documents at ``rows`` (``keep``: the others) and
+        return the step that makes it (plain assignments, which cannot fail): call it
+        once the rest of the index has removed them, then :meth:`flush`."""
+        new = self.serials[keep]
+        gone = np.sort(self.serials[rows])
+        breaks = np.flatnonzero(np.diff(gone) != 1) + 1
+        ranges = [(int(g[0]), int(g[-1]) + 1) for g in np.split(gone, breaks) if len(g)]
+
+        def install() -> None:
+            self.serials = new
+            self._pending.extend(ranges)
+
+        return install
+
+    def flush(self, *, strict: bool = False) -> None:
+        """Commit the pending deletions. A failure (a full disk) keeps them pending for the
+        next commit; ``strict`` raises it (a save must not copy a stale state)."""
+        if not self._pending:
+            return
+        with self._write_lock:
+            writer = self._writer()
+            try:
+                self._delete_pending(writer)
+                self._finish(writer)
+            except Exception:
+                _rollback(writer)
+                writer = None
+                if strict:
+                    raise
+                return
+            self._pending.clear()
 
     # ------------------------------------------------------------------ searching
     def terms(self, query: str) -> list[str]:
@@ -369,6 +425,7 @@ class Lexical:
     # ------------------------------------------------------------------ files
     def to_files(self, folder: Path) -> dict[str, Any]:
         """Copy tantivy's files into ``folder/lexical`` and write the row serials."""
+        self.flush(strict=True)  # the saved copy holds exactly the rows
         out = folder / FOLDER
         out.mkdir()
         for p in sorted(self._dir.iterdir()):
@@ -393,17 +450,12 @@ class Lexical:
         nxt = info.get("next_serial")
         if isinstance(nxt, bool) or not isinstance(nxt, int) or nxt < 0:
             raise IndexFormatError(f"{manifest}: lexical 'next_serial' must be an integer >= 0")
+        if nxt > _MAX_SERIAL:
+            raise IndexFormatError(f"{manifest}: lexical 'next_serial' is out of range")
         path = folder / SERIALS
-        try:
-            serials = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise IndexFormatError(f"{path}: unreadable ({exc})") from None
-        if (
-            serials.ndim != 1
-            or len(serials) != n
-            or serials.dtype.kind not in "iu"
-            or (n and (serials[0] < 0 or serials[-1] >= nxt))
-            or (n > 1 and not (np.diff(serials) > 0).all())
+        serials = load_npy(path, (n,), np.int64)  # the header is checked before any read
+        if (n and (serials[0] < 0 or serials[-1] >= nxt)) or (
+            n > 1 and not (np.diff(serials) > 0).all()
         ):
             raise IndexFormatError(
                 f"{path}: expected {n} increasing serials below {nxt}, got shape "
@@ -425,6 +477,15 @@ class Lexical:
         new.serials = serials.astype(np.int64)
         new.next_serial = nxt
         return new
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """tantivy never rewrites a file in place (``meta.json`` is replaced by a rename), so
+    a hard link is a safe, instant copy; another file system gets a real copy."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
 
 
 def _rollback(writer: Any) -> None:
