@@ -207,6 +207,45 @@ def wikipedia(
     )
 
 
+QUORA = SHARED / "eval" / "quora"
+
+
+def quora(split: str = "dev", folder: Path = QUORA) -> RetrievalSet:
+    """Duplicate-question retrieval from ``shared/eval/quora/dev.tsv`` (a pair set).
+
+    Short-text similarity, where the dense side is strong and lexical overlap is high: the
+    case against a lexical side. The corpus is every distinct question2 of the duplicate
+    pairs and both questions of the other pairs (14,629 questions); a query is the question1
+    of a duplicate pair that is not itself in the corpus, and its one relevant document is its
+    question2. Splits by a CRC32 of the query text: ``"tune"`` even, ``"check"`` odd.
+    """
+    _check_split(split)
+    rows = [
+        line.rstrip("\n").split("\t")
+        for line in (folder / "dev.tsv").read_text(encoding="utf-8").splitlines()
+    ]
+    corpus: dict[str, str] = {}
+    for label, q1, q2 in rows:
+        for q in (q2,) if label == "1" else (q1, q2):
+            corpus.setdefault(q, f"d{len(corpus)}")
+    queries: dict[str, str] = {}
+    qrels: dict[str, dict[str, float]] = {}
+    for n, (label, q1, q2) in enumerate(rows):
+        if label != "1" or q1 in corpus:
+            continue
+        if split != "dev" and _hash(q1) % 2 != (split == "check"):
+            continue
+        qid = f"q{n}"
+        queries[qid], qrels[qid] = q1, {corpus[q2]: 1.0}
+    return RetrievalSet(
+        name=f"quora-{split}",
+        doc_ids=list(corpus.values()),
+        texts=list(corpus),
+        queries=queries,
+        qrels=qrels,
+    )
+
+
 def encode_chunked(
     encode_fn: Callable[[list[str]], np.ndarray], texts: Sequence[str], chunk: int = 2048
 ) -> np.ndarray:
@@ -225,6 +264,8 @@ def load(name: str, split: str, **options: object) -> RetrievalSet:
         return scifact(split)
     if name == "wikipedia":
         return wikipedia(split, **options)  # type: ignore[arg-type]
+    if name == "quora":
+        return quora(split)
     raise ValueError(f"unknown retrieval set {name!r}")
 
 

@@ -278,7 +278,11 @@ def table(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="SciFact only, no MiniLM")
-    ap.add_argument("--sets", default="scifact,wikipedia")
+    ap.add_argument(
+        "--sets",
+        default="scifact,wikipedia",
+        help="comma list of scifact, wikipedia, quora (duplicate questions: short texts)",
+    )
     ap.add_argument("--kinds", default="float,binary+rerank")
     ap.add_argument("--no-minilm", action="store_true")
     ap.add_argument(
@@ -305,11 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     start_load = load_average()
     sections = []
     for name in sets:
-        rs = (
-            _retrieval.scifact("dev")
-            if name == "scifact"
-            else _retrieval.wikipedia("check", n_articles=args.n_articles)
-        )
+        if name == "scifact":
+            rs = _retrieval.scifact("dev")
+        elif name == "quora":
+            rs = _retrieval.quora("dev")
+        else:
+            rs = _retrieval.wikipedia("check", n_articles=args.n_articles)
         with_minilm = minilm if name in args.minilm_sets.split(",") else None
         rows, info = run_set(rs, enc, kinds, with_minilm, args.latency_queries)
         if minilm is not None and with_minilm is None:

@@ -242,9 +242,10 @@ def _encodable(text: str) -> str:
 class Lexical:
     """A tantivy index over the texts of an :class:`~sememe.index.Index`, by row.
 
-    Not thread-safe on its own: the index's read/write lock guards it (searches share
-    the read side; ``append``, ``remove`` and file writes take the write or read side
-    as the dense engine's do).
+    The index's read/write lock guards it as it guards the dense engine: searches share
+    the read side, ``append``, ``forget`` and ``flush`` run under the write side, and a
+    save's ``to_files`` under the read side. tantivy allows one writer at a time, so the
+    writing methods also take ``_write_lock`` (two saves may flush at once).
     """
 
     def __init__(self, analyzer: Analyzer, *, folder: Path | None = None) -> None:
