@@ -10,6 +10,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
 
 import sememe
 from sememe.config import ModelConfig
+from sememe.index import Index
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -155,3 +156,59 @@ def reference_vectors(enc: sememe.Encoder, texts: list[str], normalize: bool = T
             den = w.sum() if enc.config.pooling == "weighted_mean" else len(ids)
             out[i] = s / den
     return out
+
+
+@pytest.fixture(scope="module")
+def memory_tempdir(tmp_path_factory):
+    """Hybrid indexes keep their live tantivy folder under tempfile's directory, and each
+    commit fsyncs it (about 0.1 s per add on a disk): keep those in memory when /dev/shm
+    is there, so that these tests stay fast. Saved folders (tmp_path) are unaffected."""
+    import os
+    import tempfile
+
+    tmp_path_factory.getbasetemp()  # tmp_path stays where pytest puts it
+    shm = "/dev/shm"
+    if not (os.path.isdir(shm) and os.access(shm, os.W_OK)):
+        yield
+        return
+    old = tempfile.tempdir
+    tempfile.tempdir = shm
+    try:
+        yield
+    finally:
+        tempfile.tempdir = old
+
+
+#: Ten short texts with overlapping words, for index tests (dense and hybrid).
+SMALL_DOCS = [
+    "the cat sat on the mat",
+    "a dog ran in the park",
+    "stock market fell sharply today",
+    "bank loan interest rate",
+    "river water fish swim",
+    "the quick brown fox jumps over the lazy dog",
+    "money in the bank",
+    "fish swim in the river",
+    "the dog sat on the mat",
+    "interest rate fell today",
+]
+
+
+def apply_steps(index: Index, steps: list[tuple[bool, int, int]]) -> dict[int, str]:
+    """Run (is_add, size, seed) steps of adds and removes; returns the expected id -> text."""
+    model: dict[int, str] = {}
+    next_id = 0
+    for is_add, size, seed in steps:
+        if is_add or not model:
+            texts = sentences(size, seed=seed)
+            ids = list(range(next_id, next_id + size))
+            next_id += size
+            index.add(texts, ids=ids)
+            model.update(zip(ids, texts, strict=True))
+        else:
+            rng = np.random.default_rng(seed)
+            gone = [int(i) for i in rng.choice(list(model), min(size, len(model)), replace=False)]
+            index.remove(gone)
+            for i in gone:
+                del model[i]
+    return model

@@ -25,25 +25,7 @@ DOCUMENTS = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _memory_tempdir(tmp_path_factory):
-    """Hybrid indexes keep their live tantivy folder under tempfile's directory, and each
-    commit fsyncs it (about 0.1 s per add on a disk): keep those in memory when /dev/shm
-    is there, so that these tests stay fast. Saved folders (tmp_path) are unaffected."""
-    import os
-    import tempfile
-
-    tmp_path_factory.getbasetemp()  # tmp_path stays where pytest puts it
-    shm = "/dev/shm"
-    if not (os.path.isdir(shm) and os.access(shm, os.W_OK)):
-        yield
-        return
-    old = tempfile.tempdir
-    tempfile.tempdir = shm
-    try:
-        yield
-    finally:
-        tempfile.tempdir = old
+pytestmark = pytest.mark.usefixtures("memory_tempdir")
 
 
 @pytest.fixture(scope="module")

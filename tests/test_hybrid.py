@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import sentences, tiny_encoder
+from conftest import SMALL_DOCS, apply_steps, sentences, tiny_encoder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,40 +23,11 @@ from sememe.index._lexical import Lexical
 KINDS = ["float", "binary", "binary+rerank"]
 MODES = ["hybrid", "dense", "lexical"]
 
-DOCS = [
-    "the cat sat on the mat",
-    "a dog ran in the park",
-    "stock market fell sharply today",
-    "bank loan interest rate",
-    "river water fish swim",
-    "the quick brown fox jumps over the lazy dog",
-    "money in the bank",
-    "fish swim in the river",
-    "the dog sat on the mat",
-    "interest rate fell today",
-]
+DOCS = SMALL_DOCS
 QUERIES = ["dog mat", "interest rate", "fish in the river", "quick fox", "money bank loan"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _memory_tempdir(tmp_path_factory):
-    """Hybrid indexes keep their live tantivy folder under tempfile's directory, and each
-    commit fsyncs it (about 0.1 s per add on a disk): keep those in memory when /dev/shm
-    is there, so that these tests stay fast. Saved folders (tmp_path) are unaffected."""
-    import os
-    import tempfile
-
-    tmp_path_factory.getbasetemp()  # tmp_path stays where pytest puts it
-    shm = "/dev/shm"
-    if not (os.path.isdir(shm) and os.access(shm, os.W_OK)):
-        yield
-        return
-    old = tempfile.tempdir
-    tempfile.tempdir = shm
-    try:
-        yield
-    finally:
-        tempfile.tempdir = old
+pytestmark = pytest.mark.usefixtures("memory_tempdir")
 
 
 @pytest.fixture(scope="module")
@@ -474,21 +445,7 @@ def test_lexical_ties_go_to_the_earlier_row_across_segments(enc):
 )
 def test_add_remove_sequences_keep_every_mode_consistent(enc, steps, kind):
     index = Index(enc, kind=kind, lexical=True)
-    model: dict[int, str] = {}
-    next_id = 0
-    for is_add, size, seed in steps:
-        if is_add or not model:
-            texts = sentences(size, seed=seed)
-            ids = list(range(next_id, next_id + size))
-            next_id += size
-            index.add(texts, ids=ids)
-            model.update(zip(ids, texts, strict=True))
-        else:
-            rng = np.random.default_rng(seed)
-            gone = [int(i) for i in rng.choice(list(model), min(size, len(model)), replace=False)]
-            index.remove(gone)
-            for i in gone:
-                del model[i]
+    model = apply_steps(index, steps)
     assert dict(zip(index.ids, index.texts, strict=True)) == model
     assert len(index._lexical) == len(model)
     for q in sentences(3, seed=11):

@@ -8,24 +8,13 @@ import tempfile
 
 import numpy as np
 import pytest
-from conftest import tiny_encoder
+from conftest import SMALL_DOCS, tiny_encoder
 
 from sememe.errors import InvalidArgumentError, InvalidTypeError
 from sememe.index import Index, IndexFormatError
 from sememe.index._lexical import _SCRATCH, Lexical
 
-DOCS = [
-    "the cat sat on the mat",
-    "a dog ran in the park",
-    "stock market fell sharply today",
-    "bank loan interest rate",
-    "river water fish swim",
-    "the quick brown fox jumps over the lazy dog",
-    "money in the bank",
-    "fish swim in the river",
-    "the dog sat on the mat",
-    "interest rate fell today",
-]
+DOCS = SMALL_DOCS
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED, WORDS, sentences, tiny_encoder
+from conftest import SHARED, SMALL_DOCS, WORDS, apply_steps, sentences, tiny_encoder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,18 +21,7 @@ from sememe.index._engine import Engine
 
 KINDS = ["float", "binary", "binary+rerank"]
 
-DOCS = [
-    "the cat sat on the mat",
-    "a dog ran in the park",
-    "stock market fell sharply today",
-    "bank loan interest rate",
-    "river water fish swim",
-    "the quick brown fox jumps over the lazy dog",
-    "money in the bank",
-    "fish swim in the river",
-    "the dog sat on the mat",
-    "interest rate fell today",
-]
+DOCS = SMALL_DOCS
 
 
 @pytest.fixture(scope="module")
@@ -48,26 +37,6 @@ def real_text() -> tuple[list[str], list[str]]:
     with gzip.open(REAL_TEXT, "rt", encoding="utf-8") as f:
         lines = list(dict.fromkeys(line.strip() for line, _ in zip(f, range(21_000), strict=False)))
     return lines[:20_000], lines[20_000:20_200]
-
-
-def apply_steps(index: Index, steps: list[tuple[bool, int, int]]) -> dict[int, str]:
-    """Run (is_add, size, seed) steps of adds and removes; returns the expected id -> text."""
-    model: dict[int, str] = {}
-    next_id = 0
-    for is_add, size, seed in steps:
-        if is_add or not model:
-            texts = sentences(size, seed=seed)
-            ids = list(range(next_id, next_id + size))
-            next_id += size
-            index.add(texts, ids=ids)
-            model.update(zip(ids, texts, strict=True))
-        else:
-            rng = np.random.default_rng(seed)
-            gone = [int(i) for i in rng.choice(list(model), min(size, len(model)), replace=False)]
-            index.remove(gone)
-            for i in gone:
-                del model[i]
-    return model
 
 
 def brute_force(index: Index, query: str, k: int) -> list[tuple[object, float]]:
