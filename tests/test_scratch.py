@@ -81,3 +81,22 @@ def test_hybrid_index_working_copy_goes_with_the_index(tmp_path):
     del index
     gc.collect()
     assert lexical_dirs() == []
+
+
+def test_make_locked_falls_back_to_unlocked_where_flock_fails(tmp_path, monkeypatch):
+    """One helper makes every locked temporary (saves, CLI outputs, scratch folders):
+    where flock keeps failing it removes its own attempts and returns the last one
+    unlocked, instead of leaving folders behind and failing."""
+    monkeypatch.setattr(_folder, "_lock", lambda path: None)
+    n = [0]
+
+    def make() -> Path:
+        n[0] += 1
+        return Path(tempfile.mkdtemp(prefix=f"x-{os.getpid()}-", dir=tmp_path))
+
+    path, fd = _folder.make_locked(make, attempts=5, error=OSError("no"))
+    assert fd is None and n[0] == 5
+    assert [p for p in tmp_path.iterdir() if p.name.startswith("x-")] == [path]
+    with _folder.atomic_folder(tmp_path / "saved") as tmp:  # a save works there too
+        (tmp / "f").write_text("1")
+    assert (tmp_path / "saved" / "f").read_text() == "1"

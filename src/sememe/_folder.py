@@ -44,7 +44,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -452,23 +452,46 @@ def _sibling_name(path: Path, stage: str) -> Path:
             return candidate
 
 
-def _new_locked_tmp(path: Path) -> tuple[Path, int | None]:
-    """Make and lock ``.NAME.tmp-PID-*``. Another save's cleanup may claim it in the
-    instant between making and locking it (it looks dead then); it is then gone or
-    locked by that cleanup when checked, and another one is made."""
-    for _ in range(100):
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
-        fd = _lock(tmp)
-        if fcntl is None:
-            return tmp, fd
+def make_locked(
+    make: Callable[[], Path], *, attempts: int, error: Exception
+) -> tuple[Path, int | None]:
+    """``make()`` a new file or folder (named with this process's pid) and take its
+    ``flock``; ``error`` is raised when every attempt fails.
+
+    Another process's cleanup of dead leftovers may claim the new path in the instant
+    between making and locking it (unlocked, it looks dead): the lock then fails, or
+    takes what is left at the path, so the inode is compared, the path removed (it is
+    ours, unless the cleanup took it already) and another one made. Without ``flock``,
+    or where it keeps failing (a file system without it), the last one is returned
+    unlocked, and the pid in its name protects it.
+    """
+    for attempt in range(attempts):
+        path = make()
+        fd = _lock(path)
         if fd is not None:
             try:
-                if os.fstat(fd).st_ino == os.stat(tmp).st_ino:
-                    return tmp, fd
+                if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                    return path, fd
             except OSError:
                 pass
             _unlock(fd)
-    raise FolderExistsError(f"{path}: could not create a temporary folder beside it")
+        elif fcntl is None or attempt == attempts - 1:
+            return path, None
+        with contextlib.suppress(OSError):
+            if path.is_dir():
+                path.rmdir()
+            else:
+                path.unlink()
+    raise error
+
+
+def _new_locked_tmp(path: Path) -> tuple[Path, int | None]:
+    """Make and lock ``.NAME.tmp-PID-*`` beside ``path`` (see :func:`make_locked`)."""
+    return make_locked(
+        lambda: Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent)),
+        attempts=100,
+        error=FolderExistsError(f"{path}: could not create a temporary folder beside it"),
+    )
 
 
 def _scratch_pid(name: str, prefix: str) -> int | None:
@@ -508,18 +531,11 @@ def scratch_dir(prefix: str) -> tuple[Path, int | None]:
     process leaves nothing behind for long."""
     remove_dead_scratch(prefix)
     base = Path(tempfile.gettempdir())
-    for _ in range(100):
-        path = Path(tempfile.mkdtemp(prefix=f"{prefix}-{os.getpid()}-", dir=base))
-        fd = _lock(path)
-        if fd is None:  # no flock here (or on this file system): the pid marks it
-            return path, None
-        try:
-            if os.fstat(fd).st_ino == os.stat(path).st_ino:
-                return path, fd
-        except OSError:
-            pass
-        _unlock(fd)  # a cleanup took it in the instant before the lock: make another
-    raise FolderExistsError(f"{base}: could not create a scratch folder")  # pragma: no cover
+    return make_locked(
+        lambda: Path(tempfile.mkdtemp(prefix=f"{prefix}-{os.getpid()}-", dir=base)),
+        attempts=20,
+        error=FolderExistsError(f"{base}: could not create a scratch folder"),
+    )
 
 
 def release_scratch(path: Path, fd: int | None, owner: int | None = None) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 
 from .. import _folder
-from .._folder import _claim, _lock, _unlock, fsync_path, pid_alive, process_umask
+from .._folder import _claim, _unlock, fsync_path, pid_alive, process_umask
 from ..errors import InputError
 
 __all__ = ["OutputFiles"]
@@ -146,32 +146,23 @@ class OutputFiles:
 
 
 def _new_locked_tmp(dest: Path) -> tuple[Path, int | None]:
-    """A new ``.NAME.sememe-tmp-PID-*`` file beside ``dest``, and its ``flock``.
+    """A new ``.NAME.sememe-tmp-PID-*`` file beside ``dest``, and its ``flock``
+    (:func:`sememe._folder.make_locked`: retried when another run's cleanup takes it
+    before it is locked; ``None`` where ``flock`` is missing or refused, when the pid
+    protects it)."""
 
-    Another run's cleanup may take the file for a leftover in the instant between making
-    and locking it; it is then gone (or replaced) when the lock's file is compared with
-    the path, and another one is made, as :mod:`sememe._folder` does for its folders.
-    The lock is ``None`` where ``flock`` is missing or refused (then the pid protects it).
-    """
-    for attempt in range(_ATTEMPTS):
+    def make() -> Path:
         fd, name = tempfile.mkstemp(
             prefix=f".{dest.name}.{_TMP}-{os.getpid()}-", suffix=dest.suffix, dir=dest.parent
         )
         os.close(fd)
-        tmp = Path(name)
-        lock = _lock(tmp)
-        if lock is not None:
-            try:
-                if os.fstat(lock).st_ino == os.stat(tmp).st_ino:
-                    return tmp, lock
-            except OSError:
-                pass
-            _unlock(lock)
-        elif _folder.fcntl is None or attempt == _ATTEMPTS - 1:
-            return tmp, None
-        with contextlib.suppress(OSError):
-            tmp.unlink()  # ours (its name has our pid), unless a cleanup took it already
-    raise InputError(f"{dest}: could not create a temporary file beside it")  # pragma: no cover
+        return Path(name)
+
+    return _folder.make_locked(
+        make,
+        attempts=_ATTEMPTS,
+        error=InputError(f"{dest}: could not create a temporary file beside it"),
+    )
 
 
 def _clean_leftovers(dest: Path, *, locks_work: bool) -> None:
