@@ -48,16 +48,22 @@ def mask(rows: np.ndarray | None, n: int) -> np.ndarray | None:
     return out
 
 
+def _allowed(store: DocStore, rows: np.ndarray | None) -> np.ndarray | None:
+    """The rows the lexical side may return, as a mask (``None``: all): those in scope,
+    never a blank one (a blank row can hold words the model has no tokens for)."""
+    allowed = mask(rows, len(store))
+    blank = store.blank_mask()
+    if allowed is None and blank is not None:
+        allowed = ~blank
+    return allowed
+
+
 def lexical_search(
     store: DocStore, lexical: Lexical, terms: list[list[str]], k: int, where: Where | None
 ) -> list[list[Hit]]:
     """BM25 alone: per query, the documents holding one of its ``terms``, best first
     (possibly fewer than ``k``); never a blank document, as in hybrid mode."""
-    rows, _, _ = store.scope(where)
-    allowed = mask(rows, len(store))
-    blank = store.blank_mask()
-    if allowed is None and blank is not None:
-        allowed = ~blank
+    allowed = _allowed(store, store.scope(where)[0])
     out = []
     for t in terms:
         rows, scores = lexical.search(t, k, allowed)
@@ -99,10 +105,7 @@ def hybrid_search(
     dense_rows: list[np.ndarray] = [np.zeros(0, np.int64)] * nq
     dense_scores: list[np.ndarray] = [np.zeros(0, np.float32)] * nq
     live = np.flatnonzero(~qzero)
-    # a blank row can hold words the model has no tokens for: keep it out here too
-    allowed = mask(rows, len(store)) if rows is not None else None
-    if allowed is None and blank is not None:
-        allowed = ~blank
+    allowed = _allowed(store, rows)
     # The two sides run at once: tantivy and FAISS both release the GIL while they search,
     # so a single query costs about the slower side, not the sum (2 cores measured).
     lexical_part = _pool().submit(lambda: [lexical.search(t, n_side, allowed) for t in terms])

@@ -541,9 +541,8 @@ class Index:
             if install is not None:
                 install()  # plain assignments: all three parts agree from here on
             self._engine.rebuild_if_dead()
-        if self._lexical is not None:
-            # tantivy's delete commit; a failure keeps the deletions pending (see _lexical)
-            with self._lock.write():
+            if self._lexical is not None:
+                # tantivy's delete commit; a failure keeps the deletions pending (_lexical)
                 self._lexical.flush()
 
     def compact(self) -> None:

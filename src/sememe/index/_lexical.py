@@ -283,11 +283,6 @@ class Lexical:
     def __len__(self) -> int:
         return len(self.serials)
 
-    @property
-    def disk_bytes(self) -> int:
-        """Bytes of tantivy's files (memory-mapped, so mostly page cache, not heap)."""
-        return sum(p.stat().st_size for p in self._dir.iterdir() if p.is_file())
-
     # ------------------------------------------------------------------ writing
     #
     # What the index sees is ``serials``: a search maps tantivy's hits through it and drops
@@ -416,7 +411,8 @@ class Lexical:
                 ok[ok] &= allowed[rows[ok]]
             if len(hits) < limit or limit >= len(self.serials):
                 break  # every match is in
-            if ok.sum() >= n and scores[-1] < np.sort(scores[ok])[::-1][n - 1]:
+            # tantivy lists hits best first, so the n-th allowed one is the n-th score
+            if ok.sum() >= n and scores[-1] < scores[ok][n - 1]:
                 break  # and every document tied with the n-th best is in (ties: by row)
             limit = min(4 * limit, len(self.serials))
         rows, scores = rows[ok], scores[ok]
