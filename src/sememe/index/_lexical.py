@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _folder
+from .. import _folder, _text
 from .._validate import check_positive_int
 from ..errors import InvalidArgumentError, InvalidTypeError, MissingDependencyError
 from ._common import IndexFormatError, shown
@@ -226,14 +226,9 @@ def as_analyzer(value: Any) -> Analyzer:
 
 
 def _encodable(text: str) -> str:
-    """``text`` with lone surrogates replaced: tantivy takes UTF-8 only."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-    return text
+    """``text`` with lone surrogates replaced (as the encoder's tokenizer gets them):
+    tantivy takes UTF-8 only."""
+    return text if text.isascii() else _text.replace_surrogates(text)
 
 
 # ----------------------------------------------------------------------------- the engine
