@@ -169,7 +169,7 @@ def load(
     dim:
         Default output size; keeps the leading dimensions (Matryoshka truncation).
     max_tokens:
-        Tokens per text that count (default: the model's, 512 for the bundled one).
+        Tokens per text that count (default: the model's, 2048 for the bundled one).
     normalize:
         Override the model's default L2 normalisation.
     format:
