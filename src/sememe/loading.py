@@ -177,6 +177,8 @@ def load(
     tokenizer:
         Tokenizer file for a WordLlama ``.safetensors`` path.
 
+    Notes
+    -----
     Registered models are loaded once per process and shared; the encoder is
     immutable, so sharing is safe.
     """

@@ -332,6 +332,8 @@ class StaticEmbedder(
     dim:
         Keep the first ``dim`` dimensions (Matryoshka truncation).
 
+    Notes
+    -----
     An ``(n, d)`` numeric array is taken as vectors already embedded and returned as
     float32, unchanged.
     """

@@ -58,6 +58,8 @@ class Deduplicator:
     n_kept_:
         Records kept so far.
 
+    Notes
+    -----
     Before the first batch (no :meth:`update`, :meth:`fit`, :meth:`partial_fit`,
     :meth:`reset` or :meth:`load` yet) the Deduplicator is unfitted: an empty stream, so
     both are 0 (documented defaults, not an error: a stream of no records has seen and
