@@ -12,13 +12,20 @@ of :mod:`sememe._folder`'s folder saves); the kernel releases it when the run en
 process holds locked, whatever its pid: in a container pid 1 is always alive, and a
 pid may have been reused, so a pid in a name proves nothing. Where ``flock`` is not
 available the pid in the name decides, as before.
+
+An output named ``-`` is stdout: it is written to a temporary file too and copied to
+stdout at the end, so stdout receives a complete output or nothing. Binary outputs
+(``.npy``) are refused when stdout is a terminal. The parent folder of every other
+output must exist, unless the command was given ``--mkdir``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
+import sys
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +33,7 @@ from types import TracebackType
 from .. import _folder
 from .._folder import _claim, _unlock, fsync_path, pid_alive, process_umask
 from ..errors import InputError
+from .common import check_parent
 
 __all__ = ["OutputFiles"]
 
@@ -58,17 +66,25 @@ class OutputFiles:
     are removed by the next run writing the same output.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, mkdir: bool = False) -> None:
         self._pending: list[tuple[Path, Path]] = []  # (temporary, destination)
         self._locks: list[int] = []  # flock descriptors of the temporaries, held to the end
+        self._stdout: Path | None = None  # the temporary of the output '-', if any
+        self._mkdir = mkdir
 
-    def add(self, path: str | os.PathLike[str], option: str = "--output") -> Path:
+    def add(
+        self, path: str | os.PathLike[str], option: str = "--output", *, binary: bool = False
+    ) -> Path:
         """Register the output ``path``; return the temporary path to write instead.
 
-        A destination that exists and is not a regular file (``/dev/null``, a named pipe,
-        ``/dev/stdout``, a socket) is written directly: there is nothing to replace, and
-        replacing it would turn a device into a plain file.
+        ``-`` is stdout (``binary``: refused when stdout is a terminal). A missing parent
+        folder is an error unless ``mkdir`` was given. A destination that exists and is
+        not a regular file (``/dev/null``, a named pipe, ``/dev/stdout``, a socket) is
+        written directly: there is nothing to replace, and replacing it would turn a
+        device into a plain file.
         """
+        if str(path) == "-":
+            return self._add_stdout(option, binary)
         try:
             special = not stat.S_ISREG(os.stat(path).st_mode) and not Path(path).is_dir()
         except OSError:
@@ -84,7 +100,7 @@ class OutputFiles:
         for _, other in self._pending:
             if _same_file(dest, other):
                 raise InputError(f"{option} {path}: the same file is given as another output")
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        check_parent(dest, self._mkdir, option)
         tmp, lock = _new_locked_tmp(dest)
         self._pending.append((tmp, dest))
         if lock is not None:
@@ -92,8 +108,37 @@ class OutputFiles:
         _clean_leftovers(dest, locks_work=lock is not None)
         return tmp
 
+    def _add_stdout(self, option: str, binary: bool) -> Path:
+        """A temporary file for the output ``-``, copied to stdout by :meth:`commit`."""
+        if self._stdout is not None:
+            raise InputError(f"{option} -: another output already goes to stdout ('-')")
+        if binary and sys.stdout.isatty():
+            raise InputError(
+                f"{option} -: refusing to write binary data to a terminal; "
+                "redirect stdout (> FILE or | ...) or give a file name"
+            )
+        fd, name = tempfile.mkstemp(prefix="sememe-stdout-")
+        os.close(fd)
+        self._stdout = Path(name)
+        return self._stdout
+
+    def _flush_stdout(self) -> None:
+        """Copy the output ``-`` to stdout and remove its temporary file."""
+        tmp, self._stdout = self._stdout, None
+        if tmp is None:
+            return
+        try:
+            sys.stdout.flush()
+            with open(tmp, "rb") as f:
+                shutil.copyfileobj(f, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
     def commit(self) -> None:
-        """Move every temporary file over its destination (with the destination's mode)."""
+        """Move every temporary file over its destination (with the destination's mode),
+        then copy the output ``-`` (if any) to stdout."""
         default_mode = 0o666 & ~process_umask()
         for tmp, dest in self._pending:
             if tmp == dest:  # written in place (a device or a pipe)
@@ -110,6 +155,7 @@ class OutputFiles:
             fsync_path(folder)
         self._pending = []
         self._release()
+        self._flush_stdout()
 
     def discard(self) -> None:
         """Remove the temporary files; the destinations are left as they were."""
@@ -119,6 +165,10 @@ class OutputFiles:
             with contextlib.suppress(OSError):
                 tmp.unlink()
         self._pending = []
+        if self._stdout is not None:
+            with contextlib.suppress(OSError):
+                self._stdout.unlink()
+            self._stdout = None
         self._release()
 
     def _release(self) -> None:

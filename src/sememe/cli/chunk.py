@@ -12,7 +12,15 @@ from pathlib import Path
 
 from ..errors import InputError, InvalidArgumentError
 from ._outputs import OutputFiles
-from .common import common_options, nonnegative_int, positive_int
+from .common import (
+    add_mkdir_option,
+    check_parent,
+    common_options,
+    is_stdio,
+    nonnegative_int,
+    output_path,
+    positive_int,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,7 +65,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--format", choices=["jsonl", "text"], default="jsonl", help="output format (jsonl)"
     )
-    p.add_argument("-o", "--output", type=Path, default=None, help="output file (stdout)")
+    p.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        metavar="PATH",
+        help="chunks file ('-' or absent: stdout)",
+    )
+    p.add_argument(
+        "--html",
+        default=None,
+        metavar="PATH",
+        help="also write an HTML page showing each document with its cut points marked "
+        "('-': stdout, then the chunks need -o PATH)",
+    )
+    add_mkdir_option(p)
     p.set_defaults(func=run)
 
 
@@ -149,18 +171,26 @@ def run(args: argparse.Namespace) -> int:
             f"--min-tokens ({args.min_tokens}) must not exceed --max-tokens ({args.max_tokens})"
         )
     _threshold(args.threshold)  # before loading anything
+    if args.files.count("-") > 1:
+        raise InputError("'-' (stdin) is given more than once; stdin can be read once")
+    if args.html is not None and is_stdio(args.html) and is_stdio(args.output):
+        raise InvalidArgumentError(
+            "--html - and the chunks would both go to stdout; give the chunks -o PATH"
+        )
     for path in args.files:
         _check_exists(path)
     t0 = time.perf_counter()
     n_chars = n_chunks = 0
+    documents: list[tuple[str, str, list]] = []
     with contextlib.ExitStack() as stack:
+        # temporary files, moved over the outputs at the end: an output may be one of
+        # the inputs, and a failed run leaves existing outputs as they were
+        outputs = stack.enter_context(OutputFiles(mkdir=args.mkdir))
         out = sys.stdout
-        if args.output is not None:
-            # a temporary file, moved over the output at the end: the output may be one
-            # of the inputs, and a failed run leaves an existing output as it was
-            outputs = stack.enter_context(OutputFiles())
-            tmp = outputs.add(args.output)
-            out = stack.enter_context(open(tmp, "w", encoding="utf-8"))
+        target = output_path(args.output)
+        if target is not None:
+            out = stack.enter_context(open(outputs.add(target), "w", encoding="utf-8"))
+        html_tmp = None if args.html is None else outputs.add(args.html, "--html")
         chunker = _chunker(args)
         for path in args.files:
             text = _read(path)
@@ -168,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
             chunks = chunker.chunk(text)
             n_chunks += len(chunks)
             source = "stdin" if path == "-" else path
+            if html_tmp is not None:
+                documents.append((source, text, chunks))
             for c in chunks:
                 if args.format == "jsonl":
                     record = {"source": source, **c.to_dict()}
@@ -177,11 +209,17 @@ def run(args: argparse.Namespace) -> int:
                         f"--- {source} chunk {c.index}: [{c.start}:{c.end}] "
                         f"{c.n_tokens} tokens ---\n{c.text}\n\n"
                     )
+        if html_tmp is not None:
+            from ..chunking import documents_html
+
+            title = f"Chunks of at most {args.max_tokens} tokens ({args.chunker})"
+            html_tmp.write_text(documents_html(documents, title=title), encoding="utf-8")
     if not args.quiet:
         secs = time.perf_counter() - t0
+        where = "" if args.html is None else f"; HTML view -> {args.html}"
         print(
             f"chunked {len(args.files)} file(s), {n_chars:,} characters, into {n_chunks:,} "
-            f"chunks of at most {args.max_tokens} tokens in {secs:.2f}s",
+            f"chunks of at most {args.max_tokens} tokens in {secs:.2f}s{where}",
             file=sys.stderr,
         )
     return 0

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .._folder import prepare_target
-from ..errors import FolderExistsError, MissingDependencyError
+from ..errors import FolderExistsError, InputError, MissingDependencyError
 
 
 def _int(text: str) -> int:
@@ -128,14 +128,83 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
     """The input file (or stdin) and how to read it."""
     p.add_argument("input", nargs="?", default="-", help="txt/jsonl/csv file; '-' or absent: stdin")
     p.add_argument(
-        "--format", choices=["txt", "jsonl", "csv"], default=None, help="default: by extension"
+        "--format",
+        choices=["txt", "jsonl", "csv"],
+        default=None,
+        help="input format (default: by extension; stdin: txt)",
     )
     p.add_argument("--field", default=None, help="text field of jsonl/csv records (default: text)")
 
 
-def show_progress(args: argparse.Namespace, n: int) -> bool:
-    """Progress bars for long work on a terminal, never with --quiet."""
-    return not args.quiet and sys.stderr.isatty() and n >= 10_000
+def add_output_option(p: argparse.ArgumentParser, help: str, *, required: bool = False) -> None:
+    """``-o/--output PATH`` (kept as text: ``'-'`` is stdout) and ``--mkdir``."""
+    p.add_argument("-o", "--output", required=required, default=None, metavar="PATH", help=help)
+    add_mkdir_option(p)
+
+
+def add_mkdir_option(p: argparse.ArgumentParser) -> None:
+    """``--mkdir``: create missing parent folders of every output path."""
+    p.add_argument(
+        "--mkdir",
+        action="store_true",
+        help="create missing parent folders of the output paths (default: refuse them)",
+    )
+
+
+def is_stdio(value: str | Path | None) -> bool:
+    """Whether a path argument means stdin/stdout: absent or ``'-'``."""
+    return value is None or str(value) == "-"
+
+
+def output_path(value: str | Path | None) -> Path | None:
+    """An output argument as a path, ``None`` for stdout (absent or ``'-'``)."""
+    return None if is_stdio(value) else Path(value)  # type: ignore[arg-type]
+
+
+def check_parent(path: Path, mkdir: bool, option: str = "--output") -> None:
+    """Refuse an output whose parent folder is missing, or create it with ``--mkdir``.
+
+    A mistyped folder should be an error naming it, not a new tree of folders.
+    """
+    parent = path.parent
+    if parent.is_dir():
+        return
+    if parent.exists():
+        raise InputError(f"{option} {path}: {parent} is not a folder")
+    if not mkdir:
+        missing = parent
+        while not missing.parent.exists() and missing.parent != missing:
+            missing = missing.parent
+        raise InputError(
+            f"{option} {path}: folder {missing} does not exist; create it or pass --mkdir"
+        )
+    parent.mkdir(parents=True, exist_ok=True)
+
+
+def plain_name(input: str | Path | None, kind: str) -> str:
+    """A file name standing for stdout, whose extension writes format ``kind`` the way
+    the input is written: a ``.tsv`` input keeps its tabs; stdout is never gzip."""
+    name = "" if is_stdio(input) else str(input).removesuffix(".gz")
+    return "stdout.tsv" if kind == "csv" and name.endswith(".tsv") else f"stdout.{kind}"
+
+
+def one_stdin(*inputs: str | Path | None) -> None:
+    """Refuse two inputs that both read stdin (the second would read nothing)."""
+    if sum(1 for x in inputs if x is not None and str(x) == "-") > 1:
+        raise InputError("'-' (stdin) is given for more than one input; stdin can be read once")
+
+
+def show_progress(args: argparse.Namespace, n: int = 0) -> bool | None:
+    """``show_progress=`` for the library: ``None`` (the command's progress scope decides:
+    a bar on a terminal for every phase longer than about a second) unless ``--quiet``
+    or stderr is not a terminal, then ``False`` (never a bar, whatever the input's size).
+    ``n`` is accepted for old callers and ignored."""
+    return None if progress_enabled(args) else False
+
+
+def progress_enabled(args: argparse.Namespace) -> bool:
+    """Progress bars only on a terminal (stderr) and never with ``--quiet``."""
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
 
 
 def common_options() -> argparse.ArgumentParser:

@@ -9,14 +9,17 @@ from pathlib import Path
 
 import numpy as np
 
+from .._progress import ticking
 from ..errors import InputError
 from ..loading import load
 from ..records import read_texts
 from ._outputs import OutputFiles
 from .common import (
     add_input_options,
+    add_output_option,
     add_model_options,
     common_options,
+    output_path,
     positive_int,
     show_progress,
 )
@@ -32,18 +35,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_input_options(p)
     add_model_options(p)
-    p.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        type=Path,
-        help="output .npy file ('.npy' is added to a name without it, as numpy.save does)",
+    add_output_option(
+        p,
+        "output .npy file ('.npy' is added to a name without it, as numpy.save does); "
+        "'-' or absent: stdout, refused when stdout is a terminal",
     )
     p.add_argument(
         "--binary", action="store_true", help="packed sign bits (uint8, dim/8 bytes per text)"
     )
     p.add_argument("--no-normalize", action="store_true", help="keep the raw pooled vectors")
-    p.add_argument("--batch-size", type=positive_int, default=8192, help="texts per batch")
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=8192,
+        help="texts encoded per call (8192); larger uses more memory, rarely faster",
+    )
     p.set_defaults(func=run)
 
 
@@ -53,14 +59,15 @@ def npy_path(path: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.output.is_dir():
+    target = output_path(args.output)
+    if target is not None and target.is_dir():
         raise InputError(
-            f"--output {args.output}: is a folder; give a file name "
-            f"(e.g. {args.output / 'vectors.npy'})"
+            f"--output {target}: is a folder; give a file name (e.g. {target / 'vectors.npy'})"
         )
-    destination = npy_path(args.output)
-    with OutputFiles() as outputs:
-        tmp = outputs.add(destination)  # checked before any work; replaced at the end
+    destination = "stdout" if target is None else npy_path(target)
+    with OutputFiles(mkdir=args.mkdir) as outputs:
+        # checked before any work (a terminal refuses binary data); replaced at the end
+        tmp = outputs.add("-" if target is None else destination, binary=True)
         n, shape, dtype, secs = _encode(args, tmp)
     if not args.quiet:
         print(
@@ -71,10 +78,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _encode(args: argparse.Namespace, tmp: Path) -> tuple[int, tuple[int, ...], np.dtype, float]:
-    texts = read_texts(args.input, fmt=args.format, field=args.field)
+    with ticking("reading"):
+        texts = read_texts(args.input, fmt=args.format, field=args.field)
     enc = load(args.model, dim=args.dim)
     t0 = time.perf_counter()
-    progress = show_progress(args, len(texts))
+    progress = show_progress(args)
     if args.binary:
         out = enc.encode_binary(texts, batch_size=args.batch_size, show_progress=progress)
     else:
@@ -84,6 +92,6 @@ def _encode(args: argparse.Namespace, tmp: Path) -> tuple[int, tuple[int, ...], 
             normalize=False if args.no_normalize else None,
             show_progress=progress,
         )
-    with open(tmp, "wb") as f:  # a file object: numpy adds no suffix to the temporary name
-        np.save(f, out)
+    with ticking("writing"), open(tmp, "wb") as f:
+        np.save(f, out)  # a file object: numpy adds no suffix to the temporary name
     return len(texts), out.shape, out.dtype, time.perf_counter() - t0

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import __version__
+from .._progress import progress_scope
 from ..errors import SememeError
+from .common import progress_enabled
 
 #: Listed first in ``sememe --help``; every other module of this package that defines
 #: ``register(subparsers)`` is added after them, so a capability adds its subcommand by
@@ -40,9 +42,51 @@ USER_ERRORS = (SememeError, OSError, UnicodeError)
 EXIT_INTERNAL = 70
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose commands take options anywhere among their arguments.
+
+    ``sememe search idx -k 1 "kernel"`` puts an option between two positionals; plain
+    argparse then gives the index *and* an empty query list to the first word and
+    refuses "kernel". A parser without subcommands therefore parses with
+    :meth:`~argparse.ArgumentParser.parse_known_intermixed_args` (options first, then
+    the positionals in order). A parser with subcommands (``sememe``, ``sememe index``)
+    cannot: it parses plainly and hands the rest to the subcommand's parser, which is
+    again a :class:`Parser` (argparse makes subparsers of the parent's class).
+    """
+
+    _intermixing = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._intermixing or self._subparsers is not None:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True  # parse_known_intermixed_args calls back in here
+        try:
+            return super().parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
+EPILOG = """\
+conventions:
+  '-' as an input file reads stdin; as an output (-o -) writes stdout.
+  Outputs to stdout are written only once the command succeeded. Binary outputs
+  (encode's .npy) are refused on a terminal. Options may come before, between or
+  after the arguments. The parent folder of an output must exist unless --mkdir.
+  Progress bars (on stderr, only when it is a terminal, never with --quiet) name
+  each phase that lasts more than about a second (SEMEME_PROGRESS_DELAY seconds).
+  Exit codes: 0 success, 1 a user error (one line on stderr), 2 a usage error,
+  70 an internal error (a bug; --debug shows the traceback), 130 interrupted.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="sememe", description="Semantic text processing on static embeddings."
+    parser = Parser(
+        prog="sememe",
+        description="Semantic text processing on static embeddings.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"sememe {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summaries")
@@ -75,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), progress_scope(progress_enabled(args)):
             if not args.debug:
                 warnings.showwarning = _show_warning
             return int(args.func(args) or 0)

@@ -38,13 +38,15 @@ from __future__ import annotations
 import math
 import os
 import re
+import threading
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
+from .. import _progress
 from .._validate import check_positive_int
 from .._vectors import spherical_kmeans, unit_rows
 from ..errors import InvalidArgumentError
@@ -424,7 +426,8 @@ class CellIndex:
             n_cells = max(1, self._n // self.cell_size)
         else:
             n_cells = min(self.nlist, self._n)
-        self._cells = _Cells.train(screen, n_cells, self.seed)
+        with _progress.ticking("searching pairs: training cells"):
+            self._cells = _Cells.train(screen, n_cells, self.seed)
         self._trained_at = self._n
         self._cell_of = np.zeros(0, np.int64)
         self._members = [np.zeros(0, np.int64) for _ in range(self._cells.n_cells)]
@@ -462,29 +465,31 @@ class CellIndex:
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         if not len(queries) or not self._n:
             return _empty()
-        if self._cells is None:
-            return self._exact(queries, np.arange(self._n), threshold)
-        screen = self._prefix(queries)
-        # One-sided (only the query probes), so twice the probes of a self-join for its recall.
-        probes = self._cells.probe(screen, 2 * self.nprobe)
-        return self._join(queries, screen, probes, threshold, self_join=False)
+        with _progress.phase("searching pairs", len(queries), unit="vector") as bar:
+            if self._cells is None:
+                return self._exact(queries, np.arange(self._n), threshold, bar)
+            screen = self._prefix(queries)
+            # One-sided (only the query probes): twice the probes of a self-join for its recall.
+            probes = self._cells.probe(screen, 2 * self.nprobe)
+            return self._join(queries, screen, probes, threshold, self_join=False, bar=bar)
 
     def self_pairs(self, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All pairs ``a < b`` of stored rows with cosine >= ``threshold``."""
         if self._n < 2:
             return _empty()
-        if self._cells is None:
-            return self._exact_self(threshold)
-        screen = self._screen[: self._n]
-        cached = len(self._probes)
-        probes = self._probes
-        if cached < self._n:
-            more = self._cells.probe(screen[cached:], self.nprobe).astype(np.int32)
-            probes = self._probes = np.concatenate([probes, more])
-        probes = probes.astype(np.int64)
-        # A stored vector's own cell must be probed, else pairs inside one cell could be missed.
-        probes[:, 0] = self._cell_of
-        return self._join(self.vectors, screen, probes, threshold, self_join=True)
+        with _progress.phase("searching pairs", self._n, unit="vector") as bar:
+            if self._cells is None:
+                return self._exact_self(threshold, bar)
+            screen = self._screen[: self._n]
+            cached = len(self._probes)
+            probes = self._probes
+            if cached < self._n:
+                more = self._cells.probe(screen[cached:], self.nprobe).astype(np.int32)
+                probes = self._probes = np.concatenate([probes, more])
+            probes = probes.astype(np.int64)
+            # A stored vector's own cell must be probed, else pairs in one cell could be missed.
+            probes[:, 0] = self._cell_of
+            return self._join(self.vectors, screen, probes, threshold, self_join=True, bar=bar)
 
     def _verify(
         self, q: np.ndarray, qi: np.ndarray, rows: np.ndarray, threshold: float
@@ -501,23 +506,31 @@ class CellIndex:
         return qi[ok], rows[ok], sims[ok]
 
     def _exact(
-        self, queries: np.ndarray, rows: np.ndarray, threshold: float
+        self, queries: np.ndarray, rows: np.ndarray, threshold: float, bar: Any = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Compare ``queries`` with stored ``rows`` all against all (the exact answer)."""
+        """Compare ``queries`` with stored ``rows`` all against all (the exact answer);
+        ``bar`` (a progress bar) counts the queries done."""
         stored = self._full[rows]
         out = []
         slack = 1e-4  # products of blocks and of single pairs may differ in the last bits
+        _restart(bar, len(queries), "vector")
         for s in range(0, len(queries), _BLOCK):
             scores = queries[s : s + _BLOCK] @ stored.T
             flat = np.flatnonzero(scores >= threshold - slack)
             qi, ri = np.divmod(flat, len(rows))
             out.append(self._verify(queries, qi + s, rows[ri], threshold))
+            if bar is not None:
+                bar.update(len(scores))
         return _concat(out)
 
-    def _exact_self(self, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _exact_self(
+        self, threshold: float, bar: Any = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         full = self.vectors
         out = []
         slack = 1e-4
+        # block s compares its rows with rows s: (a triangle): count the products done
+        _restart(bar, self._n * (self._n + 1) // 2, "pair")
         for s in range(0, self._n, _BLOCK):
             scores = full[s : s + _BLOCK] @ full[s:].T
             flat = np.flatnonzero(scores >= threshold - slack)
@@ -525,6 +538,8 @@ class CellIndex:
             a, b = a + s, b + s
             upper = a < b
             out.append(self._verify(full, a[upper], b[upper], threshold))
+            if bar is not None:
+                bar.update(int(scores.size))
         return _concat(out)
 
     def _join(
@@ -535,8 +550,10 @@ class CellIndex:
         threshold: float,
         *,
         self_join: bool,
+        bar: Any = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Score each query against the members of its probed cells, one product per cell."""
+        """Score each query against the members of its probed cells, one product per cell;
+        ``bar`` (a progress bar) counts the cells done."""
         n_q, p = probes.shape
         cell = probes.ravel()
         query = np.repeat(np.arange(n_q, dtype=np.int64), p)
@@ -553,8 +570,8 @@ class CellIndex:
         if worth_it and work > DENSE_FALLBACK * everything:
             self.dense_fallbacks += 1
             if self_join:
-                return self._exact_self(threshold)
-            return self._exact(queries, np.arange(self._n), threshold)
+                return self._exact_self(threshold, bar)
+            return self._exact(queries, np.arange(self._n), threshold, bar)
         screen_t = self.screen_threshold(threshold)
         stored = self._screen
         if screen_t < SCREEN_MIN_THRESHOLD:  # a loose prefix test floods candidates: use all dims
@@ -571,10 +588,15 @@ class CellIndex:
                     qi, mi = np.divmod(flat, len(members))
                     qs_out.append(qs[qi])
                     rows_out.append(members[mi])
+            if bar is not None:
+                with lock:  # workers report as they finish
+                    bar.update(len(cells))
             if not qs_out:
                 return np.zeros(0, np.int64), np.zeros(0, np.int64)
             return np.concatenate(qs_out), np.concatenate(rows_out)
 
+        lock = threading.Lock()
+        _restart(bar, len(busy), "cell")
         n_chunks = 4 * _threads()
         parts = parallel(work, [busy[i::n_chunks] for i in range(n_chunks)])
         qi = np.concatenate([a for a, _ in parts])
@@ -586,8 +608,8 @@ class CellIndex:
             self.dense_fallbacks += 1
             del qi, rows, parts
             if self_join:
-                return self._exact_self(threshold)
-            return self._exact(queries, np.arange(self._n), threshold)
+                return self._exact_self(threshold, bar)
+            return self._exact(queries, np.arange(self._n), threshold, bar)
         if self_join:
             a, b = np.minimum(qi, rows), np.maximum(qi, rows)
             keep = a < b
@@ -619,6 +641,14 @@ class CellIndex:
             order = np.argsort(self._cell_of, kind="stable")
             bounds = np.searchsorted(self._cell_of[order], np.arange(self._cells.n_cells + 1))
             self._members = [order[bounds[c] : bounds[c + 1]] for c in range(self._cells.n_cells)]
+
+
+def _restart(bar: Any, total: int, unit: str) -> None:
+    """Point a progress bar (if any) at a new count: a search may change its method
+    (cells, then all pairs after a dense fallback), and each counts its own units."""
+    if bar is not None:
+        bar.unit = unit
+        bar.reset(total=total)
 
 
 def _sorted_unique(x: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _progress
 from ..errors import InvalidArgumentError
 from . import _files
 from ._common import (
@@ -40,6 +41,11 @@ from ._common import (
 
 #: Rows added to the binary+rerank scan per FAISS call.
 _CHUNK = 65_536
+#: Rows added to an approximate structure per FAISS call (the unit of its progress bar:
+#: an HNSW block of this size takes a few seconds on two cores).
+_ADD_BLOCK = 16_384
+#: Queries searched per first-stage call (the unit of the "searching" bar).
+_SEARCH_BLOCK = 4_096
 
 
 @dataclass
@@ -225,20 +231,32 @@ class Engine:
                 if len(data) <= size
                 else data[np.sort(rng.choice(len(data), size, replace=False))]
             )
-            index.train(np.ascontiguousarray(sample))
+            with _progress.ticking("training the index"):
+                index.train(np.ascontiguousarray(sample))
         return index
 
     def add_to_structure(self, index: Any, data: np.ndarray, serials: np.ndarray) -> None:
-        """Add ``data`` to the FAISS structure ``index`` under the labels ``serials``."""
-        data = np.ascontiguousarray(data)
-        if self.family == "ivf":
-            index.add_with_ids(data, serials)
-        else:  # HNSW labels are insertion positions, which is what serials are
-            if len(serials) and index.ntotal != serials[0]:
-                raise RuntimeError(
-                    f"internal: HNSW holds {index.ntotal} entries, next serial is {serials[0]}"
-                )
-            index.add(data)
+        """Add ``data`` to the FAISS structure ``index`` under the labels ``serials``.
+
+        Rows go in blocks of :data:`_ADD_BLOCK`, each block one FAISS call, so that a
+        long build reports its progress ("building the index", per block) inside a
+        CLI's progress scope (:func:`sememe._progress.phase`; silent otherwise). Every
+        input is added in the same blocks whether or not a bar is shown, so the
+        structure never depends on the terminal.
+        """
+        if self.family != "ivf" and len(serials) and index.ntotal != serials[0]:
+            # HNSW labels are insertion positions, which is what serials are
+            raise RuntimeError(
+                f"internal: HNSW holds {index.ntotal} entries, next serial is {serials[0]}"
+            )
+        with _progress.phase("building the index", len(data), unit="vector") as bar:
+            for s in range(0, len(data), _ADD_BLOCK):
+                block = np.ascontiguousarray(data[s : s + _ADD_BLOCK])
+                if self.family == "ivf":
+                    index.add_with_ids(block, np.ascontiguousarray(serials[s : s + _ADD_BLOCK]))
+                else:
+                    index.add(block)
+                bar.update(len(block))
 
     def build_structure(self) -> None:
         """A new structure over every row (replacing the scan and any older structure)."""
@@ -341,9 +359,31 @@ class Engine:
         ef: int | None,
         nprobe: int | None,
     ) -> np.ndarray:
-        """Candidate rows ``(nq, first_k)`` (``-1`` where fewer) from the structure or a scan."""
-        n = len(self) if rows is None else len(rows)
+        """Candidate rows ``(nq, first_k)`` (``-1`` where fewer) from the structure or a scan.
+
+        Many queries go in blocks of :data:`_SEARCH_BLOCK` (each query's candidates do not
+        depend on the others), reported as the phase "searching" inside a CLI's progress
+        scope.
+        """
         nq = len(qvec) if qvec is not None else len(qcodes)  # type: ignore[arg-type]
+        if nq > _SEARCH_BLOCK:
+            parts = []
+            with _progress.phase("searching", nq, unit="query") as bar:
+                for s in range(0, nq, _SEARCH_BLOCK):
+                    part = slice(s, s + _SEARCH_BLOCK)
+                    parts.append(
+                        self.first_stage(
+                            None if qvec is None else qvec[part],
+                            None if qcodes is None else qcodes[part],
+                            first_k,
+                            rows,
+                            ef,
+                            nprobe,
+                        )
+                    )
+                    bar.update(len(parts[-1]))
+            return np.concatenate(parts)
+        n = len(self) if rows is None else len(rows)
         use_structure = self.structure is not None and (
             rows is None or n > self.settings.exact_limit
         )
