@@ -14,7 +14,6 @@ from ..errors import InputError, InvalidArgumentError
 from ._outputs import OutputFiles
 from .common import (
     add_mkdir_option,
-    check_parent,
     common_options,
     is_stdio,
     nonnegative_int,

@@ -22,9 +22,14 @@ from ..records import (
 )
 from ._outputs import OutputFiles
 from .common import (
+    add_mkdir_option,
+    add_output_option,
+    check_folder_output,
     check_target,
     common_options,
     fraction,
+    is_stdio,
+    output_path,
     positive_float,
     positive_int,
     require,
@@ -48,11 +53,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Fit on the records of DATA (jsonl or csv). A jsonl label that is a list "
         "makes the task multi-label.",
     )
-    t.add_argument("data", help="jsonl or csv file with a text and a label field")
+    t.add_argument(
+        "data", help="jsonl or csv file with a text and a label field ('-': stdin, jsonl)"
+    )
     _add_field_options(t)
     t.add_argument("--label-field", default="label", help="default: label")
-    t.add_argument("--format", choices=["jsonl", "csv"], default=None, help="default: by extension")
-    t.add_argument("-o", "--output", required=True, type=Path, help="classifier folder to write")
+    t.add_argument(
+        "--format",
+        choices=["jsonl", "csv"],
+        default=None,
+        help="input format (default: by extension; stdin: jsonl)",
+    )
+    t.add_argument(
+        "-o", "--output", required=True, type=Path, metavar="DIR", help="classifier folder to write"
+    )
+    add_mkdir_option(t)
     t.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     t.add_argument("--head", choices=HEADS, default="logistic", help="default: logistic")
     t.add_argument("-m", "--model", default=None, help="encoder name or folder (default: bundled)")
@@ -60,7 +75,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument(
         "-C", type=positive_float, default=StaticClassifier().C, help="inverse regularisation"
     )
-    t.add_argument("--class-weight", choices=["balanced"], default=None)
+    t.add_argument(
+        "--class-weight",
+        choices=["balanced"],
+        default=None,
+        help="balanced: weigh classes inversely to their frequency (default: equal)",
+    )
     t.add_argument(
         "--fine-tune", choices=FINE_TUNE_MODES, default=None, help="train the encoder (needs torch)"
     )
@@ -89,8 +109,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("data", nargs="?", default="-", help="txt/jsonl/csv file; '-': stdin")
     _add_field_options(q)
     q.add_argument("--label-field", default=None, help="gold labels to score against")
-    q.add_argument("--format", choices=["txt", "jsonl", "csv"], default=None)
-    q.add_argument("-o", "--output", type=Path, default=None, help=".jsonl/.csv/.txt output")
+    q.add_argument(
+        "--format",
+        choices=["txt", "jsonl", "csv"],
+        default=None,
+        help="input format (default: by extension; stdin: txt)",
+    )
+    add_output_option(
+        q,
+        "write records with a 'prediction' field (.jsonl/.csv; .txt: one label per line); "
+        "'-' or absent: one prediction per line on stdout",
+    )
     q.add_argument("--proba", action="store_true", help="add the probability of each class")
     q.set_defaults(func=run_predict)
 
@@ -113,8 +142,10 @@ def _texts(records: list[dict], key: str, path: str) -> list[str]:
 def run_train(args: argparse.Namespace) -> int:
     if args.fine_tune is not None:
         require("torch", "--fine-tune")
+    check_folder_output(args.output, args.mkdir)
     check_target(args.output, "classifier", args.overwrite)
-    records = read_records(args.data, fmt=args.format)
+    fmt = args.format or ("jsonl" if is_stdio(args.data) else None)
+    records = read_records(args.data, fmt=fmt)
     texts = _texts(records, args.field, args.data)
     labels = _field(records, args.label_field, args.data, "label")
     if not texts:
@@ -171,10 +202,11 @@ def _format_scores(scores: dict[str, Any]) -> str:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    with OutputFiles() as outputs:
+    with OutputFiles(mkdir=args.mkdir) as outputs:
         # the output is written to a temporary file and moved into place at the end, so it
         # may be the input itself and a failed run leaves an existing output unchanged
-        tmp = None if args.output is None else outputs.add(args.output)
+        target = output_path(args.output)
+        tmp = None if target is None else outputs.add(target)
         return _predict(args, tmp)
 
 
@@ -218,7 +250,7 @@ def _predict(args: argparse.Namespace, tmp: Path | None) -> int:
                 )
             print(line)
     else:
-        _write(tmp, records, labels, proba, classes, output=args.output)
+        _write(tmp, records, labels, proba, classes, output=Path(args.output))
     if not args.quiet:
         print(f"classified {len(texts):,} texts in {secs:.2f}s", file=sys.stderr)
         if gold is not None:

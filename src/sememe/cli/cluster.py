@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from .._progress import ticking
 from ..clustering import METHODS, Clusters, cluster
 from ..errors import InvalidArgumentError
 from ..loading import load
@@ -15,9 +16,11 @@ from ._outputs import OutputFiles
 from .common import (
     add_input_options,
     add_model_options,
+    add_output_option,
     common_options,
     int_at_least,
     nonnegative_int,
+    output_path,
     positive_int,
     require,
     show_progress,
@@ -64,15 +67,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "-k is a deprecated alias, to be removed in a later release",
     )
     p.add_argument("--method", choices=METHODS, default="kmeans", help="default: kmeans")
+    add_output_option(
+        p,
+        "write labels: .jsonl/.csv add 'cluster' and 'cluster_distance' to each input "
+        "record; any other name gets one label per line; '-': labels to stdout, one per "
+        "line (the table then goes to stderr)",
+    )
     p.add_argument(
-        "-o",
-        "--output",
+        "--plot",
         type=Path,
         default=None,
-        help="write labels: .jsonl/.csv add 'cluster' and 'cluster_distance' to each input "
-        "record; any other name gets one label per line",
+        metavar="IMAGE",
+        help="draw a 2-D map to this image file (.png, .svg, .pdf, ...)",
     )
-    p.add_argument("--plot", type=Path, default=None, help="draw a 2-D map to this image file")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
     p.add_argument(
         "--min-cluster-size", type=int_at_least(2), default=5, help="hdbscan only (default: 5)"
@@ -94,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
                 f"--plot {args.plot}: unknown image format {args.plot.suffix or '(none)'!r}; "
                 f"use one of {', '.join(PLOT_FORMATS[:4])}, ..."
             )
-    with OutputFiles() as outputs:
+    with OutputFiles(mkdir=args.mkdir) as outputs:
         # temporary files, moved into place only once everything succeeded: the labels
         # may overwrite the input itself, and a failed run leaves existing files unchanged
         labels_tmp = None if args.output is None else outputs.add(args.output)
@@ -103,8 +110,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, labels_tmp: Path | None, plot_tmp: Path | None) -> int:
-    records = read_records(args.input, fmt=args.format, field=args.field)
-    texts = texts_of(records, args.field, args.input)
+    # labels to stdout ('-') are one per line, and the table moves to stderr
+    to_stdout = args.output is not None and output_path(args.output) is None
+    labels_name = Path("labels.txt") if to_stdout else output_path(args.output)
+    with ticking("reading"):
+        records = read_records(args.input, fmt=args.format, field=args.field)
+        texts = texts_of(records, args.field, args.input)
     enc = load(args.model, dim=args.dim)
     t0 = time.perf_counter()
     result = cluster(
@@ -114,16 +125,18 @@ def _run(args: argparse.Namespace, labels_tmp: Path | None, plot_tmp: Path | Non
         encoder=enc,
         seed=args.seed,
         min_cluster_size=args.min_cluster_size,
-        show_progress=show_progress(args, len(texts)),
+        show_progress=show_progress(args),
     )
     secs = time.perf_counter() - t0
-    if labels_tmp is not None:
-        _write(labels_tmp, records, result, output=args.output)
-    if plot_tmp is not None:
-        result.plot(plot_tmp)
+    with ticking("writing"):
+        if labels_tmp is not None:
+            _write(labels_tmp, records, result, output=labels_name)  # type: ignore[arg-type]
+        if plot_tmp is not None:
+            result.plot(plot_tmp)
     if not args.quiet:
-        print(format_table(result, n_keywords=args.keywords, top=args.top))
-        where = f" -> {args.output}" if args.output is not None else ""
+        table = format_table(result, n_keywords=args.keywords, top=args.top)
+        print(table, file=sys.stderr if to_stdout else sys.stdout)
+        where = "" if args.output is None else f" -> {'stdout' if to_stdout else args.output}"
         print(
             f"clustered {len(texts):,} texts into {result.n_clusters} clusters "
             f"({result.n_noise:,} unclustered) in {secs:.2f}s{where}",

@@ -181,6 +181,16 @@ def check_parent(path: Path, mkdir: bool, option: str = "--output") -> None:
     parent.mkdir(parents=True, exist_ok=True)
 
 
+def check_folder_output(path: Path, mkdir: bool, option: str = "--output") -> None:
+    """A folder output (an index, a classifier): never ``-``, and its parent must exist
+    (or is made with ``--mkdir``)."""
+    if str(path) == "-":
+        raise InputError(
+            f"{option} -: this output is a folder and cannot go to stdout; give a path"
+        )
+    check_parent(Path(path), mkdir, option)
+
+
 def plain_name(input: str | Path | None, kind: str) -> str:
     """A file name standing for stdout, whose extension writes format ``kind`` the way
     the input is written: a ``.tsv`` input keeps its tabs; stdout is never gzip."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any, TypeVar
 
 from .._progress import phase, ticking

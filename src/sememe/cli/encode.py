@@ -16,8 +16,8 @@ from ..records import read_texts
 from ._outputs import OutputFiles
 from .common import (
     add_input_options,
-    add_output_option,
     add_model_options,
+    add_output_option,
     common_options,
     output_path,
     positive_int,

@@ -8,13 +8,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .._progress import ticking
 from ..errors import InputError, InvalidArgumentError
 from ..index import FUSIONS, KINDS, Index
 from ..loading import load
 from ..records import line_of, read_records, source_name, texts_of
 from .common import (
     add_input_options,
+    add_mkdir_option,
     add_model_options,
+    check_folder_output,
     check_target,
     common_options,
     positive_int,
@@ -41,7 +44,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_input_options(b)
     add_model_options(b)
-    b.add_argument("-o", "--output", required=True, type=Path, help="index folder to write")
+    b.add_argument(
+        "-o", "--output", required=True, type=Path, metavar="DIR", help="index folder to write"
+    )
+    add_mkdir_option(b)
     b.add_argument("--kind", choices=KINDS, default="float", help="default: float")
     b.add_argument("--id-field", default="id", help="id field of jsonl/csv records (default: id)")
     b.add_argument("--no-metadata", action="store_true", help="do not keep other fields")
@@ -133,6 +139,7 @@ def _documents(args: argparse.Namespace) -> tuple[list[str], list[Any], list[dic
 def run_build(args: argparse.Namespace) -> int:
     # refused before any work (the save checks again): only an index folder is replaced,
     # never a file or a folder of other files, and nothing is deleted here
+    check_folder_output(args.output, args.mkdir)
     check_target(args.output, "index", args.overwrite)
     if args.max_tokens is not None and not args.chunk:
         raise InvalidArgumentError("--max-tokens applies with --chunk only")
@@ -141,7 +148,8 @@ def run_build(args: argparse.Namespace) -> int:
     if (args.alpha is not None or args.fusion is not None) and not args.lexical:
         raise InvalidArgumentError("--alpha and --fusion apply with --lexical only")
     t0 = time.perf_counter()
-    texts, ids, meta, skipped = _documents(args)
+    with ticking("reading"):
+        texts, ids, meta, skipped = _documents(args)
     enc = load(args.model, dim=args.dim)
     hybrid: dict[str, Any] = {"lexical": args.lexical}
     if args.alpha is not None:
@@ -154,7 +162,7 @@ def run_build(args: argparse.Namespace) -> int:
         factory=args.factory,
         exact_limit=args.exact_limit,
         scan_dims=args.scan_dims,
-        show_progress=show_progress(args, len(texts)),
+        show_progress=show_progress(args),
         **({} if args.candidates is None else {"candidates": args.candidates}),
         **hybrid,
     )
@@ -162,7 +170,8 @@ def run_build(args: argparse.Namespace) -> int:
         index.add_documents(texts, ids, meta, max_tokens=args.max_tokens)
     else:
         index.add(texts, ids, meta)
-    index.save(args.output, overwrite=args.overwrite)
+    with ticking("writing"):
+        index.save(args.output, overwrite=args.overwrite)
     if not args.quiet:
         secs = time.perf_counter() - t0
         extra = f", {skipped:,} blank skipped" if skipped else ""

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from .._progress import ticking
 from ..errors import InvalidArgumentError
 from ..index import FUSIONS, MODES, Hit, Index
 from ..loading import load
@@ -26,7 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--chunk prints each passage with its document id and character offsets.",
     )
     p.add_argument("index", type=Path, help="index folder (from 'sememe index build')")
-    p.add_argument("query", nargs="*", help="query text(s)")
+    p.add_argument(
+        "query", nargs="*", help="query text(s); options may come before, between or after"
+    )
     p.add_argument("-k", type=positive_int, default=10, help="results per query (default: 10)")
     p.add_argument("--queries", default=None, help="file with one query per line ('-': stdin)")
     p.add_argument(
@@ -54,7 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-verify",
         action="store_true",
-        help="skip the SHA-256 of the document and vector files (sizes and headers are still checked, FAISS files always hashed); faster for large indexes",
+        help="skip the SHA-256 of the document and vector files (sizes and headers are "
+        "still checked, FAISS files always hashed); faster for large indexes",
     )
     p.set_defaults(func=run)
 
@@ -88,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidArgumentError("no query given; pass query text or --queries FILE")
     where = _where(args.where)  # a malformed --where is reported before the index loads
     encoder = load(args.model) if args.model else None
-    index = Index.load(args.index, encoder, verify=not args.no_verify)
+    with ticking("loading the index"):
+        index = Index.load(args.index, encoder, verify=not args.no_verify)
     results = index.search(
         queries,
         args.k,
