@@ -1,9 +1,25 @@
-"""What both chunkers share: arguments, exact size checks, splitting at token boundaries."""
+"""What every chunker shares: arguments, the public calls, overlap, exact size checks,
+splitting at token boundaries.
+
+A chunker subclasses :class:`ChunkerBase` and implements ``_chunk_text(text) ->
+list[Chunk]`` (chunks of a str, without overlap, each within ``max_tokens``). The base
+class gives every chunker the same public surface, as Chonkie users expect it:
+
+* ``chunker.chunk(text)`` and ``chunker(text)`` (the same call); a list of texts to
+  ``chunker(texts)`` or :meth:`ChunkerBase.chunk_batch`;
+* documents: any object with a ``page_content`` str (a LangChain ``Document``) is
+  chunked by its text, and its ``metadata`` is copied onto each chunk
+  (:class:`~sememe.chunking.DocumentChunk`);
+* ``overlap=``: each chunk after the first also takes up to that many tokens of the
+  text before it, with exact offsets and the hard cap ``max_tokens`` still holding.
+"""
 
 from __future__ import annotations
 
+import copy
+import itertools
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -13,6 +29,7 @@ from .._resolve import resolve_encoder
 from .._validate import MAX_COUNT
 from ..errors import InvalidArgumentError, InvalidTypeError
 from ._counting import TokenCounter, make_counter
+from ._documents import is_document, split_document, with_metadata
 from .sentences import TextInfo, space_mask
 from .types import Chunk
 
@@ -35,23 +52,63 @@ def check_text(text: Any, name: str = "text") -> str:
     return text
 
 
+def check_overlap(overlap: Any, max_tokens: int) -> int | float:
+    """``overlap`` as Chonkie's ``chunk_overlap`` takes it: an int number of tokens in
+    ``[0, max_tokens)``, or a float fraction of ``max_tokens`` in ``[0, 1)``."""
+    if isinstance(overlap, (float, np.floating)):
+        return float(_validate.check_float(overlap, "overlap", low=0.0, high=1.0, high_open=True))
+    value = check_int("overlap", overlap, 0)
+    if value >= max_tokens:
+        raise InvalidArgumentError(
+            f"overlap ({value}) must be less than max_tokens ({max_tokens}): the overlap is "
+            "part of each chunk's token budget"
+        )
+    return value
+
+
 class ChunkerBase:
-    """Common machinery; subclasses implement :meth:`chunk`.
+    """Common machinery; subclasses implement ``_chunk_text(text) -> list[Chunk]``.
 
     Arguments are checked and stored as given; the encoder (loaded on first use when
     None) and the token counter are created lazily and kept (the counter of an
     encoder's own tokenizer is shared by all chunkers of that encoder), so a chunker
     is cheap to build and gets faster as the word memo warms up. Instances are safe
     to share between threads.
+
+    ``overlap`` (tokens, or a fraction of ``max_tokens``; default 0) makes each chunk
+    after the first start earlier, at a word start inside the previous chunk, taking
+    at most ``overlap`` tokens of it (all of it when it is that short, as in Chonkie). The overlap is part of the budget: the chunker
+    cuts the text into pieces of at most ``max_tokens - overlap`` tokens and then
+    extends each piece backwards, so every chunk, overlap included, still has at most
+    ``max_tokens`` tokens (counted exactly; an extension that would break the cap is
+    shortened, down to none). Offsets stay exact: ``text[start:end] == chunk.text``.
     """
 
     encoder: Any
     max_tokens: int
     tokenizer: Any
+    overlap: int | float
 
-    def __init__(self, encoder: Any = None, *, max_tokens: int = 512, tokenizer: Any = None):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass that defines ``chunk`` itself (the older protocol) has it adopted
+        as its ``_chunk_text``, so documents, ``overlap`` and calling apply to it too."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("chunk")
+        if own is not None and "_chunk_text" not in cls.__dict__:
+            cls._chunk_text = own  # type: ignore[method-assign]
+            cls.chunk = ChunkerBase.chunk  # type: ignore[method-assign]
+
+    def __init__(
+        self,
+        encoder: Any = None,
+        *,
+        max_tokens: int = 512,
+        tokenizer: Any = None,
+        overlap: int | float = 0,
+    ):
         self.encoder = encoder
         self.max_tokens = check_int("max_tokens", max_tokens, 1)
+        self.overlap = check_overlap(overlap, self.max_tokens)
         if tokenizer is not None and not callable(tokenizer):
             from tokenizers import Tokenizer
 
@@ -65,13 +122,72 @@ class ChunkerBase:
         self._state: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ public API
-    def chunk(self, text: str) -> list[Chunk]:
-        """Cut ``text`` into chunks; see the class docstring."""
-        raise NotImplementedError
+    def chunk(self, text: Any) -> list[Chunk]:
+        """Cut ``text`` into chunks; see the class docstring.
 
-    def chunk_batch(self, texts: Iterable[str]) -> list[list[Chunk]]:
-        """:meth:`chunk` for each text of ``texts`` (a list, any iterable, or a str)."""
-        return [self.chunk(t) for t in _text.as_list(texts)]
+        ``text`` is a str, or a document (any object with a ``page_content`` str, such
+        as a LangChain ``Document``): its text is chunked and each chunk is a
+        :class:`~sememe.chunking.DocumentChunk` carrying a copy of its ``metadata``.
+        Empty or blank text gives ``[]``.
+        """
+        if is_document(text):
+            content, metadata = split_document(text)
+            return with_metadata(self.chunk(content), metadata)
+        text = check_text(text)
+        if not text or text.isspace():
+            return []
+        if not self.overlap_tokens:
+            return self._chunk_text(text)
+        counter = self._counter()
+        room = self.max_tokens - self.overlap_tokens
+        if room <= counter.n_special:
+            raise InvalidArgumentError(
+                f"overlap={self.overlap!r} leaves no room: max_tokens={self.max_tokens} minus "
+                f"the overlap is {room} tokens, and the tokenizer adds {counter.n_special} "
+                "special tokens to every text"
+            )
+        try:
+            chunks = self._content_chunker()._chunk_text(text)
+        except _TooSmall as exc:
+            raise exc.with_overlap(self.max_tokens, self.overlap_tokens) from None
+        return self._overlap(text, chunks)
+
+    def chunk_batch(self, texts: Iterable[Any]) -> list[list[Chunk]]:
+        """:meth:`chunk` for each item of ``texts`` (a list or any iterable of str or
+        documents; a single str or document counts as one)."""
+        if isinstance(texts, str) or is_document(texts):
+            return [self.chunk(texts)]
+        if texts is None or isinstance(texts, (bytes, bytearray, Mapping)):
+            return [self.chunk(t) for t in _text.as_list(texts)]  # its clear error
+        if hasattr(texts, "tolist") and not isinstance(texts, list):  # numpy, pandas
+            texts = texts.tolist()
+        try:
+            items = list(texts)
+        except TypeError:
+            raise InvalidTypeError(
+                f"texts is of type {type(texts).__name__}; expected a str, a document or an "
+                "iterable of them"
+            ) from None
+        out = []
+        for i, item in enumerate(items):
+            if not isinstance(item, str) and not is_document(item):
+                check_text(item, f"texts[{i}]")
+            out.append(self.chunk(item))
+        return out
+
+    def __call__(self, text: Any) -> Any:
+        """``chunker(text)`` is ``chunker.chunk(text)``; ``chunker(texts)`` (a list or
+        other iterable) is ``chunker.chunk_batch(texts)``, as with Chonkie's chunkers."""
+        if isinstance(text, str) or is_document(text):
+            return self.chunk(text)
+        return self.chunk_batch(text)
+
+    @property
+    def overlap_tokens(self) -> int:
+        """The overlap in tokens (a fractional ``overlap`` times ``max_tokens``, rounded down)."""
+        if isinstance(self.overlap, float):
+            return int(self.overlap * self.max_tokens)
+        return self.overlap
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
@@ -79,6 +195,76 @@ class ChunkerBase:
 
     def _params(self) -> dict[str, Any]:
         return {"max_tokens": self.max_tokens}
+
+    def _chunk_text(self, text: str) -> list[Chunk]:
+        """The chunks of a non-blank str, without overlap (the subclass's algorithm)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ overlap
+    def _content_chunker(self) -> ChunkerBase:
+        """This chunker with ``max_tokens`` lowered by the overlap and no overlap.
+
+        A shallow copy: it shares the encoder, the token counter and its word memo
+        (``_state``), so it costs nothing to keep; made once, on first use.
+        """
+        inner = self._state.get("content")
+        if inner is None:
+            inner = copy.copy(self)
+            inner.max_tokens = self.max_tokens - self.overlap_tokens
+            inner.overlap = 0
+            self._state["content"] = inner
+        return inner
+
+    def _overlap(self, text: str, chunks: list[Chunk]) -> list[Chunk]:
+        """Extend each chunk after the first backwards by up to ``overlap_tokens`` tokens.
+
+        The new start is the earliest word start from the previous chunk's start on whose
+        extension ``text[new:start]`` has at most ``overlap_tokens`` tokens (beyond the
+        special ones) and whose whole chunk ``text[new:end]`` has at most ``max_tokens``
+        tokens, both counted exactly. Text without whitespace before the chunk is entered
+        at token boundaries instead; where nothing fits the chunk keeps its start.
+        """
+        if len(chunks) < 2:
+            return chunks
+        counter = self._counter()
+        special = counter.n_special
+        budget = self.overlap_tokens + special
+        info = TextInfo(text)
+        space = info.space
+        solid = ~space
+        word_start = solid.copy()
+        word_start[1:] &= space[:-1]
+        word_starts = np.flatnonzero(word_start)
+
+        def count(a: int, b: int) -> int:
+            return int(counter.count([text[a:b]])[0])
+
+        out = [chunks[0]]
+        for prev, cur in itertools.pairwise(chunks):
+            lo, s, e = prev.start, cur.start, cur.end
+            cands = word_starts[(word_starts >= lo) & (word_starts < s)]
+            if len(cands) == 0:
+                cuts = counter.token_starts(text[lo:s])
+                cands = np.zeros(0, np.int64) if cuts is None else cuts[0] + lo
+                cands = cands[solid[cands]] if len(cands) else cands
+            new = s
+            # Earliest candidate whose extension fits the overlap (counts fall as it moves on).
+            a, b = 0, len(cands)
+            while a < b:
+                mid = (a + b) // 2
+                x, y = strip_span(text, int(cands[mid]), s)
+                if count(x, y) <= budget:
+                    b = mid
+                else:
+                    a = mid + 1
+            for j in range(a, len(cands)):
+                c = int(cands[j])
+                x, y = strip_span(text, c, s)
+                if count(x, y) <= budget and count(c, e) <= self.max_tokens:
+                    new = c
+                    break
+            out.append(cur if new == s else Chunk(text[new:e], new, e, count(new, e), cur.index))
+        return out
 
     # ------------------------------------------------------------------ lazily built state
     def _get_encoder(self) -> Any:
@@ -190,6 +376,16 @@ class _TooSmall(InvalidArgumentError):
 
     def shifted(self, base: int) -> _TooSmall:
         return _TooSmall(self.piece, self.at + base, self.n, self.limit)
+
+    def with_overlap(self, max_tokens: int, overlap: int) -> InvalidArgumentError:
+        """The error as the caller of a chunker with ``overlap`` should read it."""
+        shown = self.piece if len(self.piece) <= 20 else self.piece[:20] + "..."
+        return InvalidArgumentError(
+            f"max_tokens={max_tokens} with overlap={overlap} leaves {self.limit} tokens for "
+            f"each chunk's own text, too few for this text: {shown!r} at offset {self.at} is "
+            f"{self.n} tokens and cannot be cut further (chunks never split a character); use "
+            "a larger max_tokens or a smaller overlap"
+        )
 
 
 def _too_small(text: str, at: int, counter: TokenCounter, limit: int, stop: int) -> _TooSmall:

@@ -24,8 +24,9 @@ class TokenChunker(ChunkerBase):
     Each chunk takes as many whole words (whitespace-separated) as fit; a word longer
     than the limit on its own is cut at token boundaries, never inside a character.
     Chunks share the :class:`~sememe.chunking.Chunk` type and guarantees of
-    :class:`~sememe.chunking.SemanticChunker`: exact offsets, in order, no overlap,
-    nothing but whitespace left out, ``n_tokens <= max_tokens``.
+    :class:`~sememe.chunking.SemanticChunker`: exact offsets, in order, no overlap
+    (unless ``overlap`` asks for it), nothing but whitespace left out,
+    ``n_tokens <= max_tokens``. ``chunker(text)`` is ``chunker.chunk(text)``.
 
     Parameters
     ----------
@@ -38,18 +39,32 @@ class TokenChunker(ChunkerBase):
         None (the encoder's tokenizer, with its special tokens), a
         ``tokenizers.Tokenizer`` (counted without special tokens), or any callable
         ``str -> int``.
+    overlap:
+        Tokens of the previous window each window after the first starts with: an int
+        below ``max_tokens``, or a fraction of ``max_tokens`` in ``[0, 1)`` (Chonkie's
+        ``chunk_overlap``). Part of the budget: windows still have at most
+        ``max_tokens`` tokens. Default 0.
     """
 
     def __init__(
-        self, encoder: Any = None, *, max_tokens: int = 512, tokenizer: Any = None
+        self,
+        encoder: Any = None,
+        *,
+        max_tokens: int = 512,
+        tokenizer: Any = None,
+        overlap: int | float = 0,
     ) -> None:
-        super().__init__(encoder, max_tokens=max_tokens, tokenizer=tokenizer)
+        super().__init__(encoder, max_tokens=max_tokens, tokenizer=tokenizer, overlap=overlap)
 
-    def chunk(self, text: str) -> list[Chunk]:
-        """Cut ``text`` into consecutive windows (empty or blank text gives ``[]``)."""
+    def _params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"max_tokens": self.max_tokens}
+        if self.overlap:
+            params["overlap"] = self.overlap
+        return params
+
+    def _chunk_text(self, text: str) -> list[Chunk]:
+        """Cut a non-blank ``text`` into consecutive windows, without overlap."""
         text = check_text(text)
-        if not text or text.isspace():
-            return []
         counter = self._counter()
         if not isinstance(counter, TokenizerCounter):
             return self._finish(text, _bisect_pieces(text, counter, self.max_tokens))
