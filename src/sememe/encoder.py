@@ -16,15 +16,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from itertools import chain
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 import scipy.sparse as sp
 from tokenizers import Tokenizer
 
-from . import _text, _wordcache
+from . import _compare, _st_habits, _text, _wordcache
 from ._progress import progress as _progress
-from ._validate import check_positive_int
+from ._validate import check_float, check_positive_int
 from ._wordcache import forced_cut as _forced_cut
 from ._wordcache import is_boundary as _is_boundary  # noqa: F401 - tests read it here
 from ._wordcache import leading_within as _leading_within
@@ -304,26 +304,38 @@ class Encoder:
 
     # ------------------------------------------------------------------ encoding
     @overload
-    def encode(self, texts: str, **kwargs: Any) -> np.ndarray: ...
+    def encode(
+        self, texts: Any, *, convert_to_tensor: Literal[False] = False, **kwargs: Any
+    ) -> np.ndarray: ...
     @overload
-    def encode(self, texts: Iterable[str], **kwargs: Any) -> np.ndarray: ...
+    def encode(self, texts: Any, *, convert_to_tensor: Literal[True], **kwargs: Any) -> Any: ...
 
     def encode(
         self,
-        texts: str | Iterable[str],
+        texts: Any,
         *,
         batch_size: int = _DEFAULT_BATCH,
         normalize: bool | None = None,
         dim: int | None = None,
         show_progress: bool | None = None,
-    ) -> np.ndarray:
+        show_progress_bar: bool | None = None,
+        normalize_embeddings: bool | None = None,
+        truncate_dim: int | None = None,
+        convert_to_numpy: bool = True,
+        convert_to_tensor: bool = False,
+        precision: str = "float32",
+    ) -> Any:
         """Embed texts as float32 vectors.
 
         Parameters
         ----------
         texts:
-            One ``str`` (gives a 1-D vector) or any iterable of ``str`` (gives an
-            ``(n, dim)`` array, in input order). Generators are consumed in batches.
+            One ``str`` (gives a 1-D vector) or a collection of ``str`` (gives an
+            ``(n, dim)`` array, in input order): a list, tuple or generator (consumed in
+            batches), a numpy array, a pandas ``Series`` or one-column ``DataFrame``, a
+            polars ``Series`` or one-column ``DataFrame``, a pyarrow ``Array``,
+            ``ChunkedArray`` or one-column ``Table``. A frame with several columns is an
+            error (pick one: ``df["text"]``); a missing value is an error naming its row.
         batch_size:
             Texts tokenized per step; larger uses more memory, rarely more speed.
         normalize:
@@ -345,7 +357,28 @@ class Encoder:
         length (or at that length if there is none); for tokenizers that split on
         whitespace this gives exactly the first ``max_tokens`` tokens. Lone
         surrogates are treated as U+FFFD.
+
+        sentence-transformers keywords
+            Accepted so that code written for ``SentenceTransformer.encode`` runs
+            unchanged: ``show_progress_bar`` (= ``show_progress``),
+            ``normalize_embeddings`` (= ``normalize``), ``truncate_dim`` (= ``dim``);
+            giving both names with different values is an error. ``batch_size`` is
+            sememe's own. ``convert_to_tensor=True`` returns a CPU ``torch.Tensor`` (torch
+            must be installed); ``convert_to_numpy=False`` only goes with it.
+            ``precision="ubinary"`` / ``"binary"`` return sentence-transformers' exact
+            quantized bytes (sign bits, most significant bit first, ``"binary"`` as int8
+            minus 128); :meth:`encode_binary` gives FAISS's bit order instead, with the
+            same Hamming distances. ``"int8"``/``"uint8"`` need calibration ranges and
+            are refused.
         """
+        output = _st_habits.Output.of(precision, convert_to_numpy, convert_to_tensor)
+        show_progress = _st_habits.merge_alias(
+            show_progress, show_progress_bar, "show_progress", "show_progress_bar"
+        )
+        normalize = _st_habits.merge_alias(
+            normalize, normalize_embeddings, "normalize", "normalize_embeddings"
+        )
+        dim = _st_habits.merge_alias(dim, truncate_dim, "dim", "truncate_dim")
         single = _text.is_single_text(texts)
         check_positive_int(batch_size, "batch_size")
         dim = self.dim if dim is None else self._check_dim(dim)
@@ -363,7 +396,7 @@ class Encoder:
             out = parts[0]
         else:
             out = np.concatenate(parts)
-        return out[0] if single else out
+        return output.apply(out[0] if single else out)
 
     def encode_binary(
         self,
@@ -391,15 +424,69 @@ class Encoder:
         codes = pack_bits(vectors)
         return codes[0] if vectors.ndim == 1 else codes
 
-    def similarity(
-        self, a: str | Iterable[str], b: str | Iterable[str], *, dim: int | None = None
-    ) -> float | np.ndarray:
-        """Cosine similarity: a float for two strings, else an ``(len(a), len(b))`` matrix."""
-        va = self.encode(a, normalize=True, dim=dim)
-        vb = self.encode(b, normalize=True, dim=dim)
-        if va.ndim == 1 and vb.ndim == 1:
-            return float(va @ vb)
-        return np.atleast_2d(va) @ np.atleast_2d(vb).T
+    def similarity(self, a: Any, b: Any, *, dim: int | None = None) -> float | np.ndarray:
+        """Cosine similarity of texts or vectors: a float for two single items, else a
+        ``(len(a), len(b))`` matrix.
+
+        ``a`` and ``b`` are each one text, a collection of texts (as :meth:`encode`
+        takes), or vectors: a numeric numpy array (1-D: one, 2-D: one per row) or a torch
+        tensor, as :meth:`encode` returned them (normalised or not). Texts are encoded at
+        ``dim`` (default: the encoder's); vectors are used as given, so both sides must
+        have as many dimensions. A zero vector (an empty text) has similarity 0 to
+        everything.
+        """
+        va, one_a = _compare.unit_side(self, a, dim, "a")
+        vb, one_b = _compare.unit_side(self, b, dim, "b")
+        _compare.same_width(va, vb, ("a", "b"), dim)
+        scores = va @ vb.T
+        if one_a and one_b:
+            return float(scores[0, 0])
+        return scores
+
+    def rank(
+        self,
+        query: Any,
+        docs: Any,
+        sort: bool = True,
+        *,
+        dim: int | None = None,
+    ) -> list[tuple[str, float]]:
+        """``(doc, cosine similarity to query)`` for every doc, best first, as WordLlama's
+        ``rank`` returns them.
+
+        ``query`` is one text (or one 1-D vector); ``docs`` any collection of texts that
+        :meth:`encode` takes. With ``sort=False`` the pairs keep the order of ``docs``;
+        sorted, equal scores keep it too. No docs give ``[]``.
+        """
+        if not isinstance(sort, (bool, np.bool_)):
+            raise InvalidTypeError(f"sort must be a bool, got {sort!r} ({type(sort).__name__})")
+        texts, scores = _compare.query_scores(self, query, docs, dim)
+        order = np.argsort(-scores, kind="stable") if sort else range(len(texts))
+        return [(texts[i], float(scores[i])) for i in order]
+
+    def topk(self, query: Any, docs: Any, k: int = 3, *, dim: int | None = None) -> list[str]:
+        """The ``k`` docs most similar to ``query``, best first (WordLlama's ``topk``).
+
+        Fewer than ``k`` docs give all of them, sorted; ties keep the order of ``docs``.
+        ``k`` must be an int >= 1.
+        """
+        k = int(check_positive_int(k, "k"))
+        texts, scores = _compare.query_scores(self, query, docs, dim)
+        return [texts[i] for i in np.argsort(-scores, kind="stable")[:k]]
+
+    def filter(
+        self, query: Any, docs: Any, threshold: float = 0.3, *, dim: int | None = None
+    ) -> list[str]:
+        """The docs whose cosine similarity to ``query`` is above ``threshold``, in their
+        order (WordLlama's ``filter``, with its default 0.3).
+
+        ``threshold`` is a cosine in ``[-1, 1]``; a doc scoring exactly ``threshold`` is
+        left out, as in WordLlama. Good values depend on the model: look at a few
+        :meth:`rank` scores of your data first.
+        """
+        limit = check_float(threshold, "threshold", low=-1.0, high=1.0)
+        texts, scores = _compare.query_scores(self, query, docs, dim)
+        return [t for t, s in zip(texts, scores.tolist(), strict=True) if s > limit]
 
     # ------------------------------------------------------------------ token-level API
     def tokenize(self, texts: str | Iterable[str], *, truncate: bool = False) -> Any:
