@@ -17,7 +17,7 @@ import numpy as np
 
 from ._inputs import as_list
 from ._vectors import unit_rows
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, InvalidTypeError
 
 if TYPE_CHECKING:
     from .encoder import Encoder
@@ -80,6 +80,8 @@ def query_scores(
                 f"query must be one str or one 1-D vector, got {type(query).__name__}"
                 + ("" if vector is None else f" of shape {vector.shape}")
             )
+    if isinstance(docs, str):
+        raise InvalidTypeError("docs is one str; pass a list of texts, for example [doc]")
     texts = as_list(docs, "docs")
     q, _ = unit_side(encoder, query, dim, "query")
     if not texts:

@@ -158,15 +158,23 @@ class SememeNodeParser(NodeParser):
     def class_name(cls) -> str:
         return "SememeNodeParser"
 
+    def get_nodes_from_documents(
+        self, documents: Sequence[Document], show_progress: bool = False, **kwargs: Any
+    ) -> list[BaseNode]:
+        """The chunks of each document (or node) as ``TextNode``\\ s, in order."""
+        return super().get_nodes_from_documents(_nodes(documents), show_progress, **kwargs)
+
+    async def aget_nodes_from_documents(
+        self, documents: Sequence[Document], show_progress: bool = False, **kwargs: Any
+    ) -> list[BaseNode]:
+        """:meth:`get_nodes_from_documents`, for async pipelines (chunking is CPU work)."""
+        return await super().aget_nodes_from_documents(_nodes(documents), show_progress, **kwargs)
+
     def _parse_nodes(
         self, nodes: Sequence[BaseNode], show_progress: bool = False, **kwargs: Any
     ) -> list[BaseNode]:
         out: list[BaseNode] = []
-        for node in get_tqdm_iterable(nodes, show_progress, "Parsing nodes"):
-            if not isinstance(node, BaseNode):
-                raise InvalidTypeError(
-                    f"expected LlamaIndex nodes or Documents, got {type(node).__name__}"
-                )
+        for node in get_tqdm_iterable(_nodes(nodes), show_progress, "Parsing nodes"):
             text = node.get_content(metadata_mode=MetadataMode.NONE)
             chunks = self.chunker.chunk(text)
             built = build_nodes_from_splits([c.text for c in chunks], node, id_func=self.id_func)
@@ -188,6 +196,22 @@ class SememeNodeParser(NodeParser):
             if id(n) in spans:
                 n.start_char_idx, n.end_char_idx = spans[id(n)]
         return nodes
+
+
+def _nodes(documents: Any) -> list[BaseNode]:
+    """``documents`` as a list of LlamaIndex nodes, or an error naming the bad one."""
+    if isinstance(documents, (str, BaseNode)):
+        raise InvalidTypeError(
+            f"documents is one {type(documents).__name__}; pass a list of Documents or nodes"
+        )
+    docs = list(documents)
+    for i, d in enumerate(docs):
+        if not isinstance(d, BaseNode):
+            raise InvalidTypeError(
+                f"documents[{i}] is of type {type(d).__name__}; expected a LlamaIndex "
+                "Document or node"
+            )
+    return docs
 
 
 def _is_text(node: BaseNode) -> bool:
