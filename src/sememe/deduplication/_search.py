@@ -465,7 +465,7 @@ class CellIndex:
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         if not len(queries) or not self._n:
             return _empty()
-        with _progress.phase("searching pairs", len(queries), unit="vector") as bar:
+        with _progress.phase("searching pairs") as bar:  # each method sets its own count
             if self._cells is None:
                 return self._exact(queries, np.arange(self._n), threshold, bar)
             screen = self._prefix(queries)
@@ -477,7 +477,7 @@ class CellIndex:
         """All pairs ``a < b`` of stored rows with cosine >= ``threshold``."""
         if self._n < 2:
             return _empty()
-        with _progress.phase("searching pairs", self._n, unit="vector") as bar:
+        with _progress.phase("searching pairs") as bar:  # each method sets its own count
             if self._cells is None:
                 return self._exact_self(threshold, bar)
             screen = self._screen[: self._n]
@@ -529,8 +529,9 @@ class CellIndex:
         full = self.vectors
         out = []
         slack = 1e-4
-        # block s compares its rows with rows s: (a triangle): count the products done
-        _restart(bar, self._n * (self._n + 1) // 2, "pair")
+        # block s compares its rows with rows s: (about a triangle): count the products
+        n = self._n
+        _restart(bar, sum(min(_BLOCK, n - s) * (n - s) for s in range(0, n, _BLOCK)), "pair")
         for s in range(0, self._n, _BLOCK):
             scores = full[s : s + _BLOCK] @ full[s:].T
             flat = np.flatnonzero(scores >= threshold - slack)
