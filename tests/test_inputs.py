@@ -184,8 +184,11 @@ def test_sentence_transformers_keywords_are_sememe_options(default) -> None:
     np.testing.assert_array_equal(
         default.encode(texts, truncate_dim=64), default.encode(texts, dim=64)
     )
-    # the same value under both names is fine
+    # the same value under both names is fine (numpy bools too)
     default.encode(texts, normalize=True, normalize_embeddings=True)
+    default.encode(texts, normalize=np.True_, normalize_embeddings=True)
+    with pytest.raises(InvalidArgumentError, match="disagree"):
+        default.encode(texts, dim=1, truncate_dim=True)
 
 
 @pytest.mark.parametrize(

@@ -194,6 +194,10 @@ def test_langchain_splitter_errors(default) -> None:
         splitter.split_text(None)
     with pytest.raises(InvalidArgumentError, match="max_tokens"):
         SememeTextSplitter(encoder=default, max_tokens=0)
+    with pytest.raises(
+        InvalidArgumentError, match="does not take chunk_overlap, chunk_size: sizes are in tokens"
+    ):
+        SememeTextSplitter(chunk_size=500, chunk_overlap=50)
 
 
 # --------------------------------------------------------------------------- LlamaIndex

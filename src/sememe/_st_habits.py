@@ -42,8 +42,10 @@ def merge_alias(value: Any, alias_value: Any, name: str, alias: str) -> Any:
 
 
 def _same(a: Any, b: Any) -> bool:
+    """Equal values of the same kind (``True`` and ``1`` are not the same option value)."""
+    flags = (bool, np.bool_)
     try:
-        return bool(a == b) and type(a) is type(b)
+        return bool(a == b) and isinstance(a, flags) == isinstance(b, flags)
     except (TypeError, ValueError):
         return False
 

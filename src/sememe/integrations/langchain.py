@@ -94,10 +94,12 @@ class SememeTextSplitter(TextSplitter):
         Put each chunk's character offsets into its metadata: ``start_index`` (the
         key LangChain's own ``add_start_index`` uses) and ``end_index``, with
         ``source_text[start_index:end_index] == chunk.page_content``. Default True.
-    **kwargs:
-        Passed to LangChain's ``TextSplitter`` (``strip_whitespace`` and
-        ``keep_separator`` have no effect: chunks are exact slices that start and end
-        on non-whitespace).
+
+    LangChain's character-based options (``chunk_size``, ``chunk_overlap``,
+    ``length_function``, ``keep_separator``, ``strip_whitespace``) are refused with the
+    sememe equivalent rather than ignored: sizes are tokens (``max_tokens``, and the
+    chunker's own ``overlap=`` where it has one), and chunks are exact slices that start
+    and end on non-whitespace.
 
     ``split_text`` gives the chunk texts; ``create_documents``, ``split_documents`` and
     ``transform_documents`` give ``Document``\\ s whose metadata is a copy of their
@@ -113,6 +115,13 @@ class SememeTextSplitter(TextSplitter):
         add_start_index: bool = True,
         **kwargs: Any,
     ) -> None:
+        if kwargs:
+            names = ", ".join(sorted(kwargs))
+            raise InvalidArgumentError(
+                f"SememeTextSplitter does not take {names}: sizes are in tokens (max_tokens=, "
+                "or a chunker such as TokenChunker(max_tokens=..., overlap=...)) and chunks are "
+                "exact slices of the text"
+            )
         if chunker is None:
             from ..chunking import SemanticChunker
 
@@ -130,11 +139,13 @@ class SememeTextSplitter(TextSplitter):
             )
         if not isinstance(add_start_index, bool):
             raise InvalidTypeError(f"add_start_index must be a bool, got {add_start_index!r}")
-        # LangChain's own size fields, for code that reads them: here in tokens, not chars.
+        # LangChain's own size field, for code that reads it: here in tokens, not chars.
         size = getattr(chunker, "max_tokens", None)
-        kwargs.setdefault("chunk_size", size if isinstance(size, int) and size > 0 else 1)
-        kwargs.setdefault("chunk_overlap", 0)
-        super().__init__(add_start_index=add_start_index, **kwargs)
+        super().__init__(
+            chunk_size=size if isinstance(size, int) and size > 0 else 1,
+            chunk_overlap=0,
+            add_start_index=add_start_index,
+        )
         self.chunker = chunker
 
     def split_text(self, text: str) -> list[str]:

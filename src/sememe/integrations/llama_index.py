@@ -125,7 +125,8 @@ class SememeNodeParser(NodeParser):
     the document's metadata, and ``start_char_idx``/``end_char_idx`` with
     ``document.text[start_char_idx:end_char_idx] == node.text``. The offsets are the
     chunker's own (exact even where the same text occurs twice); parsing a node that
-    has offsets gives offsets into its document too.
+    has offsets gives offsets into its document too. ``max_tokens`` caps the chunk's own
+    text; LlamaIndex adds the node's metadata to it when it embeds the node.
     """
 
     chunker: Any = Field(default=None, exclude=True, description="The sememe chunker.")
