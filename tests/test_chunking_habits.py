@@ -69,11 +69,25 @@ def test_calling_a_chunker_is_chunk(enc, text, make):
 @pytest.mark.parametrize("make", CHUNKERS)
 @pytest.mark.parametrize(
     ("value", "match"),
-    [(None, "texts is None"), (b"x", "decode"), (3, "int"), ({"a": "b"}, "dict")],
+    [
+        (None, "texts is None"),
+        (b"x", "decode"),
+        (3, "int"),
+        ({"a": "b"}, "dict"),
+        ({"a", "b"}, "set"),
+    ],
 )
 def test_calling_with_something_else_is_a_clear_error(enc, make, value, match):
     with pytest.raises(InvalidTypeError, match=match):
         make(enc, max_tokens=24)(value)
+
+
+def test_a_dataframe_is_refused_not_read_as_column_names(enc):
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(InvalidTypeError, match="column names"):
+        TokenChunker(enc, max_tokens=24)(pd.DataFrame({"text": ["a b"]}))
+    series = pd.Series(["cat dog", "the mat"])
+    assert TokenChunker(enc, max_tokens=24)(series)[1][0].text == "the mat"
 
 
 def test_a_bad_item_is_named_by_position(enc):

@@ -157,7 +157,11 @@ class ChunkerBase:
         documents; a single str or document counts as one)."""
         if isinstance(texts, str) or is_document(texts):
             return [self.chunk(texts)]
-        if texts is None or isinstance(texts, (bytes, bytearray, Mapping)):
+        if (
+            texts is None
+            or isinstance(texts, (bytes, bytearray, Mapping, set, frozenset))
+            or hasattr(texts, "columns")  # a DataFrame iterates over its column names
+        ):
             return [self.chunk(t) for t in _text.as_list(texts)]  # its clear error
         if hasattr(texts, "tolist") and not isinstance(texts, list):  # numpy, pandas
             texts = texts.tolist()
@@ -223,47 +227,51 @@ class ChunkerBase:
         special ones) and whose whole chunk ``text[new:end]`` has at most ``max_tokens``
         tokens, both counted exactly. Text without whitespace before the chunk is entered
         at token boundaries instead; where nothing fits the chunk keeps its start.
+
+        Every word (and token) start begins at least one token, so only the last
+        ``overlap_tokens + 1`` starts before a chunk can begin an extension that fits;
+        their counts come in two vectorised calls per chunk.
         """
         if len(chunks) < 2:
             return chunks
         counter = self._counter()
-        special = counter.n_special
-        budget = self.overlap_tokens + special
+        budget = self.overlap_tokens + counter.n_special
+        reach = self.overlap_tokens + 1
         info = TextInfo(text)
+        words = counter.doc_words(info)
         space = info.space
-        solid = ~space
-        word_start = solid.copy()
+        word_start = ~space
         word_start[1:] &= space[:-1]
         word_starts = np.flatnonzero(word_start)
 
-        def count(a: int, b: int) -> int:
-            return int(counter.count([text[a:b]])[0])
+        def counts(starts: np.ndarray, end: int) -> np.ndarray:
+            ends = np.full(len(starts), end, np.int64)
+            if words is not None:
+                return np.asarray(counter.span_counts(info, words, starts, ends))
+            return counter.count([text[int(x) : end] for x in starts])
 
         out = [chunks[0]]
         for prev, cur in itertools.pairwise(chunks):
             lo, s, e = prev.start, cur.start, cur.end
-            cands = word_starts[(word_starts >= lo) & (word_starts < s)]
+            i, j = np.searchsorted(word_starts, [lo, s])
+            cands = word_starts[max(i, j - reach) : j]
             if len(cands) == 0:
                 cuts = counter.token_starts(text[lo:s])
-                cands = np.zeros(0, np.int64) if cuts is None else cuts[0] + lo
-                cands = cands[solid[cands]] if len(cands) else cands
-            new = s
-            # Earliest candidate whose extension fits the overlap (counts fall as it moves on).
-            a, b = 0, len(cands)
-            while a < b:
-                mid = (a + b) // 2
-                x, y = strip_span(text, int(cands[mid]), s)
-                if count(x, y) <= budget:
-                    b = mid
-                else:
-                    a = mid + 1
-            for j in range(a, len(cands)):
-                c = int(cands[j])
-                x, y = strip_span(text, c, s)
-                if count(x, y) <= budget and count(c, e) <= self.max_tokens:
-                    new = c
-                    break
-            out.append(cur if new == s else Chunk(text[new:e], new, e, count(new, e), cur.index))
+                if cuts is not None:
+                    cands = (cuts[0] + lo)[~space[cuts[0] + lo]][-reach:]
+            if len(cands) == 0:
+                out.append(cur)
+                continue
+            tail = strip_span(text, lo, s)[1]  # the extension ends at the last solid char
+            ok = counts(cands, tail) <= budget
+            totals = counts(cands, e)
+            ok &= totals <= self.max_tokens
+            hit = np.flatnonzero(ok)
+            if len(hit) == 0:
+                out.append(cur)
+                continue
+            new = int(cands[hit[0]])
+            out.append(Chunk(text[new:e], new, e, int(totals[hit[0]]), cur.index))
         return out
 
     # ------------------------------------------------------------------ lazily built state

@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import InvalidArgumentError, InvalidTypeError
 from ._base import ChunkerBase, check_text, strip_span
 from ._counting import TokenCounter
+from .sentences import TextInfo
 from .types import Chunk
 
 __all__ = ["DEFAULT_SEPARATORS", "RecursiveChunker"]
@@ -151,15 +152,15 @@ class RecursiveChunker(ChunkerBase):
     def _chunk_text(self, text: str) -> list[Chunk]:
         """Cut a non-blank ``text`` (see the module docstring), without overlap."""
         text = check_text(text)
-        counter = self._counter()
+        count = _SpanCounter(self._counter(), text)
         a, b = strip_span(text, 0, len(text))
-        n = int(counter.count([text[a:b]])[0])
-        pieces = [(a, b, n)] if n <= self.max_tokens else self._split(text, a, b, 0, counter)
+        n = int(count([(a, b)])[0])
+        pieces = [(a, b, n)] if n <= self.max_tokens else self._split(text, a, b, 0, count)
         return [Chunk(text[s:e], s, e, k, i) for i, (s, e, k) in enumerate(pieces)]
 
     # ------------------------------------------------------------------ the recursion
     def _split(
-        self, text: str, a: int, b: int, level: int, counter: TokenCounter
+        self, text: str, a: int, b: int, level: int, count: _SpanCounter
     ) -> list[tuple[int, int, int]]:
         """``text[a:b]`` (over the limit) as pieces within it, with their exact counts."""
         limit = self.max_tokens
@@ -171,24 +172,24 @@ class RecursiveChunker(ChunkerBase):
             level += 1
         else:
             pieces = self._split_long(text, a, b)
-            sizes = counter.count([text[x:y] for x, y in pieces]).tolist()
+            sizes = count(pieces).tolist()
             return [(x, y, k) for (x, y), k in zip(pieces, sizes, strict=True)]
-        counts = counter.count([text[x:y] for x, y in spans]).tolist()
+        counts = count(spans).tolist()
         out: list[tuple[int, int, int]] = []
         run: list[int] = []  # indices of consecutive pieces that fit, waiting to be merged
         for i, n in enumerate(counts):
             if n <= limit:
                 run.append(i)
                 continue
-            out.extend(self._merge(text, [spans[j] for j in run], [counts[j] for j in run]))
+            out.extend(self._merge(count, [spans[j] for j in run], [counts[j] for j in run]))
             run = []
             x, y = spans[i]
-            out.extend(self._split(text, x, y, level + 1, counter))
-        out.extend(self._merge(text, [spans[j] for j in run], [counts[j] for j in run]))
+            out.extend(self._split(text, x, y, level + 1, count))
+        out.extend(self._merge(count, [spans[j] for j in run], [counts[j] for j in run]))
         return out
 
     def _merge(
-        self, text: str, spans: list[tuple[int, int]], counts: list[int]
+        self, count: _SpanCounter, spans: list[tuple[int, int]], counts: list[int]
     ) -> list[tuple[int, int, int]]:
         """Greedy merge of consecutive pieces (each within the limit) into chunks that fit.
 
@@ -199,8 +200,7 @@ class RecursiveChunker(ChunkerBase):
         """
         if not spans:
             return []
-        counter = self._counter()
-        special = counter.n_special
+        special = count.counter.n_special
         limit = self.max_tokens
         inner = np.maximum(np.asarray(counts, np.int64) - special, 0)
         cum = np.concatenate(([0], np.cumsum(inner)))
@@ -211,7 +211,7 @@ class RecursiveChunker(ChunkerBase):
             j = min(max(j, i + 1), m)
             while True:
                 s, e = spans[i][0], spans[j - 1][1]
-                n = counts[i] if j == i + 1 else int(counter.count([text[s:e]])[0])
+                n = counts[i] if j == i + 1 else int(count([(s, e)])[0])
                 if n <= limit:
                     break
                 drop = int(np.searchsorted(cum[i:j], cum[j] - (n - limit), side="right"))
@@ -219,6 +219,25 @@ class RecursiveChunker(ChunkerBase):
             out.append((s, e, n))
             i = j
         return out
+
+
+class _SpanCounter:
+    """Exact counts of spans of one text, through the counter's per-text word data
+    (fast for word-local tokenizers; whole-text tokenizing otherwise)."""
+
+    def __init__(self, counter: TokenCounter, text: str) -> None:
+        self.counter = counter
+        self.info = TextInfo(text)
+        self.words = counter.doc_words(self.info)
+
+    def __call__(self, spans: Sequence[tuple[int, int]]) -> np.ndarray:
+        if not spans:
+            return np.zeros(0, np.int64)
+        arr = np.asarray(spans, np.int64).reshape(-1, 2)
+        if self.words is None:
+            text = self.info.text
+            return self.counter.count([text[a:b] for a, b in arr.tolist()])
+        return np.asarray(self.counter.span_counts(self.info, self.words, arr[:, 0], arr[:, 1]))
 
 
 def _cut(text: str, a: int, b: int, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
