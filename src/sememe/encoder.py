@@ -136,7 +136,14 @@ class Encoder:
         (Matryoshka truncation).
     source:
         Where the model came from, used in error messages and :meth:`info`.
+    word_table:
+        Optional :class:`sememe._wordcache.WordTable` (a model folder's
+        ``word_tokens.safetensors``): frequent words with their token ids, which the
+        word memos start from, so text never seen before mostly needs no tokenizer call.
+        Vectors are the same with or without it. Read on the first encode or chunk; a
+        table built for another tokenizer is ignored with a warning.
     """
+
 
     def __init__(
         self,
@@ -148,6 +155,7 @@ class Encoder:
         config: ModelConfig | None = None,
         dim: int | None = None,
         source: str = "<memory>",
+        word_table: _wordcache.WordTable | None = None,
     ) -> None:
         if not isinstance(tokenizer, Tokenizer):
             raise InvalidTypeError(
@@ -191,7 +199,12 @@ class Encoder:
         self._fingerprint: str | None = None
         self._split_mode = _wordcache.split_mode(self._offsets_tokenizer, config.add_special_tokens)
         self._split = None if self._split_mode is None else _wordcache.splitter(self._split_mode)
-        self._cache = self._new_cache()
+        self._word_starts = _wordcache.word_starts(self._offsets_tokenizer, self._split_mode)
+        self._word_table = self._check_word_table(word_table)
+        # With a table, the first memo is built (and the table read) on the first encode.
+        self._cache: _wordcache.WordCache | None = (
+            None if self._word_table is not None else self._new_cache()
+        )
         self._word_tokens: _wordcache.WordTokens | None = None
         self._arrays = EncoderArrays(
             tokenizer_json=self._tokenizer_json,
@@ -233,6 +246,16 @@ class Encoder:
         built; see :func:`sememe._wordcache.split_mode`."""
         return self._split_mode
 
+    @property
+    def word_table(self) -> _wordcache.WordTable | None:
+        """The model's shipped word table (frequent words with their token ids), or None.
+
+        The word memos of :meth:`encode` and of the chunkers start from it, so text never
+        seen before mostly needs no tokenizer call; results are identical without it.
+        Its words are read on first use; ``word_table.load().nbytes()`` is their memory.
+        """
+        return self._word_table
+
     def word_tokens(self) -> _wordcache.WordTokens:
         """This encoder's tokenizer (no truncation) with its memo of words' token ids.
 
@@ -248,6 +271,8 @@ class Encoder:
                         self._offsets_tokenizer,
                         add_special_tokens=self.config.add_special_tokens,
                         mode=self._split_mode,
+                        starts=self._word_starts,
+                        table=self._word_table,
                     )
                 words = self._word_tokens
         return words
@@ -812,6 +837,7 @@ class Encoder:
             config=cfg,
             dim=self.dim if dim is None else dim,
             source=self.source,
+            word_table=self._word_table,
         )
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
@@ -964,7 +990,33 @@ class Encoder:
         return self._encode_raw(self._tokenizer, [text], fast=True)[0].ids
 
     def _word_token_ids(self, words: list[str]) -> list[list[int]]:
+        """Each word tokenized alone, one input per word: the reference the faster
+        :meth:`_tokenize_words` must equal (tests compare them)."""
         return [e.ids for e in self._encode_raw(self._offsets_tokenizer, words, fast=True)]
+
+    def _tokenize_words(self, words: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Words' token ids for the memo, many words per tokenizer input where exact
+        (:func:`sememe._wordcache.word_ids`)."""
+        return _wordcache.word_ids(self._offsets_tokenizer, words, self._word_starts)
+
+    def _check_word_table(self, table: _wordcache.WordTable | None) -> _wordcache.WordTable | None:
+        """``table`` if it was built for this tokenizer and the word path is used, else None."""
+        if table is None:
+            return None
+        if not isinstance(table, _wordcache.WordTable):
+            raise InvalidTypeError(
+                f"word_table must be a sememe WordTable or None, got {type(table).__name__}"
+            )
+        if table.tokenizer_sha256 != _wordcache.tokenizer_sha256(self._tokenizer_json):
+            warnings.warn(
+                f"{table.path}: word table built for another tokenizer; ignored "
+                "(vectors are unchanged, new text is only tokenized more slowly)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return None
+        return table if self._split_mode is not None else None
+
 
     def _encode_batch(self, batch: list[str], table: np.ndarray, normalize: bool) -> np.ndarray:
         """Vectors for one batch: through the word memo where exact, else whole-text tokenizing."""
@@ -980,12 +1032,17 @@ class Encoder:
         np.cumsum(np.fromiter(map(len, parts), np.int64, n), out=indptr[1:])
         words = list(chain.from_iterable(parts))
         cache = self._cache
+        if cache is None:  # first encode with a word table: read it and start from it
+            with self._lock:
+                if self._cache is None:
+                    self._cache = self._new_cache()
+                cache = self._cache
         missing = set(words).difference(cache.index)
         if missing:
             if len(cache) + len(missing) > _wordcache.CAPACITY:
                 cache = self._cache = self._new_cache()
-                missing = set(words)  # the fresh memo lacks the batch's known words too
-            cache.add(missing, self._word_token_ids)
+                missing = set(words).difference(cache.index)  # known to the fresh memo
+            cache.add_words(missing, self._tokenize_words)
         idx = np.fromiter(map(cache.index.__getitem__, words), np.int64, len(words))
         matrix, n_tokens, denominator = cache.matrix, cache.n_tokens, cache.denominator
         uniq, inv = np.unique(idx, return_inverse=True)
@@ -1010,9 +1067,14 @@ class Encoder:
         return out
 
     def _new_cache(self) -> _wordcache.WordCache:
-        return _wordcache.WordCache(
+        """An empty word memo, or one holding the shipped word table's words."""
+        cache = _wordcache.WordCache(
             self._table.shape[0], self._token_weight, self._denominator, self._row_of
         )
+        if self._word_table is not None:
+            cache.seed(self._word_table.load(ModelFormatError))
+        return cache
+
 
     def _pool(self, ids: list[Any], table: np.ndarray, normalize: bool) -> np.ndarray:
         n = len(ids)

@@ -39,6 +39,7 @@ def load_model(path: str | Path, *, dim: int | None = None, verify: bool = True)
         config=parts.config,
         dim=dim,
         source=parts.source,
+        word_table=parts.word_table,
     )
 
 

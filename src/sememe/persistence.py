@@ -7,6 +7,10 @@ A model is a folder of three plain files:
 ``model.safetensors``
     ``embeddings`` (rows x dim, float16 or float32), optional ``weights``
     (one per token id) and optional ``mapping`` (token id -> row).
+``word_tokens.safetensors`` (optional)
+    A :class:`~sememe._wordcache.WordTable`: frequent words with their token ids, built
+    with the model (``scripts/build_word_table.py``) so that new text mostly needs no
+    tokenizer call. Only its metadata is read here; the words on the first encode.
 ``config.json``
     A :class:`~sememe.config.ModelConfig`: dimensions, pooling, normalisation,
     max tokens, provenance and licence.
@@ -28,6 +32,7 @@ encoder from what :func:`read_model` returns.
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,12 +44,15 @@ from safetensors.numpy import load_file, save_file
 from tokenizers import Tokenizer
 
 from . import _folder
+from ._wordcache import WordTable
 from .config import ModelConfig
 from .errors import ModelFormatError
 
 CONFIG_FILE = "config.json"
 TABLE_FILE = "model.safetensors"
 TOKENIZER_FILE = "tokenizer.json"
+#: The optional word table of a model folder (see :class:`sememe._wordcache.WordTable`).
+WORD_TABLE_FILE = "word_tokens.safetensors"
 #: Format version of the model manifest (``manifest.json``).
 MANIFEST_VERSION = 1
 
@@ -106,6 +114,8 @@ class ModelParts:
     mapping: np.ndarray | None
     config: ModelConfig
     source: str
+    #: The folder's word table (metadata read, words not yet), or None.
+    word_table: WordTable | None = None
 
 
 def read_model(path: Path, *, verify: bool = True) -> ModelParts:
@@ -147,7 +157,16 @@ def read_model(path: Path, *, verify: bool = True) -> ModelParts:
         mapping=tensors.get("mapping"),
         config=config,
         source=str(path),
+        word_table=_word_table(path, config),
     )
+
+
+def _word_table(path: Path, config: ModelConfig) -> WordTable | None:
+    """The folder's :data:`WORD_TABLE_FILE` (its metadata checked), or None without one."""
+    table = path / WORD_TABLE_FILE
+    if not table.is_file():
+        return None
+    return WordTable.open(table, config.vocab_size, ModelFormatError)
 
 
 def save_model(
@@ -160,6 +179,7 @@ def save_model(
     config: ModelConfig,
     fingerprint: str,
     overwrite: bool = False,
+    word_table: WordTable | None = None,
 ) -> Path:
     """Write a model's parts to the folder ``path`` atomically, with a checksummed manifest.
 
@@ -172,6 +192,8 @@ def save_model(
     existing ``path`` is replaced only with ``overwrite=True`` and only if it is a
     sememe model folder; anything else (a folder of other files, an index, a classifier)
     raises :class:`~sememe.errors.FolderExistsError` and is left untouched.
+    ``word_table`` (the encoder's, built for this tokenizer) is copied in as
+    :data:`WORD_TABLE_FILE` and checksummed with the rest.
     """
     path = _folder.prepare_target(path, "model", overwrite=overwrite)
     with _folder.atomic_folder(path) as tmp:
@@ -182,6 +204,8 @@ def save_model(
             tensors["mapping"] = np.ascontiguousarray(mapping)
         save_file(tensors, str(tmp / TABLE_FILE), metadata={"format": "sememe"})
         (tmp / TOKENIZER_FILE).write_text(tokenizer_json, encoding="utf-8")
+        if word_table is not None:
+            shutil.copyfile(word_table.path, tmp / WORD_TABLE_FILE)
         (tmp / CONFIG_FILE).write_text(
             json.dumps(config.to_dict(), indent=2, ensure_ascii=False) + "\n",
             encoding="utf-8",
