@@ -118,8 +118,8 @@ def test_dim_applies_to_texts(default) -> None:
 @pytest.mark.parametrize(
     ("call", "error", "pattern"),
     [
-        (lambda e: e.rank(None, DOCS), InvalidArgumentError, "query must be one str or one 1-D"),
-        (lambda e: e.rank(["a", "b"], DOCS), InvalidArgumentError, "query must be one str"),
+        (lambda e: e.rank(None, DOCS), InvalidTypeError, "query must be one str or one 1-D"),
+        (lambda e: e.rank(["a", "b"], DOCS), InvalidTypeError, "query must be one str"),
         (
             lambda e: e.rank(np.zeros((2, 256), np.float32), DOCS),
             InvalidArgumentError,

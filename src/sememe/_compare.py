@@ -75,10 +75,13 @@ def query_scores(
     """
     if not isinstance(query, str):
         vector = _as_vectors(query, "query")
-        if vector is None or vector.ndim != 1:
-            raise InvalidArgumentError(
+        if vector is None:
+            raise InvalidTypeError(
                 f"query must be one str or one 1-D vector, got {type(query).__name__}"
-                + ("" if vector is None else f" of shape {vector.shape}")
+            )
+        if vector.ndim != 1:
+            raise InvalidArgumentError(
+                f"query must be one str or one 1-D vector, got an array of shape {vector.shape}"
             )
     if isinstance(docs, str):
         raise InvalidTypeError("docs is one str; pass a list of texts, for example [doc]")
