@@ -372,3 +372,16 @@ def test_chunks_html_refuses_chunks_of_another_text():
         chunks_html("abc", [{"text": "abc"}])
     with pytest.raises(InvalidTypeError, match="source must be a str"):
         documents_html([("doc", b"abc", [good])])
+
+
+def test_no_reading_bar_while_someone_types_on_stdin(monkeypatch):
+    import contextlib
+
+    from sememe.cli.common import reading
+
+    monkeypatch.setenv("SEMEME_PROGRESS_DELAY", "0")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    with _progress.progress_scope(True):
+        assert isinstance(reading("-"), contextlib.nullcontext)
+        assert isinstance(reading("file.txt"), _progress._Ticker)

@@ -22,6 +22,7 @@ from .common import (
     nonnegative_int,
     output_path,
     positive_int,
+    reading,
     require,
     show_progress,
 )
@@ -113,7 +114,7 @@ def _run(args: argparse.Namespace, labels_tmp: Path | None, plot_tmp: Path | Non
     # labels to stdout ('-') are one per line, and the table moves to stderr
     to_stdout = args.output is not None and output_path(args.output) is None
     labels_name = Path("labels.txt") if to_stdout else output_path(args.output)
-    with ticking("reading"):
+    with reading(args.input):
         records = read_records(args.input, fmt=args.format, field=args.field)
         texts = texts_of(records, args.field, args.input)
     enc = load(args.model, dim=args.dim)

@@ -10,13 +10,16 @@ must never reach a decision.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .._folder import prepare_target
+from .._progress import ticking
 from ..errors import FolderExistsError, InputError, MissingDependencyError
 
 
@@ -210,6 +213,14 @@ def show_progress(args: argparse.Namespace, n: int = 0) -> bool | None:
     or stderr is not a terminal, then ``False`` (never a bar, whatever the input's size).
     ``n`` is accepted for old callers and ignored."""
     return None if progress_enabled(args) else False
+
+
+def reading(input: str | Path | None) -> contextlib.AbstractContextManager[Any]:
+    """The "reading" phase of ``input``: a ticking bar on a terminal, except while the
+    input is a terminal itself (someone typing must not see a bar redrawn over it)."""
+    if is_stdio(input) and sys.stdin is not None and sys.stdin.isatty():
+        return contextlib.nullcontext()
+    return ticking("reading")
 
 
 def progress_enabled(args: argparse.Namespace) -> bool:

@@ -27,6 +27,7 @@ from .common import (
     output_path,
     plain_name,
     positive_int,
+    reading,
     show_progress,
 )
 
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             n, kept, removed = _run_stream(args, enc, kind, out_kind, field, out_tmp, report_tmp)
             threshold = args.threshold
         else:
-            with ticking("reading"):
+            with reading(args.input):
                 records = read_records(args.input, fmt=args.format, field=args.field)
                 texts = texts_of(records, field, args.input)
                 against = None

@@ -21,6 +21,7 @@ from .common import (
     common_options,
     output_path,
     positive_int,
+    reading,
     show_progress,
 )
 
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _encode(args: argparse.Namespace, tmp: Path) -> tuple[int, tuple[int, ...], np.dtype, float]:
-    with ticking("reading"):
+    with reading(args.input):
         texts = read_texts(args.input, fmt=args.format, field=args.field)
     enc = load(args.model, dim=args.dim)
     t0 = time.perf_counter()

@@ -21,6 +21,7 @@ from .common import (
     check_target,
     common_options,
     positive_int,
+    reading,
     show_progress,
 )
 
@@ -148,7 +149,7 @@ def run_build(args: argparse.Namespace) -> int:
     if (args.alpha is not None or args.fusion is not None) and not args.lexical:
         raise InvalidArgumentError("--alpha and --fusion apply with --lexical only")
     t0 = time.perf_counter()
-    with ticking("reading"):
+    with reading(args.input):
         texts, ids, meta, skipped = _documents(args)
     enc = load(args.model, dim=args.dim)
     hybrid: dict[str, Any] = {"lexical": args.lexical}
