@@ -64,6 +64,7 @@ KINDS = {
     "index": "sememe index",
     "classifier": "sememe classifier",
     "dedupe-state": "sememe Deduplicator state",
+    "model-export": "sememe Model2Vec/sentence-transformers export",
 }
 
 

@@ -144,7 +144,6 @@ class Encoder:
         table built for another tokenizer is ignored with a warning.
     """
 
-
     def __init__(
         self,
         tokenizer: Tokenizer,
@@ -840,18 +839,36 @@ class Encoder:
             word_table=self._word_table,
         )
 
-    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
-        """Write the model as a folder that :func:`sememe.load` reads back bit-exactly."""
-        from .persistence import save_model
+    def save(
+        self,
+        path: str | Path,
+        *,
+        format: str = "sememe",
+        quantize_to: str | None = None,
+        vocabulary_quantization: int | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        """Write the model as a folder; returns its path.
 
-        return save_model(
-            Path(path),
-            tokenizer_json=self._tokenizer_json,
-            embeddings=self._embeddings,
-            weights=self._weights,
-            mapping=self._mapping,
-            config=self.config,
-            fingerprint=self.fingerprint,
+        ``format="sememe"`` (default) writes a folder that :func:`sememe.load` reads back
+        bit-exactly. ``"model2vec"`` writes one that ``model2vec.StaticModel.from_pretrained``
+        loads, ``"sentence-transformers"`` one that ``SentenceTransformer`` loads, both
+        giving this encoder's vectors (same token limit, normalisation and ``dim``); a
+        setting a format cannot express raises :class:`~sememe.errors.InvalidArgumentError`
+        instead (see :mod:`sememe._export`). ``quantize_to`` (``"float16"``, ``"int8"``,
+        ``"float32"``) and ``vocabulary_quantization`` (rows to keep) store a smaller table,
+        as :func:`sememe.quantization.quantize` does; without them an int8-loaded encoder is
+        stored as int8 again. Saves are atomic; ``overwrite=True`` replaces only a folder of
+        the same kind.
+        """
+        from ._export import save_as
+
+        return save_as(
+            self,
+            path,
+            format=format,
+            quantize_to=quantize_to,
+            vocabulary_quantization=vocabulary_quantization,
             overwrite=overwrite,
         )
 
@@ -1017,7 +1034,6 @@ class Encoder:
             return None
         return table if self._split_mode is not None else None
 
-
     def _encode_batch(self, batch: list[str], table: np.ndarray, normalize: bool) -> np.ndarray:
         """Vectors for one batch: through the word memo where exact, else whole-text tokenizing."""
         if self._split is None:
@@ -1074,7 +1090,6 @@ class Encoder:
         if self._word_table is not None:
             cache.seed(self._word_table.load(ModelFormatError))
         return cache
-
 
     def _pool(self, ids: list[Any], table: np.ndarray, normalize: bool) -> np.ndarray:
         n = len(ids)

@@ -9,11 +9,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import _folder
+from ._export import verify_export
 from ._validate import check_choice, check_positive_int
 from .encoder import Encoder
 from .errors import InvalidArgumentError, InvalidTypeError, ModelFormatError, ModelNotFoundError
-from .foreign import load_model2vec, load_sentence_transformers, load_wordllama, wordllama_files
-from .persistence import TABLE_FILE, is_sememe_folder, read_model, read_tensors
+from .foreign import (
+    load_model2vec,
+    load_sentence_transformers,
+    load_wordllama,
+    static_module_dir,
+    tensor_names,
+    wordllama_files,
+    wordllama_tokenizer,
+)
+from .persistence import TABLE_FILE, is_sememe_folder, read_model
+from .quantization import QuantizeTo, check_dtype, quantize
 
 #: Name of the model that ships inside the package.
 DEFAULT_MODEL = "sememe-base"
@@ -87,6 +97,14 @@ def default_model_path() -> Path:
 
 
 def _detect(path: Path) -> str:
+    """The format of ``path`` from the files the libraries write, never from its name.
+
+    A ``modules.json`` alone does not mean sentence-transformers: Model2Vec's
+    ``save_pretrained`` writes one too (pointing at its own folder). The tensors of the
+    StaticEmbedding module's ``model.safetensors`` decide: ``embeddings`` is Model2Vec
+    (with its ``config.json``, so Model2Vec's rules apply), ``embedding.weight``
+    sentence-transformers.
+    """
     if path.is_file() and path.suffix == ".safetensors":
         return "wordllama"
     if not path.is_dir():
@@ -96,14 +114,22 @@ def _detect(path: Path) -> str:
         )
     if is_sememe_folder(path):
         return "sememe"
-    if (path / "modules.json").is_file() or (path / "0_StaticEmbedding").is_dir():
-        return "sentence-transformers"
-    if (path / TABLE_FILE).is_file():
-        tensors = read_tensors(path / TABLE_FILE)
-        if "embeddings" in tensors:
+    module_dir, _ = static_module_dir(path)
+    table = module_dir / TABLE_FILE
+    if table.is_file():
+        names = tensor_names(table)
+        if "embeddings" in names and (module_dir / "config.json").is_file():
             return "model2vec"
-        if "embedding.weight" in tensors:
+        if "embeddings" in names and module_dir == path:
+            return "model2vec"
+        if "embedding.weight" in names or "embeddings" in names:
             return "sentence-transformers"
+        raise ModelFormatError(
+            f"{table}: neither Model2Vec's 'embeddings' nor sentence-transformers' "
+            f"'embedding.weight' tensor (found {sorted(names)})"
+        )
+    if (path / "modules.json").is_file():
+        raise ModelFormatError(f"{table}: file is missing")
     raise ModelFormatError(
         f"{path}: not a model folder sememe knows (expected sememe, Model2Vec or "
         "sentence-transformers StaticEmbedding files)"
@@ -127,24 +153,17 @@ def load_path(
     if fmt == "sememe":
         enc = load_model(path, dim=dim)
         return enc if max_tokens is None else enc.with_options(max_tokens=max_tokens)
+    if fmt in ("model2vec", "sentence-transformers"):
+        verify_export(path)
     if fmt == "model2vec":
+        if not (path / TABLE_FILE).is_file():  # a modules.json layout: the module's folder
+            path = static_module_dir(path)[0]
         return load_model2vec(path, dim=dim, max_tokens=max_tokens)
     if fmt == "sentence-transformers":
-        if (
-            path.is_dir()
-            and not (path / "modules.json").is_file()
-            and (path / "0_StaticEmbedding").is_dir()
-        ):
-            path = path / "0_StaticEmbedding"
         return load_sentence_transformers(path, dim=dim, max_tokens=max_tokens)
     if fmt == "wordllama":
         if tokenizer is None:
-            siblings = sorted(path.parent.glob("*tokenizer*.json"))
-            if len(siblings) != 1:
-                raise ModelFormatError(
-                    f"{path}: WordLlama weights need their tokenizer file; pass tokenizer=PATH"
-                )
-            tokenizer = siblings[0]
+            tokenizer = wordllama_tokenizer(path)
         return load_wordllama(path, tokenizer, dim=dim, max_tokens=max_tokens)
     raise AssertionError(f"unhandled format {fmt!r}")  # pragma: no cover - FORMATS checked
 
@@ -157,6 +176,8 @@ def load(
     normalize: bool | None = None,
     format: Format = "auto",
     tokenizer: str | Path | None = None,
+    quantize_to: QuantizeTo | None = None,
+    vocabulary_quantization: int | None = None,
 ) -> Encoder:
     """Load an encoder.
 
@@ -176,7 +197,11 @@ def load(
     format:
         Skip format detection for a path.
     tokenizer:
-        Tokenizer file for a WordLlama ``.safetensors`` path.
+        Tokenizer file for a WordLlama ``.safetensors`` path (found without it for
+        WordLlama's own layout, see :func:`sememe.foreign.wordllama_tokenizer`).
+    quantize_to, vocabulary_quantization:
+        Quantize as Model2Vec's ``from_pretrained`` does: ``"float16"`` / ``"int8"``
+        tables, k-means over the rows (see :func:`sememe.quantization.quantize`).
 
     Notes
     -----
@@ -185,6 +210,7 @@ def load(
     """
     check_choice(format, "format", FORMATS)
     _check_sizes(dim, max_tokens)
+    check_dtype(quantize_to)
     if normalize is not None and not isinstance(normalize, bool):
         raise InvalidTypeError(
             f"normalize must be a bool or None, got {normalize!r} ({type(normalize).__name__})"
@@ -203,6 +229,10 @@ def load(
         raise InvalidTypeError(f"model must be None, a name or a path, got {type(model).__name__}")
     if dim is not None or max_tokens is not None or normalize is not None:
         enc = enc.with_options(dim=dim, max_tokens=max_tokens, normalize=normalize)
+    if quantize_to is not None or vocabulary_quantization is not None:
+        enc = quantize(
+            enc, quantize_to=quantize_to, vocabulary_quantization=vocabulary_quantization
+        )
     return enc
 
 

@@ -5,8 +5,9 @@ A model is a folder of three plain files:
 ``tokenizer.json``
     A Hugging Face ``tokenizers`` tokenizer.
 ``model.safetensors``
-    ``embeddings`` (rows x dim, float16 or float32), optional ``weights``
-    (one per token id) and optional ``mapping`` (token id -> row).
+    ``embeddings`` (rows x dim, float32, float16, or int8 with a one-element ``scale``:
+    the table is ``embeddings x scale``), optional ``weights`` (one per token id) and
+    optional ``mapping`` (token id -> row).
 ``word_tokens.safetensors`` (optional)
     A :class:`~sememe._wordcache.WordTable`: frequent words with their token ids, built
     with the model (``scripts/build_word_table.py``) so that new text mostly needs no
@@ -46,7 +47,7 @@ from tokenizers import Tokenizer
 from . import _folder
 from ._wordcache import WordTable
 from .config import ModelConfig
-from .errors import ModelFormatError
+from .errors import InvalidArgumentError, ModelFormatError
 
 CONFIG_FILE = "config.json"
 TABLE_FILE = "model.safetensors"
@@ -147,12 +148,12 @@ def read_model(path: Path, *, verify: bool = True) -> ModelParts:
         raise ModelFormatError(
             f"{path / TABLE_FILE}: missing tensor 'embeddings' (found {sorted(tensors)})"
         )
-    extra = sorted(set(tensors) - {"embeddings", "weights", "mapping"})
+    extra = sorted(set(tensors) - {"embeddings", "weights", "mapping", "scale"})
     if extra:
         raise ModelFormatError(f"{path / TABLE_FILE}: unexpected tensors {extra}")
     return ModelParts(
         tokenizer,
-        tensors["embeddings"],
+        _float_table(tensors, path / TABLE_FILE),
         weights=tensors.get("weights"),
         mapping=tensors.get("mapping"),
         config=config,
@@ -169,6 +170,23 @@ def _word_table(path: Path, config: ModelConfig) -> WordTable | None:
     return WordTable.open(table, config.vocab_size, ModelFormatError)
 
 
+def _float_table(tensors: dict[str, np.ndarray], path: Path) -> np.ndarray:
+    """The stored table as the encoder pools it: float as stored, int8 times its ``scale``."""
+    table, scale = tensors["embeddings"], tensors.get("scale")
+    if table.dtype == np.int8:
+        if scale is None or scale.shape != (1,) or not np.isfinite(scale).all() or scale[0] <= 0:
+            found = "none" if scale is None else f"{scale.dtype} {scale.shape}"
+            raise ModelFormatError(
+                f"{path}: an int8 table needs a 'scale' tensor of one positive number (found {found})"
+            )
+        return table.astype(np.float32) * scale.astype(np.float32)[0]
+    if scale is not None:
+        raise ModelFormatError(
+            f"{path}: a 'scale' tensor belongs to int8 tables, not {table.dtype}"
+        )
+    return table
+
+
 def save_model(
     path: Path,
     *,
@@ -179,6 +197,7 @@ def save_model(
     config: ModelConfig,
     fingerprint: str,
     overwrite: bool = False,
+    scale: float | None = None,
     word_table: WordTable | None = None,
 ) -> Path:
     """Write a model's parts to the folder ``path`` atomically, with a checksummed manifest.
@@ -192,9 +211,16 @@ def save_model(
     existing ``path`` is replaced only with ``overwrite=True`` and only if it is a
     sememe model folder; anything else (a folder of other files, an index, a classifier)
     raises :class:`~sememe.errors.FolderExistsError` and is left untouched.
+
+    An int8 ``embeddings`` table is stored with its ``scale`` (required then, refused
+    otherwise); :func:`read_model` gives back ``embeddings x scale`` as float32.
     ``word_table`` (the encoder's, built for this tokenizer) is copied in as
     :data:`WORD_TABLE_FILE` and checksummed with the rest.
     """
+    if (np.asarray(embeddings).dtype == np.int8) != (scale is not None):
+        raise InvalidArgumentError(
+            "save_model: an int8 table needs scale=, and only an int8 table takes one"
+        )
     path = _folder.prepare_target(path, "model", overwrite=overwrite)
     with _folder.atomic_folder(path) as tmp:
         tensors = {"embeddings": np.ascontiguousarray(embeddings)}
@@ -202,6 +228,8 @@ def save_model(
             tensors["weights"] = np.ascontiguousarray(weights)
         if mapping is not None:
             tensors["mapping"] = np.ascontiguousarray(mapping)
+        if scale is not None:
+            tensors["scale"] = np.array([scale], np.float32)
         save_file(tensors, str(tmp / TABLE_FILE), metadata={"format": "sememe"})
         (tmp / TOKENIZER_FILE).write_text(tokenizer_json, encoding="utf-8")
         if word_table is not None:
