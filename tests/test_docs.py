@@ -5,7 +5,8 @@ The convention (docs/contributing-docs.md states it for writers):
 - ```python blocks of a page run in order in one namespace, in a temporary working directory
   holding a copy of ``examples/data`` (so ``examples/data/sample.txt`` works as in the repo).
   A top-level expression whose last line ends in ``# -> <repr>`` must have that repr (doctest's
-  ELLIPSIS and NORMALIZE_WHITESPACE rules, so ``...`` matches anything).
+  ELLIPSIS and NORMALIZE_WHITESPACE rules, so ``...`` matches anything); a remark may follow
+  after two spaces: ``x  # -> 3  # why``.
 - ```pycon blocks are doctests in the same namespace.
 - ```bash blocks run as ``bash -e -o pipefail`` scripts in the same directory; ```console blocks
   run each ``$ command`` and compare what it prints (stdout and stderr) with the lines shown under
@@ -364,3 +365,43 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-4000:]
     assert (tmp_path / "site" / "reference" / "index.html").exists()
     assert (tmp_path / "site" / "getting-started" / "index.html").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Benchmark figures: copied from benchmarks/results, never typed in
+
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def benchmark_rows() -> list[tuple[int, dict[str, str]]]:
+    """Rows of docs/benchmarks.md's tables that name a ``source`` results file."""
+    rows: list[tuple[int, dict[str, str]]] = []
+    header: list[str] | None = None
+    page = DOCS / "benchmarks.md"
+    for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.startswith("|"):
+            header = None
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if header is None:
+            header = cells
+        elif not set(line) <= set("|-: ") and "source" in header:
+            rows.append((number, dict(zip(header, cells, strict=True))))
+    return rows
+
+
+@pytest.mark.parametrize("row", benchmark_rows(), ids=lambda r: f"benchmarks.md:{r[0]}")
+def test_benchmark_figures_come_from_results(row: tuple[int, dict[str, str]]) -> None:
+    _, cells = row
+    source = ROOT / "benchmarks" / "results" / cells["source"].strip("`")
+    assert source.is_file(), f"{source} does not exist"
+    text = source.read_text(encoding="utf-8")
+    descriptive = {"what", "set", "source", "command"}
+    figures = [n for k, v in cells.items() if k not in descriptive for n in NUMBER.findall(v)]
+    assert figures, "a row without figures"
+    missing = [n for n in figures if n not in text]
+    assert not missing, f"{missing} not in {source.relative_to(ROOT)}"
+
+
+def test_benchmark_rows_are_found() -> None:
+    assert len(benchmark_rows()) >= 10
