@@ -212,3 +212,7 @@ def apply_steps(index: Index, steps: list[tuple[bool, int, int]]) -> dict[int, s
             for i in gone:
                 del model[i]
     return model
+
+
+# The session-scoped local Spark session of tests/test_spark.py (skips without Java).
+from spark_fixture import spark  # noqa: E402, F401

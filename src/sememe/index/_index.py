@@ -225,6 +225,54 @@ class Index:
         return cls(encoder, **options).add(texts, ids, metadata, vectors=vectors)
 
     @classmethod
+    def from_vectors(
+        cls,
+        texts: Iterable[str],
+        vectors: np.ndarray,
+        ids: Iterable[DocId] | None = None,
+        metadata: Iterable[Mapping[str, Any] | None] | None = None,
+        *,
+        encoder: Encoder | None = None,
+        **options: Any,
+    ) -> Index:
+        """Build an index from texts and their stored float vectors, encoding nothing.
+
+        ``vectors`` are ``encoder.encode(texts)`` computed elsewhere (by
+        :func:`sememe.spark.encode`, say); they are normalised, not compared with the texts.
+        ``options`` are those of :class:`Index`.
+        """
+        return cls(encoder, **options).add(texts, ids, metadata, vectors=vectors)
+
+    @classmethod
+    def from_parquet(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        text: str = "text",
+        vector: str = "embedding",
+        id: str | None = None,
+        metadata: Iterable[str] | None = None,
+        encoder: Encoder | None = None,
+        batch_rows: int = 65_536,
+        **options: Any,
+    ) -> Index:
+        """Build an index from a Parquet file or folder (a Spark ``write.parquet`` output).
+
+        ``text`` and ``vector`` (``list<float>``, the encoder's ``dim`` per row) name the
+        columns; ``id`` a str or int id column (default: consecutive integers); ``metadata``
+        columns stored as each document's metadata. Read in batches of ``batch_rows``, so
+        memory is the index plus one batch. Needs pyarrow (the ``spark`` extra).
+        """
+        from ._parquet import read_batches
+
+        index = cls(encoder, **options)
+        for texts, vectors, ids, meta in read_batches(
+            path, text, vector, id, metadata, index.dim, batch_rows
+        ):
+            index.add(texts, ids, meta, vectors=vectors)
+        return index
+
+    @classmethod
     def from_documents(
         cls,
         documents: Iterable[str],

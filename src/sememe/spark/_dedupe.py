@@ -419,7 +419,8 @@ def dedupe(
     )
     sizes = home.join(asked, "_c", "full_outer").fillna(0).collect()
     blocks = {int(r["_c"]): max(1, math.ceil(max(r["count"], r["qcount"]) / block)) for r in sizes}
-    nb_map = F.create_map(*[x for c, nb in blocks.items() for x in (F.lit(c), F.lit(nb))])
+    pairs_of_map = [x for c, nb in blocks.items() for x in (F.lit(c), F.lit(nb))]
+    nb_map = F.create_map(*pairs_of_map).cast("map<int,int>")  # typed even when empty
     # a row per (cell, query block, stored block) it belongs to
     pc = probed.select(
         "_node", "_ref", "_v", F.posexplode("_cells").alias("_rank", "_c")
