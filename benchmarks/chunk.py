@@ -1,6 +1,11 @@
-"""Chunking: segmentation quality on Choi and throughput on a 1 MB document, against peers.
+"""Chunking: throughput on documents never seen, on a 1 MB document, and quality on Choi.
 
-One process, the same inputs for everyone:
+- **Cold stream** (reported first): a fresh Python process per run chunks a stream of
+  Wikipedia articles one at a time (``--docs``, default 400: articles 60,000 on of
+  ``../shared/corpus/documents/wikipedia_articles.jsonl.gz``, which the model's word
+  table was not counted on, see ``scripts/build_word_table.py``). Loading the library and
+  model and the chunker's one-time set-up (chunking a one-line text) are timed apart;
+  MB/s is over the stream. Runs of every contender are interleaved; medians reported.
 
 - **Quality**: Pk and WindowDiff (lower is better) on ``../shared/eval/choi``
   (sets 1-3, 700 documents of 10 concatenated Brown-corpus segments), each document
@@ -13,6 +18,7 @@ One process, the same inputs for everyone:
   how many non-whitespace characters of the source each chunker's output lost.
 
     python benchmarks/chunk.py                  # everything (a few minutes)
+    python benchmarks/chunk.py --max-tokens 256 --skip-quality --repeats 3   # throughput only
     python benchmarks/chunk.py --quick          # 1 in 10 Choi documents, 2 repeats
     python benchmarks/chunk.py --max-tokens 256
 
@@ -25,7 +31,9 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +46,17 @@ from sememe.chunking import SemanticChunker, TokenChunker, pk, windowdiff
 from sememe.chunking.metrics import boundaries_to_lengths
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+ARTICLES = SHARED / "corpus" / "documents" / "wikipedia_articles.jsonl.gz"
+#: First article of the measured stream: the word table counts only the ones before.
+FIRST_ARTICLE = 60_000
+#: Contenders of the cold stream, each in its own fresh process.
+STREAM = (
+    "sememe SemanticChunker",
+    "sememe SemanticChunker, no word table",
+    "WordLlama split",
+    "Chonkie SemanticChunker (sememe vectors)",
+    "tokenizer alone",
+)
 CHOI = SHARED / "eval" / "choi" / "choi_sets1-3.jsonl"
 DOC = SHARED / "bench" / "doc_1mb.txt.gz"
 
@@ -105,6 +124,105 @@ def chonkie_fn(enc: sememe.Encoder, max_tokens: int) -> ChunkFn | None:
     chunker = ChonkieSemantic(embedding_model=SememeEmbeddings(enc), chunk_size=max_tokens)
     log(f"chonkie {chonkie.__version__}: SemanticChunker with sememe's encoder")
     return lambda t: [c.text for c in chunker.chunk(t)]
+
+
+# --------------------------------------------------------------------------- cold stream
+
+
+def articles(n: int, first: int = FIRST_ARTICLE) -> list[str]:
+    """``n`` whole articles from ``first`` on: title, headings and paragraphs, blank-line
+    separated (as a document reaches a chunker)."""
+    out: list[str] = []
+    with gzip.open(ARTICLES, "rt", encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if i < first:
+                continue
+            if len(out) == n:
+                break
+            article = json.loads(line)
+            parts = [article["title"]]
+            for section in article["sections"]:
+                if section["heading"]:
+                    parts.append(section["heading"])
+                parts.extend(section["paragraphs"])
+            out.append("\n\n".join(parts))
+    return out
+
+
+def stream_fn(name: str, max_tokens: int) -> ChunkFn:
+    """Contender ``name`` of the cold stream, loaded (not yet set up)."""
+    enc = sememe.load()
+    if name.startswith("sememe"):
+        if name.endswith("no word table"):
+            a = enc.arrays
+            enc = sememe.Encoder(
+                enc.tokenizer, a.embeddings, weights=a.weights, mapping=a.mapping, config=enc.config
+            )
+        chunker = SemanticChunker(enc, max_tokens=max_tokens)
+        return lambda t: [c.text for c in chunker.chunk(t)]
+    if name == "tokenizer alone":
+        tok = enc.tokenizer
+        tok.no_truncation()
+        tok.no_padding()
+        return lambda t: tok.encode_batch_fast([t], add_special_tokens=False)
+    # WordLlama sizes chunks in characters: about 4 per token on this text.
+    fn = wordllama_fn(4.0, max_tokens) if name == "WordLlama split" else chonkie_fn(enc, max_tokens)
+    if fn is None:
+        raise SystemExit(f"{name} unavailable")
+    return fn
+
+
+def stream_child(name: str, n_docs: int, max_tokens: int) -> None:
+    """One cold run in this fresh process; prints ``{"load", "setup", "seconds"}``."""
+    t0 = time.perf_counter()
+    fn = stream_fn(name, max_tokens)
+    docs = articles(n_docs)
+    t1 = time.perf_counter()
+    fn("One line of set-up text.")
+    t2 = time.perf_counter()
+    for doc in docs:
+        fn(doc)
+    t3 = time.perf_counter()
+    print(json.dumps({"load": t1 - t0, "setup": t2 - t1, "seconds": t3 - t2}))
+
+
+def stream_table(args: argparse.Namespace) -> None:
+    """Fresh-process runs of every stream contender, interleaved; prints the cold table."""
+    docs = articles(args.docs)
+    mb = sum(len(d.encode("utf-8")) for d in docs) / 1e6
+    env = dict(os.environ)
+    env["TOKENIZERS_PARALLELISM"] = "true"  # as a user's process has it
+    got: dict[str, list[dict]] = {n: [] for n in STREAM}
+    for _ in range(args.repeats):
+        for name in STREAM:
+            cmd = [sys.executable, __file__, "--stream-child", name]
+            cmd += ["--docs", str(args.docs), "--max-tokens", str(args.max_tokens)]
+            done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            if done.returncode:
+                log(f"  {name}: failed\n{done.stderr[-1500:]}")
+                continue
+            run = json.loads(done.stdout.strip().splitlines()[-1])
+            got[name].append(run)
+            log(f"  stream {name}: {run['seconds']:.2f}s (setup {run['setup']:.2f}s)")
+    print(
+        f"### Cold: a stream of {len(docs)} Wikipedia articles never seen ({mb:.2f} MB, "
+        f"articles {FIRST_ARTICLE:,} on), a fresh process per run, median of "
+        f"{args.repeats} interleaved runs\n"
+    )
+    print("| chunker | stream s | MB/s | one-time set-up s | load s |")
+    print("|---|---:|---:|---:|---:|")
+    for name, runs in got.items():
+        if not runs:
+            continue
+        t = statistics.median(r["seconds"] for r in runs)
+        setup = statistics.median(r["setup"] for r in runs)
+        load = statistics.median(r["load"] for r in runs)
+        print(f"| {name} | {t:.2f} | {mb / t:.2f} | {setup:.2f} | {load:.2f} |")
+    print(
+        "\nSet-up: the first call (a one-line text), e.g. sememe's sentence splitter and "
+        "tokenizer probes; load: importing the library and reading the model and the "
+        "articles. WordLlama sizes chunks in characters (4 per token here).\n"
+    )
 
 
 # --------------------------------------------------------------------------- measuring
@@ -184,7 +302,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="--every 10 --repeats 2")
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--skip-stream", action="store_true")
+    ap.add_argument("--docs", type=int, default=400, help="articles in the cold stream")
+    ap.add_argument("--stream-child", choices=STREAM, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.stream_child:
+        stream_child(args.stream_child, args.docs, args.max_tokens)
+        return
     if args.quick:
         args.every, args.repeats = 10, 2
     if not SHARED.is_dir():
@@ -208,6 +332,8 @@ def main(argv: list[str] | None = None) -> None:
         "Timings were taken on a 2-core machine shared with other jobs (under contention); "
         "compare ratios within a run rather than absolute figures.\n"
     )
+    if not args.skip_stream and ARTICLES.is_file():
+        stream_table(args)
     if not args.skip_speed:
         # A fresh encoder object has no shared chunking state: time its one-time setup
         # (tokenizer copy and probes) apart from the first chunking with an empty memo.
@@ -224,7 +350,9 @@ def main(argv: list[str] | None = None) -> None:
         res = throughput(fns, doc, args.repeats)
         mb = len(doc.encode("utf-8")) / 1e6
         base = res["sememe SemanticChunker"]["median"]
-        print(f"### Throughput: doc_1mb ({mb:.2f} MB, {len(doc):,} characters)\n")
+        print(
+            f"### Throughput (warm rows labelled): doc_1mb ({mb:.2f} MB, {len(doc):,} characters)\n"
+        )
         print(
             "| chunker | median s | MB/s | vs sememe | chunks | non-space chars lost "
             "| whitespace chars in no chunk | offsets |"

@@ -459,6 +459,40 @@ def test_punkt_fast_path_equals_nltk_on_corpora():
         assert splitter.spans(text) == list(splitter.reference.span_tokenize(text))
 
 
+def test_punkt_patterns_are_the_installed_nltks():
+    """The splitter's written-out patterns are the ones NLTK builds (no NLTK import needed)."""
+    from nltk.tokenize.punkt import PunktLanguageVars
+
+    from sememe.chunking import sentences
+
+    def same_order(pattern: str) -> str:
+        # NLTK joins "?" and "!" from a set: their order follows the process's hash seed.
+        return pattern.replace("!\\?", "\\?!")
+
+    lang = PunktLanguageVars()
+    for ours, theirs in (
+        (sentences._NLTK_PERIOD_CONTEXT, lang.period_context_re()),
+        (sentences._NLTK_REALIGN, lang.re_boundary_realignment),
+        (sentences._NLTK_WORD_TOKENIZER, lang._word_tokenizer_re()),
+    ):
+        assert (same_order(ours[0]), ours[1]) == (same_order(theirs.pattern), theirs.flags)
+
+
+def test_chunking_does_not_import_nltk():
+    """NLTK's package import (about a second) is no part of a chunker's set-up."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sememe\n"
+        "from sememe.chunking import SemanticChunker\n"
+        "SemanticChunker(sememe.load(), max_tokens=64).chunk('Dr. Smith went home. It was late.')\n"
+        "print('nltk' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_bundled_punkt_parameters_load_without_nltk_data(monkeypatch):
     import nltk
 

@@ -25,6 +25,7 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,20 @@ except ImportError:  # pragma: no cover - regex is a dependency of nltk
     _regex = re  # type: ignore[assignment]
 
 PUNKT_DIR = Path(__file__).resolve().parent / "punkt_english"
+
+# Punkt's three patterns as NLTK 3.10 builds them (``PunktLanguageVars.period_context_re()``,
+# ``.re_boundary_realignment``, ``._word_tokenizer_re()``: pattern, flags). Written out so
+# that splitting never imports NLTK, whose package import takes about a second (the
+# chunkers' one-time set-up); tests/test_chunking.py checks them against the installed NLTK.
+_NLTK_PERIOD_CONTEXT = (
+    "\n        [\\.\\?!]             # a potential sentence ending\n        (?=(?P<after_tok>\n            (?:[)\\\";}\\]\\*:@\\'\\({\\[\\u2018\\u2019\\u201c\\u201d\\xab\\xbb\\?!])              # either other punctuation\n            |\n            \\s+(?P<next_tok>\\S+)     # or whitespace and some other token\n        ))",
+    8288,
+)
+_NLTK_REALIGN = ("[\"\\')\\]}\\u2018\\u2019\\u201c\\u201d\\xab\\xbb]+?(?:\\s+|(?=--)|$)", 8232)
+_NLTK_WORD_TOKENIZER = (
+    "(\n        (?:\\-{2,}|\\.{2,}|(?:\\.\\s){2,}\\.)\n        |\n        (?=[^\\(\\\"\\`{\\[:;&\\#\\*@\\)}\\]\\-,])\\S+?  # Accept word characters until end is found\n        (?= # Sequences marking a word's end\n            \\s|                                 # White-space\n            $|                                  # End-of-string\n            (?:[)\\\";}\\]\\*:@\\'\\({\\[\\u2018\\u2019\\u201c\\u201d\\xab\\xbb\\?!])|(?:\\-{2,}|\\.{2,}|(?:\\.\\s){2,}\\.)|          # Punctuation\n            ,(?=$|\\s|(?:[)\\\";}\\]\\*:@\\'\\({\\[\\u2018\\u2019\\u201c\\u201d\\xab\\xbb\\?!])|(?:\\-{2,}|\\.{2,}|(?:\\.\\s){2,}\\.)) # Comma if at end of word\n        )\n        |\n        \\S\n    )",
+    8288,
+)
 
 # Kinds of boundary before a unit (what separates it from the unit before it).
 SENTENCE = 0  #: a sentence end inside a paragraph
@@ -53,15 +68,31 @@ KIND_NAMES = {
 _ASCII_WHITESPACE = " \t\n\r\x0b\x0c"  # what Punkt's previous-word search treats as spaces
 
 
-def read_punkt_parameters(folder: Path | str = PUNKT_DIR):
+class PunktParams:
+    """Punkt's parameters, with the attributes of ``nltk.tokenize.punkt.PunktParameters``
+    (so either kind works with :class:`PunktSplitter` and with NLTK's tokenizer)."""
+
+    def __init__(self) -> None:
+        from collections import defaultdict
+
+        #: Known abbreviations (lower case, without the final period).
+        self.abbrev_types: set[str] = set()
+        #: Word pairs around a period that is not a sentence end.
+        self.collocations: set[tuple[str, ...]] = set()
+        #: Words that often start a sentence.
+        self.sent_starters: set[str] = set()
+        #: Orthographic-context flags of each word type.
+        self.ortho_context: dict[str, int] = defaultdict(int)
+
+
+def read_punkt_parameters(folder: Path | str = PUNKT_DIR) -> PunktParams:
     """Punkt parameters from a ``punkt_tab`` language folder (four plain-text files).
 
     Reads the files the way NLTK's ``load_punkt_params`` does, without going through
-    ``nltk.data`` (which searches data paths and may suggest downloads).
+    ``nltk.data`` (which searches data paths and may suggest downloads) and without
+    importing NLTK.
     """
     from collections import defaultdict
-
-    from nltk.tokenize.punkt import PunktParameters
 
     folder = Path(folder)
 
@@ -75,7 +106,7 @@ def read_punkt_parameters(folder: Path | str = PUNKT_DIR):
         with open(path, encoding="utf-8") as f:
             return [line[:-1] if line.endswith("\n") else line for line in f]
 
-    params = PunktParameters()
+    params = PunktParams()
     params.abbrev_types = set(lines("abbrev_types.txt"))
     params.sent_starters = set(lines("sent_starters.txt"))
     params.collocations = {tuple(line.split("\t")) for line in lines("collocations.tab")}
@@ -133,30 +164,19 @@ class PunktSplitter:
     """
 
     def __init__(self, params=None) -> None:
-        from nltk.tokenize.punkt import PunktLanguageVars, PunktSentenceTokenizer
-
         self.params = read_punkt_parameters() if params is None else params
-        #: NLTK's tokenizer with the same parameters: the reference the tests compare with.
-        self.reference = PunktSentenceTokenizer(self.params)
-        lang = PunktLanguageVars()
-        period = lang.period_context_re()
-        realign = lang.re_boundary_realignment
-        # The two patterns that scan whole texts run on the standard `re` engine, which
-        # is several times faster here. NLTK compiles them with `regex`, whose \s differs
-        # from re's only in excluding U+001C..U+001F; spell that out so both agree.
-        same_space = period.search(".\x1cx") is not None
-        self._period_re = re.compile(_as_re(period.pattern, same_space), period.flags & _RE_FLAGS)
-        self._realign_re = re.compile(
-            _as_re(realign.pattern, same_space), realign.flags & _RE_FLAGS
-        )
+        self._reference = None
+        period, period_flags = _NLTK_PERIOD_CONTEXT
+        realign, realign_flags = _NLTK_REALIGN
+        word, word_flags = _NLTK_WORD_TOKENIZER
+        # The patterns run on the standard `re` engine, which is several times faster
+        # here. NLTK compiles them with `regex`, whose \s differs from re's only in
+        # excluding U+001C..U+001F; spell that out so both agree.
+        same_space = _regex.compile(period, period_flags).search(".\x1cx") is not None
+        self._period_re = re.compile(_as_re(period, same_space), period_flags & _RE_FLAGS)
+        self._realign_re = re.compile(_as_re(realign, same_space), realign_flags & _RE_FLAGS)
         self._same_space = same_space
-        try:  # the compiled word pattern (NLTK's public word_tokenize is slower)
-            word_re = lang._word_tokenizer_re()
-            self._word_tokenize = re.compile(
-                _as_re(word_re.pattern, same_space), word_re.flags & _RE_FLAGS
-            ).findall
-        except AttributeError:  # pragma: no cover - other NLTK versions
-            self._word_tokenize = lang.word_tokenize
+        self._word_tokenize = re.compile(_as_re(word, same_space), word_flags & _RE_FLAGS).findall
         self._numeric = _regex.compile(r"^-?[\.,]?\d[\d,\.-]*\.?$")
         self._ellipsis = re.compile(r"\.\.+$")
         self._initial = _regex.compile(r"[^\W\d]\.$")
@@ -170,6 +190,16 @@ class PunktSplitter:
         self._dot_token_breaks = not any(c[0] == "." for c in self._colloc)
         # Words before a full stop that need Punkt's full decision.
         self._special = self._abbrev | {c[0] for c in self._colloc}
+
+    @property
+    def reference(self) -> Any:
+        """NLTK's ``PunktSentenceTokenizer`` with the same parameters: what the splitter
+        reproduces (the tests compare with it). Built, and NLTK imported, on first use."""
+        if self._reference is None:
+            from nltk.tokenize.punkt import PunktSentenceTokenizer
+
+            self._reference = PunktSentenceTokenizer(self.params)
+        return self._reference
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """``(start, end)`` of each sentence of ``text``, as NLTK's Punkt gives them."""
