@@ -31,4 +31,6 @@ python -m sememe.training contrastive "${COMMON[@]}" --init merged --out contras
 python -m sememe.training rotate "${COMMON[@]}" --init contrastive --out rotated
 # 6. install as sememe-base and score it
 python scripts/build_default_model.py --trained "$WORK/rotated"
+# 7. the word table new text is tokenized from (words of corpus text the benchmarks never measure)
+python scripts/build_word_table.py
 python benchmarks/quality.py --models sememe,sememe:binary,wordllama,model2vec-minilm,minilm
