@@ -405,3 +405,23 @@ def test_benchmark_figures_come_from_results(row: tuple[int, dict[str, str]]) ->
 
 def test_benchmark_rows_are_found() -> None:
     assert len(benchmark_rows()) >= 10
+
+
+def test_pictures_are_current(tmp_path: Path) -> None:
+    """docs/images/ shows what the code gives now (rerun scripts/docs_images.py when not)."""
+    pytest.importorskip("matplotlib", reason="the pictures need matplotlib (the docs extra)")
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("docs_images", ROOT / "scripts/docs_images.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    now = {
+        "cluster_map": module.cluster_map(tmp_path / "c.png"),
+        "chunking_view": module.chunking_view(tmp_path / "v.png", tmp_path / "v.html"),
+    }
+    recorded = json.loads((DOCS / "images" / "images.json").read_text(encoding="utf-8"))
+    assert json.loads(json.dumps(now)) == recorded, "stale pictures: python scripts/docs_images.py"
+    for name in ("cluster_map.png", "chunking_view.png", "chunking_view.html"):
+        assert (DOCS / "images" / name).stat().st_size > 1000
