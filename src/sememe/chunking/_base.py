@@ -230,7 +230,7 @@ class ChunkerBase:
 
         Every word (and token) start begins at least one token, so only the last
         ``overlap_tokens + 1`` starts before a chunk can begin an extension that fits;
-        their counts come in two vectorised calls per chunk.
+        their extensions are counted in one vectorised call per chunk.
         """
         if len(chunks) < 2:
             return chunks
@@ -263,15 +263,15 @@ class ChunkerBase:
                 out.append(cur)
                 continue
             tail = strip_span(text, lo, s)[1]  # the extension ends at the last solid char
-            ok = counts(cands, tail) <= budget
-            totals = counts(cands, e)
-            ok &= totals <= self.max_tokens
-            hit = np.flatnonzero(ok)
-            if len(hit) == 0:
-                out.append(cur)
-                continue
-            new = int(cands[hit[0]])
-            out.append(Chunk(text[new:e], new, e, int(totals[hit[0]]), cur.index))
+            best = cur
+            # Extensions are short: count them all at once; whole chunks one at a time,
+            # from the longest fitting extension on (the first almost always fits).
+            for c in cands[counts(cands, tail) <= budget].tolist():
+                total = int(counts(np.array([c], np.int64), e)[0])
+                if total <= self.max_tokens:
+                    best = Chunk(text[c:e], c, e, total, cur.index)
+                    break
+            out.append(best)
         return out
 
     # ------------------------------------------------------------------ lazily built state

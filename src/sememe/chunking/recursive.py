@@ -194,30 +194,52 @@ class RecursiveChunker(ChunkerBase):
         """Greedy merge of consecutive pieces (each within the limit) into chunks that fit.
 
         Each chunk takes as many pieces as their counts allow (the sum of their tokens
-        beyond the special ones), then is counted exactly on its own text and shortened,
-        by pieces worth at least the excess, until it fits: the separators between
-        pieces may cost tokens of their own.
+        beyond the special ones). The chunks planned that way are counted exactly in one
+        call; the first one over the limit (the separators between pieces may cost
+        tokens of their own) is shortened, by pieces worth at least the excess, until it
+        fits, and the plan resumes after it.
         """
         if not spans:
             return []
         special = count.counter.n_special
         limit = self.max_tokens
+        m = len(spans)
         inner = np.maximum(np.asarray(counts, np.int64) - special, 0)
-        cum = np.concatenate(([0], np.cumsum(inner)))
+        # What joining two neighbours adds (the separator's own tokens, often a newline),
+        # from one count of every neighbouring pair: the plan then rarely overshoots.
+        gap = np.zeros(m, np.int64)
+        if m > 1:
+            pairs = count([(spans[k][0], spans[k + 1][1]) for k in range(m - 1)])
+            gap[1:] = np.maximum(pairs - special - inner[:-1] - inner[1:], 0)
+        cum = np.concatenate(([0], np.cumsum(inner + gap)))
+
+        def next_end(i: int) -> int:
+            # pieces i..j-1 cost cum[j] - cum[i] - gap[i] (no separator before the first)
+            room = cum[i] + gap[i] + (limit - special)
+            j = int(np.searchsorted(cum, room, side="right")) - 1
+            return min(max(j, i + 1), m)
+
         out: list[tuple[int, int, int]] = []
-        i, m = 0, len(spans)
+        i = 0
         while i < m:
-            j = int(np.searchsorted(cum, cum[i] + (limit - special), side="right")) - 1
-            j = min(max(j, i + 1), m)
-            while True:
-                s, e = spans[i][0], spans[j - 1][1]
-                n = counts[i] if j == i + 1 else int(count([(s, e)])[0])
-                if n <= limit:
+            plan = []  # (i, j): pieces i..j-1 make one chunk
+            k = i
+            while k < m:
+                plan.append((k, next_end(k)))
+                k = plan[-1][1]
+            sizes = count([(spans[x][0], spans[y - 1][1]) for x, y in plan]).tolist()
+            for (x, y), n in zip(plan, sizes, strict=True):
+                if n > limit:  # shorten this one, then plan again after it
+                    while n > limit:
+                        drop = int(np.searchsorted(cum[x:y], cum[y] - (n - limit), side="right"))
+                        y = max(x + 1, min(y - 1, x + drop - 1))
+                        n = int(count([(spans[x][0], spans[y - 1][1])])[0])
+                    out.append((spans[x][0], spans[y - 1][1], n))
+                    i = y
                     break
-                drop = int(np.searchsorted(cum[i:j], cum[j] - (n - limit), side="right"))
-                j = max(i + 1, min(j - 1, i + drop - 1))
-            out.append((s, e, n))
-            i = j
+                out.append((spans[x][0], spans[y - 1][1], n))
+            else:
+                i = m
         return out
 
 
