@@ -18,6 +18,13 @@ tokenizer with its split mode and memo. :meth:`sememe.Encoder.word_tokens` gives
 encoder's own, shared by every chunker of that encoder. This module also holds the one
 surrogate-safe batch tokenize (:func:`encode_batch`) and the cuts of long texts into
 pieces (:func:`forced_cut`, :func:`piece_bounds`, :func:`long_ids`).
+
+Text a process has never seen is what costs: every new word goes through the tokenizer.
+Two things make that cheap. A model folder may ship a :class:`WordTable` (frequent words
+with their ids, built with the model) that both memos start from, so most words of new
+text are known before the first call; and the words still unknown are tokenized many per
+tokenizer input (:func:`word_ids`, exact for Llama-like tokenizers, probed by
+:func:`word_starts`), about twice as fast as one input per word.
 """
 
 from __future__ import annotations
