@@ -103,18 +103,33 @@ def test_encoder_refuses_non_text_items_naming_the_position(enc, method, bad) ->
     assert "[2]" in str(err)
 
 
-@pytest.mark.parametrize("container", ["dict", "set", "dataframe"])
+@pytest.mark.parametrize(
+    "container", ["dict", "set", "dataframe", "polars dataframe", "pyarrow table"]
+)
 def test_encoder_refuses_containers_without_a_text_order(enc, container) -> None:
-    """Iterating these gives keys, column names or no fixed order: never silently."""
+    """Iterating these gives keys, column names or no fixed order: never silently. A frame
+    of one column is its column of texts (tests/test_inputs.py); one of two columns, with
+    no column chosen, is refused rather than read as its first column."""
     import pandas as pd
 
-    value = {
-        "dict": {"a text": 1, "another": 2},
-        "set": {"a text", "another"},
-        "dataframe": pd.DataFrame({"text": ["a text", "another"]}),
-    }[container]
+    def two_columns() -> Any:
+        rows = {"id": [1, 2], "text": ["a text", "another"]}
+        if container == "dataframe":
+            return pd.DataFrame(rows)
+        if container == "polars dataframe":
+            return pytest.importorskip("polars").DataFrame(rows)
+        return pytest.importorskip("pyarrow").table(rows)
+
+    if container == "dict":
+        value: Any = {"a text": 1, "another": 2}
+    elif container == "set":
+        value = {"a text", "another"}
+    else:
+        value = two_columns()
     for method in ("encode", "encode_binary", "count_tokens", "tokenize"):
-        must_refuse(lambda m=method: getattr(enc, m)(value))
+        err = must_refuse(lambda m=method: getattr(enc, m)(value))
+        if container not in ("dict", "set"):
+            assert "2 columns ('id', 'text')" in str(err), method
 
 
 def test_encoder_gives_right_answers_for_odd_texts(enc) -> None:

@@ -31,7 +31,15 @@ from typing import Any
 from ._validate import check_positive_int
 from .errors import InvalidArgumentError, InvalidTypeError
 
-__all__ = ["as_list", "check_texts", "is_single_text", "iter_batches"]
+__all__ = [
+    "as_list",
+    "check_texts",
+    "columnar",
+    "describe",
+    "is_instance",
+    "is_single_text",
+    "iter_batches",
+]
 
 
 def is_single_text(texts: Any) -> bool:
@@ -62,7 +70,7 @@ def check_texts(batch: list[Any], offset: int = 0, name: str = "texts") -> list[
     return batch
 
 
-def _instance(obj: Any, module: str, *classes: str) -> bool:
+def is_instance(obj: Any, module: str, *classes: str) -> bool:
     """``isinstance(obj, module.<one of classes>)``, without importing ``module``."""
     mod = sys.modules.get(module)
     if mod is None:
@@ -91,23 +99,23 @@ def columnar(texts: Any, name: str = "texts") -> list[Any] | None:
     a silent first column). Returns None for anything that is not such an object. The
     values are not checked here (nulls come back as None or NaN for :func:`check_texts`).
     """
-    if _instance(texts, "pandas", "DataFrame"):
+    if is_instance(texts, "pandas", "DataFrame"):
         pos = _one_column(texts, list(texts.columns), "pandas DataFrame", name)
         return texts.iloc[:, pos].tolist()
-    if _instance(texts, "polars", "DataFrame"):
+    if is_instance(texts, "polars", "DataFrame"):
         pos = _one_column(texts, list(texts.columns), "polars DataFrame", name)
         return texts.to_series(pos).to_list()
-    if _instance(texts, "polars", "LazyFrame"):
+    if is_instance(texts, "polars", "LazyFrame"):
         raise InvalidTypeError(
             f"{name} is a polars LazyFrame; collect() it and pass the column of texts"
         )
-    if _instance(texts, "polars", "Series"):
+    if is_instance(texts, "polars", "Series"):
         return texts.to_list()
-    if _instance(texts, "pyarrow", "Table", "RecordBatch"):
+    if is_instance(texts, "pyarrow", "Table", "RecordBatch"):
         kind = f"pyarrow {type(texts).__name__}"
         pos = _one_column(texts, list(texts.column_names), kind, name)
         return texts.column(pos).to_pylist()
-    if _instance(texts, "pyarrow", "Array", "ChunkedArray"):
+    if is_instance(texts, "pyarrow", "Array", "ChunkedArray"):
         return texts.to_pylist()
     return None
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import _validate
 from ._resolve import resolve_encoder
-from .deduplication import texts_of
+from .deduplication import select_records, texts_of
 from .encoder import Encoder
 from .errors import InvalidArgumentError, InvalidTypeError
 
@@ -281,7 +281,5 @@ def _selection(
 
 
 def _take(container: Any, rows: np.ndarray) -> Any:
-    """The records at ``rows``: pandas rows by position, else a list."""
-    if hasattr(container, "iloc"):
-        return container.iloc[rows]
-    return [container[i] for i in rows.tolist()]
+    """The records at ``rows`` in the input's type (see :func:`select_records`)."""
+    return select_records(container, rows)

@@ -28,7 +28,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from .. import _text
+from .. import _inputs, _text
+from .._progress import ticking
 from .._resolve import EncoderParamMixin, encoder_state, resolve_encoder, restore_encoder
 from .._validate import check_float
 from ..errors import InvalidArgumentError, InvalidTypeError, SememeError
@@ -68,6 +69,25 @@ def _looks_numeric(X: Any) -> bool:
 
 def _describe(value: Any) -> str:
     return "None" if value is None else f"of type {type(value).__name__}"
+
+
+def _columnar_texts(X: Any) -> list[Any] | None:
+    """The values of a polars or pyarrow column (or one-column frame) that is not all
+    numeric, as ``_inputs.columnar`` reads them (a frame of several columns: its error);
+    None for anything else, numeric vector columns included."""
+    if _inputs.is_instance(X, "polars", "Series", "DataFrame"):
+        dtypes = X.dtypes if hasattr(X, "columns") else [X.dtype]
+        numeric = bool(dtypes) and all(dt.is_numeric() for dt in dtypes)
+    elif _inputs.is_instance(X, "pyarrow", "Array", "ChunkedArray", "Table", "RecordBatch"):
+        import pyarrow as pa  # in sys.modules: X is one of its objects
+
+        types = X.schema.types if hasattr(X, "schema") else [X.type]
+        numeric = bool(types) and all(
+            pa.types.is_integer(t) or pa.types.is_floating(t) for t in types
+        )
+    else:
+        return None
+    return None if numeric else _inputs.columnar(X, "X")
 
 
 def _is_row(value: Any) -> bool:
@@ -149,7 +169,10 @@ def split_input(
             f"X is a {type(X).__name__}; expected a list of texts or an (n, dim) array of "
             "vectors (an unordered collection gives no order to the predictions)"
         )
-    if hasattr(X, "dtypes") and hasattr(X, "columns") and not _looks_numeric(X):
+    columnar = _columnar_texts(X)
+    if columnar is not None:
+        X = columnar  # polars/pyarrow texts, checked as a list below
+    elif hasattr(X, "dtypes") and hasattr(X, "columns") and not _looks_numeric(X):
         if X.shape[1] != 1:
             raise InvalidArgumentError(
                 f"X is a DataFrame with {X.shape[1]} columns, not all numeric; pass the one "
@@ -535,7 +558,8 @@ class StaticClassifier(EncoderParamMixin, ClassifierMixin, BaseEstimator):
             if weights is not None:
                 fit_params["sample_weight"] = weights
             try:
-                head.fit(features, targets, **fit_params)
+                with ticking(f"fitting {type(head).__name__}"):  # shown inside a CLI's scope
+                    head.fit(features, targets, **fit_params)
             except SememeError:
                 raise
             except TypeError as exc:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from ..records import RecordWriter, write_records
 from ._pipeline import dedupe
-from ._records import RecordFieldError, normalize_text, texts_of
+from ._records import RecordFieldError, normalize_text, select_records, texts_of
 from ._result import DedupeResult, Duplicate, check_threshold
 from ._search import SEARCH_MODES
 from ._state import DedupeStateError
@@ -54,6 +54,7 @@ __all__ = [
     "check_threshold",
     "dedupe",
     "normalize_text",
+    "select_records",
     "texts_of",
     "write_records",
 ]

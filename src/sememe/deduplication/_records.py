@@ -1,8 +1,8 @@
 """Records in: the text of each record, and the form texts are compared in.
 
 :func:`texts_of` turns what a caller passes (texts, dicts, anything with a ``key``
-callable, a pandas Series or DataFrame) into a list of texts plus the container kept
-records are selected from; :func:`normalize_text` is the form in which texts are
+callable, a pandas, polars or pyarrow column or frame) into a list of texts plus the
+container kept records are selected from (:func:`select_records` takes them in its own type); :func:`normalize_text` is the form in which texts are
 compared for exact duplicates, and :func:`group` gathers equal keys into *items*.
 Writing records back to files is :mod:`sememe.records`' job (``write_records`` and
 ``RecordWriter``, re-exported by :mod:`sememe.deduplication` under their old names).
@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _inputs
 from ..errors import InvalidArgumentError, InvalidTypeError
 
 Key = str | Callable[[Any], str] | None
@@ -44,7 +45,7 @@ class RecordFieldError(InvalidArgumentError, KeyError):
 
 
 def _describe(value: Any) -> str:
-    return "None" if value is None else f"of type {type(value).__name__}"
+    return _inputs.describe(value)
 
 
 def check_texts(items: list[Any], name: str) -> list[str]:
@@ -66,12 +67,61 @@ def check_key(key: Any) -> Key:
     return key
 
 
+def _frame_kind(records: Any) -> str | None:
+    """``"pandas DataFrame"``, ``"polars DataFrame"``, ``"pyarrow Table"`` or ``"pyarrow
+    RecordBatch"`` for a frame of records (rows with named columns), else None."""
+    if _inputs.is_instance(records, "pandas", "DataFrame"):
+        return "pandas DataFrame"
+    if _inputs.is_instance(records, "polars", "DataFrame"):
+        return "polars DataFrame"
+    if _inputs.is_instance(records, "pyarrow", "Table", "RecordBatch"):
+        return f"pyarrow {type(records).__name__}"
+    return None
+
+
+def _frame_texts(frame: Any, kind: str, key: Key, name: str) -> list[str]:
+    """The texts of a frame's text column: ``key`` names it, or the frame has only one.
+
+    A frame with several columns and no ``key`` is refused naming them (never a silent
+    first column); a callable ``key`` is refused (a frame's rows are not objects to call
+    it on: name the column instead).
+    """
+    columns = list(frame.column_names if kind.startswith("pyarrow") else frame.columns)
+    if callable(key):
+        raise InvalidTypeError(
+            f"{name} is a {kind}; pass key=<column name> to say which column holds the text "
+            "(a callable key is for lists of records)"
+        )
+    if key is None:
+        if len(columns) != 1:
+            shown = ", ".join(repr(c) for c in columns[:5]) + (", ..." if len(columns) > 5 else "")
+            raise InvalidTypeError(
+                f"{name} is a {kind} with {len(columns)} columns ({shown or 'none'}); pass "
+                "key=<column name> to say which column holds the text"
+            )
+        pos, label = 0, columns[0]
+    elif key in columns:
+        pos, label = columns.index(key), key
+    else:
+        raise RecordFieldError(f"{name} has no column {key!r} (columns: {columns})")
+    if kind == "pandas DataFrame":
+        values = frame.iloc[:, pos].tolist()
+    elif kind == "polars DataFrame":
+        values = frame.to_series(pos).to_list()
+    else:
+        values = frame.column(pos).to_pylist()
+    return check_texts(values, f"{name}[{label!r}]")
+
+
 def texts_of(records: Any, key: Key = None, name: str = "records") -> tuple[list[str], Any]:
     """The text of each record, and the container to select kept records from.
 
     ``records`` may be a list (or any iterable) of str, of dicts (text under ``key``,
-    default ``"text"``) or of anything ``key`` (a callable) turns into text; a
-    pandas Series; or a pandas DataFrame with ``key`` naming the text column.
+    default ``"text"``) or of anything ``key`` (a callable) turns into text; a column of
+    texts (a numpy array, a pandas or polars Series, a pyarrow Array or ChunkedArray); or
+    a frame (a pandas or polars DataFrame, a pyarrow Table or RecordBatch) whose text
+    column ``key`` names (not needed when the frame has one column). Kept records are
+    selected from columns and frames in their own type (:func:`select_records`).
     """
     key = check_key(key)
     if records is None:
@@ -85,22 +135,24 @@ def texts_of(records: Any, key: Key = None, name: str = "records") -> tuple[list
         raise InvalidTypeError(
             f"{name} is a single {type(records).__name__}; pass a list of texts (e.g. [text]) to deduplicate"
         )
-    if hasattr(records, "columns") and hasattr(records, "iloc"):  # pandas DataFrame
-        if not isinstance(key, str):
-            raise InvalidTypeError(
-                f"{name} is a DataFrame; pass key=<column name> to say which column holds the text"
-            )
-        if key not in records.columns:
-            raise RecordFieldError(
-                f"{name} has no column {key!r} (columns: {list(records.columns)})"
-            )
-        return check_texts(records[key].tolist(), f"{name}[{key!r}]"), records
-    if hasattr(records, "iloc") and hasattr(records, "tolist"):  # pandas Series
+    kind = _frame_kind(records)
+    if kind is not None:
+        return _frame_texts(records, kind, key, name), records
+    column = _inputs.columnar(records, name)  # polars Series, pyarrow arrays; LazyFrame refused
+    container: Any
+    if column is not None:
+        items, container = column, records
+    elif hasattr(records, "iloc") and hasattr(records, "tolist"):  # pandas Series
         items = records.tolist()
-        container: Any = records
+        container = records
     elif hasattr(records, "tolist") and not isinstance(records, list):  # numpy
         items = records.tolist()
         container = items
+    elif hasattr(records, "columns"):  # another library's frame: iterating gives column names
+        raise InvalidTypeError(
+            f"{name} is of type {type(records).__name__}; pass a list of texts or records, or "
+            "a pandas, polars or pyarrow frame with key=<column name>"
+        )
     else:
         try:
             items = list(records)
@@ -129,10 +181,49 @@ def texts_of(records: Any, key: Key = None, name: str = "records") -> tuple[list
             text = item[field]
             where = f"{name}[{i}][{field!r}]"
         if not isinstance(text, str):
-            what = "None" if text is None else f"of type {type(text).__name__}"
-            raise InvalidTypeError(f"{where} is {what}; expected str")
+            raise InvalidTypeError(f"{where} is {_describe(text)}; expected str")
         texts.append(text)
     return texts, container
+
+
+def _is_columnar(container: Any) -> bool:
+    """A polars Series/DataFrame or a pyarrow Array/ChunkedArray/Table/RecordBatch."""
+    return _inputs.is_instance(container, "polars", "Series", "DataFrame") or _inputs.is_instance(
+        container, "pyarrow", "Array", "ChunkedArray", "Table", "RecordBatch"
+    )
+
+
+def select_records(container: Any, positions: Sequence[int] | np.ndarray) -> Any:
+    """The records of ``container`` (from :func:`texts_of`) at ``positions``, in its type.
+
+    A pandas object gives its ``.iloc`` rows (index kept), a polars Series or DataFrame
+    its rows, a pyarrow Array, ChunkedArray, Table or RecordBatch its ``take``; anything
+    else (a list) a list.
+    """
+    rows = np.asarray(positions, dtype=np.int64).reshape(-1)
+    if hasattr(container, "iloc"):
+        return container.iloc[rows]
+    if _inputs.is_instance(container, "polars", "Series"):
+        return container.gather(rows)
+    if _inputs.is_instance(container, "polars", "DataFrame"):
+        return container[rows]
+    if _is_columnar(container):  # pyarrow
+        return container.take(rows)
+    return [container[i] for i in rows.tolist()]
+
+
+def plain_rows(selected: Any) -> Any:
+    """Records selected by :func:`select_records` as plain Python rows for writing to a file: dicts
+    for a frame's rows, values for a column's; a list stays as it is."""
+    if hasattr(selected, "iloc"):  # pandas
+        return selected.to_dict("records") if hasattr(selected, "columns") else selected.tolist()
+    if _inputs.is_instance(selected, "polars", "DataFrame"):
+        return selected.to_dicts()
+    if _inputs.is_instance(selected, "polars", "Series"):
+        return selected.to_list()
+    if _is_columnar(selected):  # pyarrow: Table/RecordBatch rows are dicts
+        return selected.to_pylist()
+    return selected
 
 
 def group(keys: Sequence[str], rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

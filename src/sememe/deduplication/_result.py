@@ -26,6 +26,7 @@ from .._validate import check_choice, check_float, check_int
 from ..errors import InvalidArgumentError
 from ..records import FORMATS, format_of, write_records
 from ._coverage import from_scale, jaccard_cutoff
+from ._records import plain_rows, select_records
 from ._search import TOLERANCE
 
 KEEP_OPTIONS = ("first", "last", "longest", "shortest")
@@ -223,15 +224,14 @@ class DedupeResult:
 
     @property
     def deduplicated(self) -> Any:
-        """The kept records, in input order (a list, or a pandas object's ``.iloc`` rows)."""
+        """The kept records, in input order, in the input's type (``select_records``): a
+        list, a pandas object's ``.iloc`` rows, polars rows, a pyarrow array's or table's."""
         if self.records is None:
             raise InvalidArgumentError(
                 "this result does not hold the records (Deduplicator results keep only "
                 "positions); select them with result.kept"
             )
-        if hasattr(self.records, "iloc"):
-            return self.records.iloc[self.kept]
-        return [self.records[i] for i in self.kept]
+        return select_records(self.records, self.kept)
 
     @property
     def groups(self) -> dict[int, list[int]]:
@@ -422,9 +422,7 @@ class DedupeResult:
         path = Path(path)
         fmt = format or format_of(path)
         check_choice(fmt, "format", FORMATS)
-        rows = self.deduplicated
-        if hasattr(rows, "to_dict"):  # pandas
-            rows = rows.to_dict("records") if hasattr(rows, "columns") else rows.tolist()
+        rows = plain_rows(self.deduplicated)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_records(
             path,
