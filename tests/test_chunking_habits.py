@@ -93,12 +93,16 @@ def test_calling_with_something_else_is_a_clear_error(enc, make, value, match):
         make(enc, max_tokens=24)(value)
 
 
-def test_a_dataframe_is_refused_not_read_as_column_names(enc):
+def test_columns_are_read_as_the_encoder_reads_them(enc):
     pd = pytest.importorskip("pandas")
-    with pytest.raises(InvalidTypeError, match="column names"):
-        TokenChunker(enc, max_tokens=24)(pd.DataFrame({"text": ["a b"]}))
+    chunker = TokenChunker(enc, max_tokens=24)
     series = pd.Series(["cat dog", "the mat"])
-    assert TokenChunker(enc, max_tokens=24)(series)[1][0].text == "the mat"
+    assert chunker(series)[1][0].text == "the mat"
+    assert chunker(pd.DataFrame({"text": ["cat dog", "the mat"]})) == chunker(series)
+    with pytest.raises(InvalidArgumentError, match="2 columns"):  # never a silent first column
+        chunker(pd.DataFrame({"text": ["a b"], "id": [1]}))
+    with pytest.raises(InvalidTypeError, match=r"texts\[1\] is NaN"):
+        chunker(pd.Series(["cat", None]))
 
 
 def test_a_bad_item_is_named_by_position(enc):

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import _text, _validate
+from .._inputs import columnar
 from .._resolve import resolve_encoder
 from .._validate import MAX_COUNT
 from ..errors import InvalidArgumentError, InvalidTypeError
@@ -157,14 +158,16 @@ class ChunkerBase:
         documents; a single str or document counts as one)."""
         if isinstance(texts, str) or is_document(texts):
             return [self.chunk(texts)]
+        items = columnar(texts)  # a pandas/polars/pyarrow column or one-column frame
+        if items is not None:
+            return [self.chunk(t) for t in _text.check_texts(items)]
         if (
             texts is None
             or isinstance(texts, (bytes, bytearray, Mapping, set, frozenset))
-            or hasattr(texts, "columns")  # a DataFrame iterates over its column names
+            or hasattr(texts, "columns")  # another frame: iterating gives its column names
+            or hasattr(texts, "tolist")  # numpy, pandas Series: 1-D only
         ):
-            return [self.chunk(t) for t in _text.as_list(texts)]  # its clear error
-        if hasattr(texts, "tolist") and not isinstance(texts, list):  # numpy, pandas
-            texts = texts.tolist()
+            return [self.chunk(t) for t in _text.as_list(texts)]  # as the encoder takes them
         try:
             items = list(texts)
         except TypeError:
