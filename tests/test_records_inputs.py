@@ -348,3 +348,33 @@ def test_multi_column_frames_are_refused_by_text_inputs() -> None:
         sememe.Index.from_texts(pa.table({"id": IDS, "text": TEXTS}), encoder=TINY)
     with pytest.raises(InvalidArgumentError, match=r"2 columns \('id', 'text'\)"):
         StaticClassifier(encoder=TINY).fit(frame, LABELS)
+
+
+@pytest.mark.parametrize("kind", [*frames_of(TEXTS, IDS), "polars Series", "pyarrow ChunkedArray"])
+def test_streams_slice_frames_and_columns_by_rows(kind) -> None:
+    """A stream batches a frame's rows (never its column names) in the frame's type."""
+    if kind in ("polars Series", "pyarrow ChunkedArray"):
+        value = columns_of(TEXTS)[kind]
+        dedup = Deduplicator(encoder=TINY)
+    else:
+        value = frames_of(TEXTS, IDS)[kind]
+        dedup = Deduplicator(encoder=TINY, key="text")
+    batches = list(dedup.stream(value, batch_size=4))
+    assert [b.n_records for b in batches] == [4, 2]
+    assert [b.offset + k for b in batches for k in b.kept] == KEPT
+    for b in batches:
+        assert type(b.deduplicated) is type(value)
+    if kind in frames_of(TEXTS, IDS):
+        kept = [row for b in batches for row in dict_rows(b.deduplicated)]
+        assert kept == [{"id": IDS[i], "text": TEXTS[i]} for i in KEPT]
+
+
+def test_streams_refuse_what_is_not_records() -> None:
+    with pytest.raises(InvalidTypeError, match="single str"):
+        list(Deduplicator(encoder=TINY).stream("one text"))
+    with pytest.raises(InvalidTypeError, match=r"2 columns \('id', 'text'\)"):
+        list(Deduplicator(encoder=TINY).stream(pd.DataFrame({"id": IDS, "text": TEXTS})))
+    with pytest.raises(InvalidTypeError, match=r"collect\(\)"):
+        list(Deduplicator(encoder=TINY).stream(pl.DataFrame({"text": TEXTS}).lazy()))
+    with pytest.raises(InvalidTypeError, match="expected an iterable"):
+        list(Deduplicator(encoder=TINY).stream(42))

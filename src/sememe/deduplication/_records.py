@@ -10,8 +10,9 @@ Writing records back to files is :mod:`sememe.records`' job (``write_records`` a
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -210,6 +211,48 @@ def select_records(container: Any, positions: Sequence[int] | np.ndarray) -> Any
     if _is_columnar(container):  # pyarrow
         return container.take(rows)
     return [container[i] for i in rows.tolist()]
+
+
+def _row_count(records: Any) -> int | None:
+    """The number of rows of a frame or column :func:`select_records` slices, else None."""
+    if hasattr(records, "iloc"):  # pandas
+        return len(records)
+    if _is_columnar(records):  # polars and pyarrow: all have len() and slice(offset, length)
+        return len(records)
+    return None
+
+
+def iter_record_batches(records: Any, batch_size: int) -> Iterator[Any]:
+    """``records`` in batches of at most ``batch_size`` rows for a stream.
+
+    A pandas, polars or pyarrow frame or column is sliced by rows in its own type (so a
+    batch's kept records come back in that type, and a frame's rows, not its column
+    names, are the records); anything else is iterated lazily into lists.
+    """
+    if isinstance(records, (str, bytes, dict)):
+        yield records  # texts_of's error for a single text or a mapping
+        return
+    if _inputs.is_instance(records, "polars", "LazyFrame"):
+        raise InvalidTypeError("records is a polars LazyFrame; collect() it first")
+    n = _row_count(records)
+    if n is not None:
+        for start in range(0, n, batch_size):
+            if hasattr(records, "iloc"):
+                yield records.iloc[start : start + batch_size]
+            else:
+                yield records.slice(start, min(batch_size, n - start))
+        return
+    if hasattr(records, "columns"):  # another library's frame: texts_of's error
+        yield records
+        return
+    try:
+        it = iter(records)
+    except TypeError:
+        raise InvalidTypeError(
+            f"records is {type(records).__name__}; expected an iterable of texts or records"
+        ) from None
+    while batch := list(itertools.islice(it, batch_size)):
+        yield batch
 
 
 def plain_rows(selected: Any) -> Any:

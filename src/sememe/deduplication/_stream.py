@@ -27,7 +27,7 @@ from ..encoder import Encoder
 from ..errors import InvalidArgumentError
 from ._encoding import index_args, resolve_encoder
 from ._pipeline import build_graph
-from ._records import Key, normalize_text, texts_of
+from ._records import Key, iter_record_batches, normalize_text, texts_of
 from ._references import StreamReference, digest
 from ._result import DedupeResult, build_result, check_threshold, resolve
 from ._search import CELL_SIZE, NPROBE, CellIndex, SearchMode, search_settings
@@ -263,7 +263,8 @@ class Deduplicator:
 
         Records are read only as the results are consumed, so a file larger than memory
         can be streamed (only the kept records' vectors and hashes stay). Yields one
-        :class:`DedupeResult` per batch: ``result.records`` is the batch (a list),
+        :class:`DedupeResult` per batch: ``result.records`` is the batch (a list; a pandas,
+        polars or pyarrow frame or column is sliced by rows in its own type),
         ``result.deduplicated`` its kept records, ``result.offset`` the stream position
         of its first record, and ``result.report_rows(positions="stream")`` the removed
         records with every position a stream position (the line of a txt/jsonl file, 0
@@ -276,8 +277,7 @@ class Deduplicator:
         earlier batches stay remembered.
         """
         batch_size = check_positive_int(batch_size, "batch_size")
-        it = iter(records)
-        while batch := list(itertools.islice(it, batch_size)):
+        for batch in iter_record_batches(records, batch_size):
             threshold = check_threshold(self.threshold)
             enc = self._encoder()
             got = texts_of(batch, self.key) if texts is None else (texts(batch), batch)
