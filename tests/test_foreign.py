@@ -165,3 +165,25 @@ def test_wordllama_package_agrees():
     np.testing.assert_allclose(
         sememe.load("wordllama-256").encode(texts), wl.embed(texts, norm=True), atol=1e-4
     )
+
+
+def test_model2vec_defaults_are_model2vecs(tmp_path):
+    """No ``normalize`` in config.json means False and no ``max_length`` means 512, as in
+    Model2Vec 0.10 (``seq_length`` is a distillation setting, not a limit)."""
+    d = tmp_path / "m2v"
+    write_model2vec(d)
+    (d / "config.json").write_text(json.dumps({"model_type": "model2vec", "seq_length": 7}))
+    enc = sememe.load(d)
+    assert enc.config.normalize is False and enc.max_tokens == 512
+    (d / "config.json").write_text(json.dumps({"normalize": "yes"}))
+    with pytest.raises(ModelFormatError, match="normalize must be true or false"):
+        sememe.load(d)
+
+
+def test_model2vec_table_dtype_refused(tmp_path):
+    d = tmp_path / "m2v"
+    tensors, _ = write_model2vec(d)
+    tensors["embeddings"] = tensors["embeddings"].astype(np.int32)
+    save_file(tensors, str(d / "model.safetensors"))
+    with pytest.raises(ModelFormatError, match="dtype int32; expected float32, float16 or int8"):
+        sememe.load(d)

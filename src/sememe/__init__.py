@@ -54,6 +54,7 @@ _LAZY = {
     "TextClusterer": "clustering",
     "StaticEmbedder": "classify",
     "StaticClassifier": "classify",
+    "quantize": "quantization",
 }
 
 
