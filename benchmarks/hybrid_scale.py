@@ -16,7 +16,7 @@ given, so encoding is not in it), the lexical build (the tantivy side alone, bui
 its own) and the dense part (their difference), the lexical
 index's size on disk after ``save``, and single-query latency (wall, median and p95 of
 interleaved modes: each query runs dense, lexical and hybrid in turn, query encoding included).
-``OMP_WAIT_POLICY=PASSIVE`` is set before FAISS loads (see docs/index.md).
+``OMP_WAIT_POLICY=PASSIVE`` is set before FAISS loads (see docs/search.md).
 """
 
 from __future__ import annotations

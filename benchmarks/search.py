@@ -29,7 +29,7 @@ a reference row re-scores candidates from the Hamming first stage binary+rerank 
 query times include encoding the query. WordLlama's ``topk`` embeds all candidates on
 every call, so it runs on a few queries only. ``OMP_WAIT_POLICY=PASSIVE`` is set before
 FAISS loads: on a busy machine OpenMP's spinning threads otherwise slow single queries by
-10-100x (see docs/index.md).
+10-100x (see docs/search.md).
 """
 
 from __future__ import annotations

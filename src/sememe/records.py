@@ -18,8 +18,9 @@ editor's "go to line" finds it. Every problem with the input is an
 Missing text (the one ``None`` policy of :func:`texts_of`): a JSON ``null`` or a csv
 row cut short reads as the empty text ``""``, like an empty line of a txt file, so the
 records stay aligned with the rows of every output (an empty text gets a zero vector,
-is never a duplicate, is skipped by an index). ``none="error"`` refuses it instead,
-naming the line. A value that is neither text nor null is always an error.
+so it is a near duplicate of no other text, though empty texts are exact duplicates of
+each other; an index keeps it, scoring 0 against every query). ``none="error"``
+refuses it instead, naming the line. A value that is neither text nor null is always an error.
 """
 
 from __future__ import annotations

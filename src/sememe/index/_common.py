@@ -54,7 +54,7 @@ DEFAULT_CANDIDATES = 1000
 #: declares such a Matryoshka prefix (see :func:`default_scan_dims`).
 SCAN_PREFIX = 128
 #: Hybrid search: weight of the dense side in the fused score (1.0: dense only). Chosen on
-#: development data only (benchmarks/tune_fusion.py; docs/index.md has the table).
+#: development data only (benchmarks/tune_fusion.py; docs/search.md has the table).
 DEFAULT_ALPHA = 0.3
 #: Hybrid search: how each side's scores are made comparable before they are added.
 FUSIONS: tuple[str, ...] = ("zscore", "rrf")

@@ -17,7 +17,7 @@ length), so they are made comparable per query before being added:
     Reciprocal rank fusion: ``alpha / (RRF_K + rank_dense) + (1 - alpha) / (RRF_K +
     rank_lexical)``, ranks from 1; a candidate missing from the lexical list gets no
     lexical term. Robust to score scales, but it discards how far apart the scores are,
-    which measured worse on the development sets (docs/index.md).
+    which measured worse on the development sets (docs/search.md).
 
 Ties in the fused score go to a candidate of the lexical list; among the others to the
 better dense score; then to the earlier row.

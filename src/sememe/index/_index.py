@@ -98,7 +98,7 @@ class Index:
         (the default of :meth:`search` then) and ``mode="lexical"``. Off by default: it
         costs build time and disk, and pays off on passage retrieval (keyword-heavy
         queries against longer documents), not on short-text similarity; see
-        docs/index.md for the measurements behind both.
+        docs/search.md for the measurements behind both.
     analyzer:
         How texts become lexical terms (an :class:`~sememe.Analyzer` or a dict of its
         settings); default English: lowercase, stop words, Snowball stemming.
@@ -288,7 +288,7 @@ class Index:
         """Chunk ``documents`` and index the chunks (the RAG path); see :meth:`add_documents`.
 
         Hybrid (``lexical=True``) by default: on passage retrieval it beats either side
-        alone by a wide margin (docs/index.md). ``options`` are those of :class:`Index`.
+        alone by a wide margin (docs/search.md). ``options`` are those of :class:`Index`.
         """
         index = cls(encoder, lexical=lexical, **options)
         return index.add_documents(documents, ids, metadata, chunker=chunker, max_tokens=max_tokens)
