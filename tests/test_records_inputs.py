@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 import sememe
 from sememe.chunking import TokenChunker
 from sememe.classify import StaticClassifier
+from sememe.clustering import TextClusterer
 from sememe.deduplication import Deduplicator, RecordFieldError, select_records, texts_of
 from sememe.errors import InvalidArgumentError, InvalidTypeError
 
@@ -176,6 +177,26 @@ def test_classifier_fit_and_predict_read_every_column(kind, references) -> None:
     np.testing.assert_allclose(
         clf.predict_proba(columns_of(TEXTS)[kind]), references["proba"], rtol=1e-6
     )
+
+
+@pytest.mark.parametrize("kind", list(columns_of(TEXTS)))
+def test_text_clusterer_reads_every_column(kind, references) -> None:
+    model = TextClusterer(n_clusters=2, method="agglomerative", encoder=TINY)
+    model.fit(columns_of(TEXTS)[kind])
+    assert model.labels_.tolist() == references["labels"]
+    np.testing.assert_array_equal(model.predict(columns_of(TEXTS)[kind]), model.predict(TEXTS))
+
+
+def test_text_clusterer_still_takes_numeric_frames_as_vectors() -> None:
+    vectors = TINY.encode(TEXTS)
+    expected = TextClusterer(n_clusters=2, method="agglomerative").fit(vectors).labels_
+    names = [f"v{i}" for i in range(vectors.shape[1])]
+    for frame in (
+        pd.DataFrame(vectors, columns=names),
+        pa.table({n: vectors[:, i] for i, n in enumerate(names)}),
+    ):
+        got = TextClusterer(n_clusters=2, method="agglomerative").fit(frame).labels_
+        np.testing.assert_array_equal(got, expected)
 
 
 CHUNKED_NOT_YET = pytest.mark.xfail(

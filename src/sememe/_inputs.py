@@ -79,6 +79,30 @@ def is_instance(obj: Any, module: str, *classes: str) -> bool:
     return bool(types) and isinstance(obj, types)
 
 
+def is_frame(obj: Any) -> bool:
+    """Whether ``obj`` is a pandas or polars DataFrame or a pyarrow Table/RecordBatch."""
+    return (
+        is_instance(obj, "pandas", "DataFrame")
+        or is_instance(obj, "polars", "DataFrame")
+        or is_instance(obj, "pyarrow", "Table", "RecordBatch")
+    )
+
+
+def has_text_columns(frame: Any) -> bool:
+    """Whether a frame (:func:`is_frame`) is not all numeric columns: it holds texts (or
+    other values), not vectors. A frame with no columns counts as texts, so that it gets
+    the "no columns" error of texts rather than a vector shape error."""
+    if is_instance(frame, "pyarrow", "Table", "RecordBatch"):
+        import pyarrow as pa  # in sys.modules: frame is one of its objects
+
+        numeric = [pa.types.is_integer(t) or pa.types.is_floating(t) for t in frame.schema.types]
+    elif is_instance(frame, "polars", "DataFrame"):
+        numeric = [dt.is_numeric() for dt in frame.dtypes]
+    else:  # pandas
+        numeric = [getattr(dt, "kind", "O") in "biuf" for dt in frame.dtypes]
+    return not numeric or not all(numeric)
+
+
 def _one_column(frame: Any, columns: list[Any], kind: str, name: str) -> int:
     """The position of a frame's only column, or an error naming its columns and the fix."""
     if len(columns) == 1:

@@ -43,7 +43,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _text
+from . import _inputs, _text
 from ._resolve import EncoderParamMixin, resolve_encoder
 from ._validate import check_choice, check_int
 from ._vectors import spherical_kmeans, unit_rows
@@ -655,7 +655,9 @@ def _is_vectors(X: Any) -> bool:
     counts, so that it is refused as "expected a 2-d array", not as "not a text"."""
     if sp.issparse(X):
         return True
-    if hasattr(X, "dtypes") and hasattr(X, "columns"):  # a DataFrame
+    if _inputs.is_frame(X):  # pandas/polars/pyarrow: numeric columns are vectors
+        return not _inputs.has_text_columns(X)
+    if hasattr(X, "dtypes") and hasattr(X, "columns"):  # another library's DataFrame
         return True
     if isinstance(X, np.ndarray) or (hasattr(X, "__array__") and not hasattr(X, "iloc")):
         arr = np.asarray(X)
