@@ -199,20 +199,7 @@ def test_text_clusterer_still_takes_numeric_frames_as_vectors() -> None:
         np.testing.assert_array_equal(got, expected)
 
 
-CHUNKED_NOT_YET = pytest.mark.xfail(
-    strict=True,
-    reason="chunking/_base.py (D2's) iterates a ChunkedArray (StringScalar items) instead of "
-    "reading it through sememe._inputs.columnar",
-)
-
-
-@pytest.mark.parametrize(
-    "kind",
-    [
-        pytest.param(k, marks=CHUNKED_NOT_YET) if k == "pyarrow ChunkedArray" else k
-        for k in columns_of(TEXTS)
-    ],
-)
+@pytest.mark.parametrize("kind", list(columns_of(TEXTS)))
 def test_chunk_batch_reads_every_column(kind) -> None:
     chunker = TokenChunker(TINY, max_tokens=2)
     expected = chunker.chunk_batch(TEXTS)
