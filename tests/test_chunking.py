@@ -628,7 +628,7 @@ def test_cli_jsonl_and_text(tmp_path, capsys):
     assert main(["chunk", str(path), "--format", "text", "--chunker", "token", "-q"]) == 0
     assert "--- " in capsys.readouterr().out
     out = tmp_path / "out" / "chunks.jsonl"
-    assert main(["chunk", str(path), "-o", str(out), "--max-tokens", "64"]) == 0
+    assert main(["chunk", str(path), "-o", str(out), "--mkdir", "--max-tokens", "64"]) == 0
     assert "chunked 1 file(s)" in capsys.readouterr().err
     assert len(out.read_text().splitlines()) >= 2
 

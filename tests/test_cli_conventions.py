@@ -8,6 +8,7 @@ import io
 import json
 import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -385,3 +386,150 @@ def test_no_reading_bar_while_someone_types_on_stdin(monkeypatch):
     with _progress.progress_scope(True):
         assert isinstance(reading("-"), contextlib.nullcontext)
         assert isinstance(reading("file.txt"), _progress._Ticker)
+
+
+# ------------------------------------------------------- phases of cluster, chunk, classify
+class _Recorded:
+    """A bar or ticker that records its phase name and how far it counted."""
+
+    def __init__(self, log: list, desc: str, total: int | None = None) -> None:
+        self.desc, self.total, self.n = desc, total, 0
+        log.append(self)
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def __enter__(self) -> _Recorded:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+@pytest.fixture
+def phases(monkeypatch):
+    """Run the CLI as if stderr were a terminal (a showing scope unless --quiet), recording
+    every phase bar and ticker it opens (name, total, count) instead of drawing them:
+    which phases a command reports is then checked exactly, with no race against a
+    ticker's thread. (tests/test_cli_pty.py runs the real thing on a terminal.)"""
+    from sememe.cli import common
+    from sememe.cli import main as cli_main
+
+    log: list[_Recorded] = []
+    for module in (common, cli_main):
+        monkeypatch.setattr(module, "progress_enabled", lambda args: not args.quiet)
+    monkeypatch.setattr(
+        _progress, "_bar", lambda total, desc, unit, wait: _Recorded(log, desc, total)
+    )
+    monkeypatch.setattr(_progress, "_Ticker", lambda desc: _Recorded(log, desc))
+    return log
+
+
+def _names(log: list) -> list[str]:
+    return [r.desc for r in log]
+
+
+def _topics(n: int) -> list[str]:
+    rng = np.random.default_rng(1)
+    groups = [["cat", "dog", "mat", "purr"], ["bank", "loan", "rate", "stock"], ["kernel", "boot"]]
+    return [" ".join(rng.choice(groups[i % 3], 5)) + f" {i}" for i in range(n)]
+
+
+def test_cluster_reports_choosing_k_and_the_clustering(tmp_path, phases, capsys):
+    path = tmp_path / "t.txt"
+    path.write_text("\n".join(_topics(120)) + "\n", encoding="utf-8")
+    assert main(["cluster", str(path), "-o", str(tmp_path / "a.txt")]) == 0
+    names = _names(phases)
+    assert {"reading", "encoding", "choosing k", "clustering (k-means)"} <= set(names), names
+    (choose,) = [r for r in phases if r.desc == "choosing k"]
+    assert choose.total >= 2 and choose.n == choose.total  # one tick per candidate k
+    phases.clear()
+    assert main(["cluster", str(path), "--method", "hdbscan", "-o", str(tmp_path / "b.txt")]) == 0
+    assert "clustering (HDBSCAN)" in _names(phases) and "choosing k" not in _names(phases)
+    # the same labels as a run with no progress at all
+    assert main(["cluster", str(path), "-o", str(tmp_path / "q.txt"), "-q"]) == 0
+    assert (tmp_path / "a.txt").read_bytes() == (tmp_path / "q.txt").read_bytes()
+
+
+def test_index_build_chunk_reports_chunking_and_the_lexical_side(tmp_path, phases, capsys):
+    path = tmp_path / "d.jsonl"
+    docs = [" ".join(_topics(40)[i : i + 8]) for i in range(0, 40, 4)]
+    path.write_text("".join(json.dumps({"text": d}) + "\n" for d in docs), encoding="utf-8")
+    assert main(["index", "build", str(path), "-o", str(tmp_path / "i"), "--chunk"]) == 0
+    by_name = {r.desc: r for r in phases}
+    assert {"chunking", "building the lexical index", "writing the lexical index"} <= set(by_name)
+    assert by_name["chunking"].total == by_name["chunking"].n == len(docs)  # per document
+    lexical = by_name["building the lexical index"]
+    assert lexical.total == lexical.n > 0  # every chunk handed to the BM25 side
+
+
+def test_classify_train_reports_fitting_the_head(tmp_path, phases, capsys):
+    data = Path(__file__).resolve().parents[1] / "examples" / "data" / "bank_messages.jsonl"
+    assert main(["classify", "train", str(data), "-o", str(tmp_path / "c")]) == 0
+    assert {"encoding", "fitting LogisticRegression"} <= set(_names(phases))
+
+
+def test_fine_tuning_ticks_per_epoch_and_changes_nothing(tiny, phases):
+    pytest.importorskip("torch")
+    from sememe.classify import StaticClassifier
+
+    texts = _topics(30)
+    labels = [i % 3 for i in range(30)]
+
+    def fit() -> StaticClassifier:
+        return StaticClassifier(encoder=tiny, fine_tune="weights", epochs=2).fit(texts, labels)
+
+    quiet = fit()  # no scope: nothing recorded
+    assert phases == []
+    with _progress.progress_scope(True):
+        shown = fit()
+    (tune,) = [r for r in phases if r.desc == "fine-tuning"]
+    assert tune.total == 2 and 1 <= tune.n <= 2  # one tick per epoch it ran
+    assert "fitting the starting LogisticRegression" in _names(phases)
+    np.testing.assert_array_equal(quiet.predict_proba(texts), shown.predict_proba(texts))
+
+
+def test_chunking_in_blocks_gives_the_chunks_of_one_call(default, monkeypatch):
+    from sememe.chunking import SemanticChunker
+    from sememe.index import _documents
+
+    docs = [" ".join(_topics(30)[i : i + 6]) for i in range(0, 30, 3)]
+    chunker = SemanticChunker(default, max_tokens=16)
+    whole = _documents.chunk_documents(docs, None, None, chunker, set())
+    monkeypatch.setattr(_documents, "_BLOCK_DOCUMENTS", 3)
+    monkeypatch.setattr(_documents, "_BLOCK_CHARS", 200)
+    assert _documents.chunk_documents(docs, None, None, chunker, set()) == whole
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 50)), st.integers(1, 5), st.integers(1, 120))
+def test_document_blocks_cover_every_document_within_the_limits(lengths, most, chars):
+    from sememe.index import _documents
+
+    docs = ["x" * n for n in lengths]
+    old = _documents._BLOCK_DOCUMENTS, _documents._BLOCK_CHARS
+    _documents._BLOCK_DOCUMENTS, _documents._BLOCK_CHARS = most, chars
+    try:
+        blocks = _documents._blocks(docs)
+    finally:
+        _documents._BLOCK_DOCUMENTS, _documents._BLOCK_CHARS = old
+    assert [i for lo, hi in blocks for i in range(lo, hi)] == list(range(len(docs)))
+    for lo, hi in blocks:
+        assert 1 <= hi - lo <= most
+        assert hi - lo == 1 or sum(lengths[lo:hi]) <= chars  # only a lone long one exceeds
+
+
+def test_lexical_blocks_give_the_same_bm25_answers(default, monkeypatch):
+    from sememe.index import Index, _lexical
+
+    texts = _topics(90)
+
+    def hits() -> list:
+        index = Index(default, lexical=True)
+        index.add(texts)
+        found = index.search(["kernel boot", "bank loan 7"], 5, mode="lexical")
+        return [[(h.id, round(h.score, 5)) for h in q] for q in found]
+
+    whole = hits()
+    monkeypatch.setattr(_lexical, "_ADD_BLOCK", 7)
+    assert hits() == whole

@@ -3,6 +3,7 @@ the pty, TERM set) names its phases; --quiet and a non-terminal stderr show none
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
@@ -104,6 +105,20 @@ def test_index_build_names_its_phases_on_a_terminal(corpus, tmp_path):
         assert name in out, f"no {name!r} bar in {out!r}"
     assert "\r" in out  # a bar redraws itself
     assert "indexed 1,500 documents" in out
+
+
+def test_index_build_chunk_names_chunking_and_the_lexical_side(corpus, tmp_path):
+    # one process for the RAG path's phases: documents chunked, then the BM25 side built
+    lines = corpus.read_text(encoding="utf-8").splitlines()
+    docs = tmp_path / "docs.jsonl"
+    with docs.open("w", encoding="utf-8") as f:
+        for i in range(0, len(lines), 10):
+            f.write(json.dumps({"text": " ".join(lines[i : i + 10])}) + "\n")
+    code, out = run_in_pty(["index", "build", str(docs), "-o", str(tmp_path / "rag"), "--chunk"])
+    assert code == 0, out
+    for name in ("reading", "chunking", "encoding", "building the lexical index"):
+        assert name in out, f"no {name!r} bar in {out!r}"
+    assert re.search(r"150/150 \[", out)  # the chunking bar counted every document
 
 
 def test_dedupe_names_its_phases_on_a_terminal(corpus, tmp_path):

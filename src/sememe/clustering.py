@@ -43,7 +43,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _inputs, _text
+from . import _inputs, _progress, _text
 from ._resolve import EncoderParamMixin, resolve_encoder
 from ._validate import check_choice, check_int
 from ._vectors import spherical_kmeans, unit_rows
@@ -492,17 +492,24 @@ def _cluster_rows(
     if n_clusters is None and method != "hdbscan":
         n_clusters, k_scores = _choose_k(vectors, counts, seed, k_range)
 
+    # Each method is one long library call: a ticker names it inside a CLI's progress
+    # scope (silent otherwise), "choosing k" above counts its candidates.
     if method == "kmeans":
         if n_init is None:
             n_init = max(1, min(10, AUTO_INIT_BUDGET // (n_distinct * n_clusters)))
-        centroids, distinct_labels = _spherical_kmeans(vectors, counts, n_clusters, seed, n_init)
+        with _progress.ticking("clustering (k-means)"):
+            centroids, distinct_labels = _spherical_kmeans(
+                vectors, counts, n_clusters, seed, n_init
+            )
         labels = _expand(distinct_labels, row_of)
     elif method == "agglomerative":
-        distinct_labels = _agglomerative(vectors, n_clusters)
+        with _progress.ticking("clustering (agglomerative)"):
+            distinct_labels = _agglomerative(vectors, n_clusters)
         centroids = _centroids_of(vectors, distinct_labels, counts)
         labels = _expand(distinct_labels, row_of)
     else:
-        distinct_labels = _hdbscan(vectors, counts, min_cluster_size)
+        with _progress.ticking("clustering (HDBSCAN)"):
+            distinct_labels = _hdbscan(vectors, counts, min_cluster_size)
         centroids = _centroids_of(vectors, distinct_labels, counts)
         labels = _expand(distinct_labels, row_of)
 
@@ -821,12 +828,14 @@ def _choose_k(
         rng.choice(len(x), SILHOUETTE_SAMPLE, replace=False) if len(x) > SILHOUETTE_SAMPLE else None
     )
     scores: dict[int, float] = {}
-    for k in grid.tolist():
-        _, labels = _spherical_kmeans(x, w, k, seed)
-        xs, ls = (x, labels) if score_rows is None else (x[score_rows], labels[score_rows])
-        if len(np.unique(ls)) < 2 or len(np.unique(ls)) >= len(ls):
-            continue
-        scores[k] = float(silhouette_score(xs, ls, metric="cosine"))
+    # one tick per candidate k (k-means and its silhouette), inside a CLI's progress scope
+    with _progress.phase("choosing k", len(grid), unit="k") as bar:
+        for k in grid.tolist():
+            _, labels = _spherical_kmeans(x, w, k, seed)
+            xs, ls = (x, labels) if score_rows is None else (x[score_rows], labels[score_rows])
+            if len(np.unique(ls)) >= 2 and len(np.unique(ls)) < len(ls):
+                scores[k] = float(silhouette_score(xs, ls, metric="cosine"))
+            bar.update(1)
     if not scores:
         return 1, {}
     best = max(scores, key=lambda k: (scores[k], -k))

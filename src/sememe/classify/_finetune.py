@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import _progress
 from .._torch import pool_bags
 from .._torch import require_torch as _require_torch
 from . import _heads
@@ -183,32 +184,35 @@ def fine_tune(
     history = [{"epoch": 0, **evaluate()}]
     best, best_epoch, since_best = snapshot(), 0, 0
     best_key = _score_key(history[0])
-    for epoch in range(1, epochs + 1):
-        model.train()
-        order = train_idx[generator.permutation(len(train_idx))]
-        total = 0.0
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            for opt in optimizers:
-                opt.zero_grad()
-            loss = loss_of(model(pool(batch)), batch)
-            loss.backward()
-            for opt in optimizers:
-                opt.step()
-            if train_weights:
-                with torch.no_grad():
-                    tweights.clamp_(min=0.0)
-            total += float(loss.detach()) * len(batch)
-        model.eval()
-        record = {"epoch": epoch, "train_loss": total / max(len(order), 1), **evaluate()}
-        history.append(record)
-        key = _score_key(record)
-        if not val_idx.size or key > best_key:
-            best, best_epoch, best_key, since_best = snapshot(), epoch, key, 0
-        else:
-            since_best += 1
-            if since_best >= _PATIENCE:
-                break
+    # one tick per epoch inside a CLI's progress scope (silent otherwise)
+    with _progress.phase("fine-tuning", epochs, unit="epoch") as bar:
+        for epoch in range(1, epochs + 1):
+            model.train()
+            order = train_idx[generator.permutation(len(train_idx))]
+            total = 0.0
+            for start in range(0, len(order), batch_size):
+                batch = order[start : start + batch_size]
+                for opt in optimizers:
+                    opt.zero_grad()
+                loss = loss_of(model(pool(batch)), batch)
+                loss.backward()
+                for opt in optimizers:
+                    opt.step()
+                if train_weights:
+                    with torch.no_grad():
+                        tweights.clamp_(min=0.0)
+                total += float(loss.detach()) * len(batch)
+            model.eval()
+            record = {"epoch": epoch, "train_loss": total / max(len(order), 1), **evaluate()}
+            history.append(record)
+            bar.update(1)
+            key = _score_key(record)
+            if not val_idx.size or key > best_key:
+                best, best_epoch, best_key, since_best = snapshot(), epoch, key, 0
+            else:
+                since_best += 1
+                if since_best >= _PATIENCE:
+                    break
 
     model.load_state_dict(best["head"])
     new_table = best["table"].numpy() if best["table"] is not None else table_np
@@ -266,7 +270,8 @@ def _init_from_logistic(
     if len(np.unique(y)) < 2:
         return
     lr = LogisticRegression(C=C, class_weight=class_weight, max_iter=1000, random_state=int(seed))
-    lr.fit(vectors, y)
+    with _progress.ticking("fitting the starting LogisticRegression"):
+        lr.fit(vectors, y)
     coef, intercept = lr.coef_, lr.intercept_
     n_out = model[0].weight.shape[0]
     position = np.searchsorted(np.unique(targets), lr.classes_)

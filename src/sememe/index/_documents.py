@@ -19,12 +19,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import _progress
 from ..errors import InvalidArgumentError, InvalidTypeError
 from ._common import DocId, check_id, shown
 from ._store import check_metadata
 
 #: Metadata keys a chunk's position takes; a document's own metadata may not use them.
 RESERVED = ("document", "start", "end")
+
+#: Documents and characters per ``chunker.chunk_batch`` call, whichever fills first: the
+#: unit of the "chunking" bar (shown only inside a CLI's progress scope). A chunker cuts
+#: each document on its own, so the blocks give the chunks one call would.
+_BLOCK_DOCUMENTS = 64
+_BLOCK_CHARS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -104,11 +111,16 @@ def chunk_documents(
     texts: list[str] = []
     chunk_ids: list[DocId] = []
     chunk_meta: list[dict[str, Any]] = []
-    batches = list(chunker.chunk_batch(documents))
-    if len(batches) != n:
-        raise InvalidArgumentError(
-            f"chunker.chunk_batch gave {len(batches)} chunk lists for {n} documents"
-        )
+    batches: list[Any] = []
+    with _progress.phase("chunking", n, unit="document") as bar:
+        for lo, hi in _blocks(documents):
+            got = list(chunker.chunk_batch(documents[lo:hi]))
+            if len(got) != hi - lo:
+                raise InvalidArgumentError(
+                    f"chunker.chunk_batch gave {len(got)} chunk lists for {hi - lo} documents"
+                )
+            batches.extend(got)
+            bar.update(hi - lo)
     for doc, doc_id, meta, chunks in zip(documents, doc_ids, metas, batches, strict=True):
         for n_chunk, c in enumerate(chunks):
             if not all(
@@ -134,6 +146,21 @@ def chunk_documents(
             chunk_ids.append(chunk_id)
             chunk_meta.append({**(meta or {}), "document": doc_id, "start": start, "end": end})
     return Chunked(texts, chunk_ids, chunk_meta)
+
+
+def _blocks(documents: list[str]) -> list[tuple[int, int]]:
+    """``(start, end)`` of consecutive runs of at most :data:`_BLOCK_DOCUMENTS` documents
+    and, unless one document alone is longer, :data:`_BLOCK_CHARS` characters."""
+    out: list[tuple[int, int]] = []
+    lo, chars = 0, 0
+    for i, doc in enumerate(documents):
+        if i > lo and (i - lo >= _BLOCK_DOCUMENTS or chars + len(doc) > _BLOCK_CHARS):
+            out.append((lo, i))
+            lo, chars = i, 0
+        chars += len(doc)
+    if lo < len(documents):
+        out.append((lo, len(documents)))
+    return out
 
 
 def document_of(meta: dict[str, Any] | None) -> DocId | None:

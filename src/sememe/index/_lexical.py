@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _folder, _text
+from .. import _folder, _progress, _text
 from .._validate import check_positive_int
 from ..errors import InvalidArgumentError, InvalidTypeError, MissingDependencyError
 from ._common import IndexFormatError, shown
@@ -50,6 +50,9 @@ _SCRATCH = "sememe-lexical"
 _MAX_SERIAL = 2**63 - 1  # tantivy's i64 field
 #: Writer memory: tantivy flushes a segment whenever this fills; 2 threads at most.
 _WRITER_HEAP = 256 * 1024 * 1024
+#: Documents handed to tantivy's writer between two ticks of the "building the lexical
+#: index" bar (shown only inside a CLI's progress scope).
+_ADD_BLOCK = 4_096
 _LOCK_FILES = (".tantivy-writer.lock", ".tantivy-meta.lock")
 
 #: Languages with a Snowball stemmer in tantivy; the first group also has a stop word list.
@@ -322,12 +325,17 @@ class Lexical:
             writer = self._writer()
             try:
                 self._delete_pending(writer)
-                for i, text in enumerate(texts):
-                    doc = tantivy.Document()
-                    doc.add_text(_TEXT, _encodable(text))
-                    doc.add_integer(_SERIAL, start + i)
-                    writer.add_document(doc)
-                self._finish(writer)
+                with _progress.phase("building the lexical index", len(texts), unit="text") as bar:
+                    for s in range(0, len(texts), _ADD_BLOCK):
+                        block = texts[s : s + _ADD_BLOCK]
+                        for i, text in enumerate(block, start + s):
+                            doc = tantivy.Document()
+                            doc.add_text(_TEXT, _encodable(text))
+                            doc.add_integer(_SERIAL, i)
+                            writer.add_document(doc)
+                        bar.update(len(block))
+                with _progress.ticking("writing the lexical index"):
+                    self._finish(writer)
             except BaseException:
                 _rollback(writer)
                 writer = None  # the traceback keeps this frame: release the writer lock now
