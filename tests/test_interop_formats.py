@@ -4,10 +4,16 @@ Every foreign folder here is written in the test run by the installed library it
 (``StaticModel.save_pretrained``, ``quantize_model``, ``SentenceTransformer.save``), and
 every folder sememe exports is read back by that library; vectors are compared on real
 text (examples/data/sample.txt) with cosine >= 0.99999.
+
+One round trip per library (``test_save_*_gives_the_same_vectors[bundled]``) uses the
+bundled model itself; every other case uses ``small``: the bundled table on a trimmed copy
+of its Llama 2 tokenizer (about 2,200 tokens, the same normalizer, byte fallback and
+merges), so that its folders are written and parsed in milliseconds rather than seconds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -19,6 +25,7 @@ from conftest import TEXTS, word_tokenizer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from tokenizers import Tokenizer
 
 import sememe
 from sememe import FolderExistsError, InvalidArgumentError, InvalidTypeError, ModelFormatError
@@ -51,6 +58,41 @@ def base() -> sememe.Encoder:
     return sememe.load(dim=DIM)
 
 
+def trimmed_tokenizer(
+    tokenizer_json: str, texts: list[str], keep_first: int = 2048
+) -> tuple[Tokenizer, np.ndarray]:
+    """A BPE tokenizer keeping the first ``keep_first`` ids of ``tokenizer_json``, the
+    single characters they and ``texts`` use, and the merges among those; everything else
+    (normalizer, byte fallback, added tokens, post-processor) is unchanged. Returns it
+    with the old id of each new id, for taking the matching table rows."""
+    spec = json.loads(tokenizer_json)
+    vocab: dict[str, int] = spec["model"]["vocab"]
+    chars = set("".join(texts)) | {c for t, i in vocab.items() if i < keep_first for c in t}
+    old = sorted(i for t, i in vocab.items() if i < keep_first or (len(t) == 1 and t in chars))
+    token_of = {i: t for t, i in vocab.items()}
+    kept = {token_of[i]: n for n, i in enumerate(old)}
+    spec["model"]["vocab"] = kept
+    spec["model"]["merges"] = [
+        m for m in spec["model"]["merges"] if m[0] in kept and m[1] in kept and m[0] + m[1] in kept
+    ]
+    return Tokenizer.from_str(json.dumps(spec)), np.array(old)
+
+
+@pytest.fixture(scope="module")
+def small(base, texts) -> sememe.Encoder:
+    """The bundled model (its stored float16 table and weights, all 256 columns, used at
+    64) on a trimmed copy of its tokenizer: the same pooling and config, small folders."""
+    tok, old = trimmed_tokenizer(base.arrays.tokenizer_json, texts + TEXTS)
+    arrays = base.arrays
+    config = dataclasses.replace(base.config, vocab_size=len(old), name="sememe-base-trimmed")
+    enc = sememe.Encoder(
+        tok, arrays.embeddings[old], weights=arrays.weights[old], config=config, dim=DIM
+    )
+    pieces = {p for t in texts for p in tok.encode(t, add_special_tokens=False).tokens}
+    assert len(pieces) > 500 and "<0xF0>" in pieces  # many merged pieces, and byte fallback
+    return enc
+
+
 @pytest.fixture(scope="module")
 def sentence_transformers():
     return pytest.importorskip("sentence_transformers")
@@ -73,8 +115,8 @@ def m2v_cut(model: StaticModel, texts: list[str]) -> list[str]:
     return [t[: model.max_length * model.median_token_length] for t in texts]
 
 
-def table_and_weights(base: sememe.Encoder) -> tuple[np.ndarray, np.ndarray]:
-    arrays = base.arrays
+def table_and_weights(enc: sememe.Encoder) -> tuple[np.ndarray, np.ndarray]:
+    arrays = enc.arrays
     return np.array(arrays.table[:, :DIM]), np.array(arrays.token_weights)
 
 
@@ -93,9 +135,9 @@ def test_added_token_literals_pool_the_plain_tokenizers_ids(base):
 
 # ---------------------------------------------------------------- Model2Vec -> sememe
 @pytest.mark.parametrize(("normalize", "modules_json"), [(True, True), (False, False)])
-def test_model2vec_save_pretrained_loads(tmp_path, base, texts, normalize, modules_json):
-    table, weights = table_and_weights(base)
-    theirs = StaticModel(table, base.tokenizer, normalize=normalize, weights=weights)
+def test_model2vec_save_pretrained_loads(tmp_path, small, texts, normalize, modules_json):
+    table, weights = table_and_weights(small)
+    theirs = StaticModel(table, small.tokenizer, normalize=normalize, weights=weights)
     theirs.save_pretrained(tmp_path / "m2v")
     if normalize:
         assert (tmp_path / "m2v" / "modules.json").is_file()  # what made detection fail
@@ -110,9 +152,11 @@ def test_model2vec_save_pretrained_loads(tmp_path, base, texts, normalize, modul
 
 
 @pytest.mark.parametrize("dtype", ["float16", "int8"])
-def test_model2vec_quantized_tables_load(tmp_path, base, texts, dtype):
-    _, weights = table_and_weights(base)
-    model = StaticModel(np.array(base.arrays.embeddings[:, :DIM]), base.tokenizer, weights=weights)
+def test_model2vec_quantized_tables_load(tmp_path, small, texts, dtype):
+    _, weights = table_and_weights(small)
+    model = StaticModel(
+        np.array(small.arrays.embeddings[:, :DIM]), small.tokenizer, weights=weights
+    )
     quantized = quantize_model(model, quantize_to=dtype)
     quantized.save_pretrained(tmp_path / "q")
     ours = sememe.load(tmp_path / "q")
@@ -142,9 +186,9 @@ def test_model2vec_vocabulary_quantized_loads(tmp_path):
     assert min_cosine(ours.encode(texts), quantized.encode(texts)) >= 0.99999
 
 
-def test_model2vec_max_length_is_the_token_limit(tmp_path, base, texts):
-    table, weights = table_and_weights(base)
-    theirs = StaticModel(table, base.tokenizer, normalize=True, weights=weights, max_length=7)
+def test_model2vec_max_length_is_the_token_limit(tmp_path, small, texts):
+    table, weights = table_and_weights(small)
+    theirs = StaticModel(table, small.tokenizer, normalize=True, weights=weights, max_length=7)
     theirs.save_pretrained(tmp_path / "m2v")
     ours = sememe.load(tmp_path / "m2v")
     assert ours.max_tokens == 7
@@ -168,10 +212,10 @@ def _st_model(sentence_transformers, tokenizer, table, normalize: bool):
 
 @pytest.mark.parametrize("normalize", [False])
 def test_sentence_transformers_6_layout_loads(
-    tmp_path, base, texts, sentence_transformers, normalize
+    tmp_path, small, texts, sentence_transformers, normalize
 ):
-    table, weights = table_and_weights(base)
-    model = _st_model(sentence_transformers, base.tokenizer, table * weights[:, None], normalize)
+    table, weights = table_and_weights(small)
+    model = _st_model(sentence_transformers, small.tokenizer, table * weights[:, None], normalize)
     model.save(str(tmp_path / "st"))
     modules = json.loads((tmp_path / "st" / "modules.json").read_text())
     assert modules[0]["path"] == ""  # the 6.x layout: StaticEmbedding at the root
@@ -182,11 +226,11 @@ def test_sentence_transformers_6_layout_loads(
     np.testing.assert_allclose(ours.encode(texts), theirs, rtol=1e-4, atol=1e-6)
 
 
-def test_sentence_transformers_old_layout_loads(tmp_path, base, texts, sentence_transformers):
+def test_sentence_transformers_old_layout_loads(tmp_path, small, texts, sentence_transformers):
     """``0_StaticEmbedding/`` and the pre-6.x module names: sentence-transformers itself
     still reads them, and so does sememe."""
-    table, weights = table_and_weights(base)
-    model = _st_model(sentence_transformers, base.tokenizer, table * weights[:, None], True)
+    table, weights = table_and_weights(small)
+    model = _st_model(sentence_transformers, small.tokenizer, table * weights[:, None], True)
     root = tmp_path / "st"
     model.save(str(root))
     (root / "0_StaticEmbedding").mkdir()
@@ -200,9 +244,9 @@ def test_sentence_transformers_old_layout_loads(tmp_path, base, texts, sentence_
     assert min_cosine(sememe.load(root).encode(texts), theirs) >= 0.99999
 
 
-def test_sentence_transformers_other_modules_refused(tmp_path, base, sentence_transformers):
-    table, _ = table_and_weights(base)
-    model = _st_model(sentence_transformers, base.tokenizer, table, True)
+def test_sentence_transformers_other_modules_refused(tmp_path, small, sentence_transformers):
+    table, _ = table_and_weights(small)
+    model = _st_model(sentence_transformers, small.tokenizer, table, True)
     model.save(str(tmp_path / "st"))
     modules = json.loads((tmp_path / "st" / "modules.json").read_text())
     modules.insert(1, {"idx": 1, "name": "1", "path": "1_Dense", "type": "x.models.Dense"})
@@ -212,12 +256,12 @@ def test_sentence_transformers_other_modules_refused(tmp_path, base, sentence_tr
 
 
 def test_sentence_transformers_reads_model2vec_folders_as_sememe_does(
-    tmp_path, base, texts, sentence_transformers
+    tmp_path, small, texts, sentence_transformers
 ):
     """A Model2Vec folder through sentence-transformers (which folds mapping and weights)
     equals sememe's ``format="sentence-transformers"`` reading of it."""
-    table, weights = table_and_weights(base)
-    StaticModel(table, base.tokenizer, normalize=True, weights=weights).save_pretrained(
+    table, weights = table_and_weights(small)
+    StaticModel(table, small.tokenizer, normalize=True, weights=weights).save_pretrained(
         tmp_path / "m2v"
     )
     theirs = sentence_transformers.SentenceTransformer(str(tmp_path / "m2v"), device="cpu")
@@ -226,17 +270,20 @@ def test_sentence_transformers_reads_model2vec_folders_as_sememe_does(
 
 
 # ---------------------------------------------------------------- sememe -> Model2Vec
-def exported_variants(base: sememe.Encoder) -> dict[str, sememe.Encoder]:
-    return {
-        "bundled": base,
-        "full-dim-short-limit": base.with_options(dim=base.full_dim, max_tokens=9),
-        "int8": quantize(base, quantize_to="int8"),
-    }
+def exported_variant(variant: str, base: sememe.Encoder, small: sememe.Encoder) -> sememe.Encoder:
+    """``bundled`` is the real model (the one full-size round trip per library); the other
+    variants change one thing each on the trimmed ``small`` model."""
+    if variant == "bundled":
+        return base
+    if variant == "full-dim-short-limit":
+        return small.with_options(dim=small.full_dim, max_tokens=9)
+    assert variant == "int8"
+    return quantize(small, quantize_to="int8")
 
 
 @pytest.mark.parametrize("variant", ["bundled", "full-dim-short-limit", "int8"])
-def test_save_model2vec_gives_the_same_vectors(tmp_path, base, texts, variant):
-    enc = exported_variants(base)[variant]
+def test_save_model2vec_gives_the_same_vectors(tmp_path, base, small, texts, variant):
+    enc = exported_variant(variant, base, small)
     path = enc.save(tmp_path / "out", format="model2vec")
     theirs = StaticModel.from_pretrained(path)
     assert theirs.max_length == enc.max_tokens and theirs.normalize is enc.config.normalize
@@ -267,9 +314,9 @@ def test_save_model2vec_vocabulary_quantized(tmp_path, texts):
 # ---------------------------------------------------------------- sememe -> sentence-transformers
 @pytest.mark.parametrize("variant", ["bundled", "full-dim-short-limit"])
 def test_save_sentence_transformers_gives_the_same_vectors(
-    tmp_path, base, texts, sentence_transformers, variant
+    tmp_path, base, small, texts, sentence_transformers, variant
 ):
-    enc = exported_variants(base)[variant]
+    enc = exported_variant(variant, base, small)
     path = enc.save(tmp_path / "out", format="sentence-transformers")
     theirs = sentence_transformers.SentenceTransformer(str(path), device="cpu")
     assert theirs.get_embedding_dimension() == enc.dim
@@ -280,8 +327,10 @@ def test_save_sentence_transformers_gives_the_same_vectors(
     assert min_cosine(back.encode(texts), enc.encode(texts)) >= 0.99999
 
 
-def test_save_sentence_transformers_unnormalised_mean(tmp_path, texts, sentence_transformers):
-    tok = sememe.load().tokenizer
+def test_save_sentence_transformers_unnormalised_mean(
+    tmp_path, small, texts, sentence_transformers
+):
+    tok = small.tokenizer
     rng = np.random.default_rng(2)
     table = rng.standard_normal((tok.get_vocab_size(), 8)).astype(np.float32)
     config = sememe.ModelConfig(dim=8, vocab_size=len(table), pooling="mean", normalize=False)
@@ -304,14 +353,14 @@ def test_save_sentence_transformers_unnormalised_mean(tmp_path, texts, sentence_
 
 
 # ---------------------------------------------------------------- what cannot be exported
-def test_exports_refuse_what_they_cannot_express(tmp_path, base):
-    unnormalised = base.with_options(normalize=False)  # weighted_mean by the weights' sum
+def test_exports_refuse_what_they_cannot_express(tmp_path, small):
+    unnormalised = small.with_options(normalize=False)  # weighted_mean by the weights' sum
     for fmt in ("model2vec", "sentence-transformers"):
         with pytest.raises(InvalidArgumentError, match="weighted_mean"):
             unnormalised.save(tmp_path / fmt, format=fmt)
         assert not (tmp_path / fmt).exists()
     with pytest.raises(InvalidArgumentError, match="int8"):
-        base.save(tmp_path / "st", format="sentence-transformers", quantize_to="int8")
+        small.save(tmp_path / "st", format="sentence-transformers", quantize_to="int8")
     tok = word_tokenizer()  # WordLevel: emits [UNK], which Model2Vec drops
     table = np.ones((tok.get_vocab_size(), 4), np.float32)
     keeps_unk = sememe.Encoder(tok, table)
@@ -324,32 +373,32 @@ def test_exports_refuse_what_they_cannot_express(tmp_path, base):
     with pytest.raises(InvalidArgumentError, match="special tokens"):
         special.save(tmp_path / "sp", format="model2vec")
     with pytest.raises(InvalidArgumentError, match="format must be one of"):
-        base.save(tmp_path / "x", format="onnx")
+        small.save(tmp_path / "x", format="onnx")
     with pytest.raises(InvalidTypeError, match="quantize_to"):
-        base.save(tmp_path / "x", quantize_to=8)
+        small.save(tmp_path / "x", quantize_to=8)
 
 
-def test_export_folders_are_guarded(tmp_path, base):
-    out = base.save(tmp_path / "m2v", format="model2vec")
+def test_export_folders_are_guarded(tmp_path, small):
+    out = small.save(tmp_path / "m2v", format="model2vec")
     with pytest.raises(FolderExistsError, match="overwrite=True"):
-        base.save(out, format="model2vec")
-    base.save(out, format="sentence-transformers", overwrite=True)  # an export replaces an export
+        small.save(out, format="model2vec")
+    small.save(out, format="sentence-transformers", overwrite=True)  # an export replaces an export
     assert (out / "modules.json").is_file() and not (out / "config.json").exists()
-    native = base.save(tmp_path / "native")
+    native = small.save(tmp_path / "native")
     with pytest.raises(FolderExistsError, match="not a sememe Model2Vec/sentence-transformers"):
-        base.save(native, format="model2vec", overwrite=True)
+        small.save(native, format="model2vec", overwrite=True)
     with pytest.raises(FolderExistsError, match="not a sememe model folder"):
-        base.save(out, overwrite=True)
+        small.save(out, overwrite=True)
     theirs = tmp_path / "theirs"
-    table, weights = table_and_weights(base)
-    StaticModel(table, base.tokenizer, weights=weights).save_pretrained(theirs)
+    table, weights = table_and_weights(small)
+    StaticModel(table, small.tokenizer, weights=weights).save_pretrained(theirs)
     with pytest.raises(FolderExistsError, match="did not write"):
-        base.save(theirs, format="model2vec", overwrite=True)
+        small.save(theirs, format="model2vec", overwrite=True)
     assert (theirs / "README.md").is_file()  # left alone
 
 
-def test_damaged_export_is_reported(tmp_path, base):
-    out = base.save(tmp_path / "m2v", format="model2vec")
+def test_damaged_export_is_reported(tmp_path, small):
+    out = small.save(tmp_path / "m2v", format="model2vec")
     cfg = json.loads((out / "config.json").read_text())
     cfg["normalize"] = False
     (out / "config.json").write_text(json.dumps(cfg))
@@ -359,8 +408,8 @@ def test_damaged_export_is_reported(tmp_path, base):
 
 # ---------------------------------------------------------------- quantization
 @pytest.mark.parametrize("dtype, share", [("float16", 0.55), ("int8", 0.3)])
-def test_quantized_sememe_folders_round_trip(tmp_path, texts, dtype, share):
-    full = sememe.load()
+def test_quantized_sememe_folders_round_trip(tmp_path, small, texts, dtype, share):
+    full = small.with_options(dim=small.full_dim)
     plain = full.save(tmp_path / "plain", quantize_to="float32")
     q = quantize(full, quantize_to=dtype)
     path = full.save(tmp_path / dtype, quantize_to=dtype)
@@ -374,10 +423,12 @@ def test_quantized_sememe_folders_round_trip(tmp_path, texts, dtype, share):
     assert (again / "model.safetensors").read_bytes() == (path / "model.safetensors").read_bytes()
 
 
-def test_load_quantizes_as_model2vec_from_pretrained(tmp_path):
-    enc = sememe.load(quantize_to="int8")
+def test_load_quantizes_as_model2vec_from_pretrained(tmp_path, small):
+    folder = small.save(tmp_path / "small")
+    enc = sememe.load(folder, quantize_to="int8")
     assert enc.config.provenance["quantization"]["dtype"] == "int8"
-    assert sememe.load(quantize_to="float16").arrays.embeddings.dtype == np.float16
+    assert enc.fingerprint == quantize(small, quantize_to="int8").fingerprint
+    assert sememe.load(folder, quantize_to="float16").arrays.embeddings.dtype == np.float16
     with pytest.raises(InvalidArgumentError, match="quantize_to must be one of"):
         sememe.load(quantize_to="int4")
     tok = word_tokenizer()
@@ -397,10 +448,10 @@ def test_load_quantizes_as_model2vec_from_pretrained(tmp_path):
         quantize(enc, vocabulary_quantization=2.5)
 
 
-def test_int8_folder_without_scale_is_refused(tmp_path):
+def test_int8_folder_without_scale_is_refused(tmp_path, small):
     from safetensors.numpy import load_file, save_file
 
-    path = sememe.load().save(tmp_path / "q", quantize_to="int8")
+    path = small.save(tmp_path / "q", quantize_to="int8")
     tensors = load_file(str(path / "model.safetensors"))
     del tensors["scale"]
     save_file(tensors, str(path / "model.safetensors"))
