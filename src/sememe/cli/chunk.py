@@ -21,12 +21,15 @@ from .common import (
     positive_int,
 )
 
+#: One line for ``sememe --help`` (read without building this command's parser).
+HELP = "split documents into chunks of at most N tokens (semantic or fixed-size)"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "chunk",
         parents=[common_options()],
-        help="split documents into chunks of at most N tokens (semantic or fixed-size)",
+        help=HELP,
         description="Split each FILE (a whole document; '-' reads stdin) into chunks that "
         "never exceed --max-tokens tokens. Every chunk carries its character offsets, so "
         "source[start:end] == text. Semantic chunking cuts where the topic changes; "

@@ -7,9 +7,8 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..classify import FINE_TUNE_MODES, HEADS, StaticClassifier, evaluate_holdout
 from ..errors import InputError, InvalidArgumentError
 from ..records import (
     field_values,
@@ -35,12 +34,23 @@ from .common import (
     require,
 )
 
+if TYPE_CHECKING:
+    from ..classify import StaticClassifier
+
+
+#: One line for ``sememe --help`` (read without building this command's parser).
+HELP = "train a text classifier on labelled jsonl/csv records, or predict with one"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
+    # The library is imported here and in the handlers, not at the top, so that
+    # ``sememe --help`` and the other commands never load it (see main.build_parser).
+    from ..classify import FINE_TUNE_MODES, HEADS, StaticClassifier
+
     p = sub.add_parser(
         "classify",
         parents=[common_options()],
-        help="train a text classifier on labelled jsonl/csv records, or predict with one",
+        help=HELP,
         description="Train a StaticClassifier (encoder + scikit-learn head) and save it as a "
         "folder without pickle, or load one and label new texts.",
     )
@@ -140,6 +150,8 @@ def _texts(records: list[dict], key: str, path: str) -> list[str]:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from ..classify import StaticClassifier, evaluate_holdout
+
     if args.fine_tune is not None:
         require("torch", "--fine-tune")
     check_folder_output(args.output, args.mkdir)
@@ -224,6 +236,8 @@ def _gives_probabilities(clf: StaticClassifier) -> bool:
 
 
 def _predict(args: argparse.Namespace, tmp: Path | None) -> int:
+    from ..classify import StaticClassifier
+
     clf = StaticClassifier.load(args.classifier)
     if args.proba and not _gives_probabilities(clf):
         raise InputError(f"{args.classifier}: this head gives no probabilities; drop --proba")

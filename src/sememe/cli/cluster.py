@@ -6,9 +6,9 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._progress import ticking
-from ..clustering import METHODS, Clusters, cluster
 from ..errors import InvalidArgumentError
 from ..loading import load
 from ..records import format_of, read_records, texts_of, write_records
@@ -26,6 +26,9 @@ from .common import (
     require,
     show_progress,
 )
+
+if TYPE_CHECKING:
+    from ..clustering import Clusters
 
 #: Image formats matplotlib writes (``savefig`` picks the format from the extension).
 PLOT_FORMATS = (
@@ -46,11 +49,19 @@ PLOT_FORMATS = (
 )
 
 
+#: One line for ``sememe --help`` (read without building this command's parser).
+HELP = "cluster texts; write labels and print each cluster's keywords and an example"
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    # The library is imported here and in the handlers, not at the top, so that
+    # ``sememe --help`` and the other commands never load it (see main.build_parser).
+    from ..clustering import METHODS
+
     p = sub.add_parser(
         "cluster",
         parents=[common_options()],
-        help="cluster texts; write labels and print each cluster's keywords and an example",
+        help=HELP,
         description="Cluster texts (one per line, or a jsonl/csv field) and print a table of "
         "clusters: size, class-based TF-IDF keywords and the text nearest the centre. "
         "Blank texts get cluster -1, as does HDBSCAN's noise.",
@@ -111,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, labels_tmp: Path | None, plot_tmp: Path | None) -> int:
+    from ..clustering import cluster
+
     # labels to stdout ('-') are one per line, and the table moves to stderr
     to_stdout = args.output is not None and output_path(args.output) is None
     labels_name = Path("labels.txt") if to_stdout else output_path(args.output)

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .._progress import phase, ticking
-from ..deduplication import BATCH_SIZE, Deduplicator, check_threshold, dedupe
 from ..errors import InvalidArgumentError
 from ..loading import load
 from ..records import RecordWriter, format_of, write_records
@@ -34,11 +33,19 @@ from .common import (
 T = TypeVar("T")
 
 
+#: One line for ``sememe --help`` (read without building this command's parser).
+HELP = "remove exact and near duplicates (txt lines, jsonl or csv records)"
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    # The library is imported here and in the handlers, not at the top, so that
+    # ``sememe --help`` and the other commands never load it (see main.build_parser).
+    from ..deduplication import BATCH_SIZE
+
     p = sub.add_parser(
         "dedupe",
         parents=[common_options()],
-        help="remove exact and near duplicates (txt lines, jsonl or csv records)",
+        help=HELP,
         description="Keep one record of every group of duplicates (by --keep order, the "
         "first by default): records equal after normalisation (case, Unicode form, "
         "whitespace) or with cosine similarity >= --threshold. A record is removed only "
@@ -97,6 +104,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..deduplication import check_threshold, dedupe
+
     t0 = time.perf_counter()
     check_threshold(args.threshold)  # before reading a large file
     if args.stream and (args.keep != "first" or args.target_size is not None or args.against):
@@ -185,6 +194,8 @@ def _run_stream(
     report_path: Path | None,
 ) -> tuple[int, int, int]:
     """Read, decide and write batch by batch (``out_path``/``report_path``: temporaries)."""
+    from ..deduplication import Deduplicator
+
     dd = Deduplicator(
         args.threshold,
         encoder=enc,

@@ -25,12 +25,15 @@ from .common import (
     show_progress,
 )
 
+#: One line for ``sememe --help`` (read without building this command's parser).
+HELP = "embed texts (one per line, or a jsonl/csv field) into a .npy file"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "encode",
         parents=[common_options()],
-        help="embed texts (one per line, or a jsonl/csv field) into a .npy file",
+        help=HELP,
         description="Embed texts into an (n, dim) float32 .npy matrix, row i for text i. "
         "Empty lines give zero vectors, so rows stay aligned with lines.",
     )

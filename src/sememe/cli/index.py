@@ -10,7 +10,6 @@ from typing import Any
 
 from .._progress import ticking
 from ..errors import InputError, InvalidArgumentError
-from ..index import FUSIONS, KINDS, Index
 from ..loading import load
 from ..records import line_of, read_records, source_name, texts_of
 from .common import (
@@ -25,12 +24,19 @@ from .common import (
     show_progress,
 )
 
+#: One line for ``sememe --help`` (read without building this command's parser).
+HELP = "build a search index from texts (see 'sememe search')"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
+    # The library is imported here and in the handlers, not at the top, so that
+    # ``sememe --help`` and the other commands never load it (see main.build_parser).
+    from ..index import FUSIONS, KINDS
+
     p = sub.add_parser(
         "index",
         parents=[common_options()],
-        help="build a search index from texts (see 'sememe search')",
+        help=HELP,
         description="Manage search indexes. 'sememe index build DOCS -o DIR' embeds DOCS.",
     )
     actions = p.add_subparsers(dest="index_command", metavar="ACTION", required=True)
@@ -138,6 +144,8 @@ def _documents(args: argparse.Namespace) -> tuple[list[str], list[Any], list[dic
 
 
 def run_build(args: argparse.Namespace) -> int:
+    from ..index import Index
+
     # refused before any work (the save checks again): only an index folder is replaced,
     # never a file or a folder of other files, and nothing is deleted here
     check_folder_output(args.output, args.mkdir)

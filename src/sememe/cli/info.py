@@ -8,12 +8,15 @@ import json
 from ..loading import available_models, load
 from .common import add_model_options, common_options
 
+#: One line for ``sememe --help`` (read without building this command's parser).
+HELP = "show a model's size, dimensions, provenance and licence"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "info",
         parents=[common_options()],
-        help="show a model's size, dimensions, provenance and licence",
+        help=HELP,
     )
     add_model_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")

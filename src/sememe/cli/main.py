@@ -7,7 +7,7 @@ import importlib
 import pkgutil
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from .. import __version__
@@ -81,7 +81,14 @@ conventions:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The ``sememe`` parser; ``commands`` (default: all) get their full parser.
+
+    Every other subcommand is a stub carrying only its module's ``HELP`` line, which is
+    all ``sememe --help`` shows. A command module imports the library inside its
+    ``register`` and handlers, so ``sememe info`` never imports scikit-learn, FAISS or
+    tantivy, and ``sememe --help`` none of the capabilities.
+    """
     parser = Parser(
         prog="sememe",
         description="Semantic text processing on static embeddings.",
@@ -94,9 +101,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in command_modules():
         module = importlib.import_module(f"{__package__}.{name}")
-        if hasattr(module, "register"):
+        if not hasattr(module, "register"):
+            continue
+        if commands is None or name in commands:
             module.register(sub)
+        else:
+            sub.add_parser(name, help=module.HELP)
     return parser
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv``: its first word that is not an option (the
+    options of ``sememe`` itself take no value), or ``None`` (``sememe --help``)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
 def _show_warning(
@@ -113,7 +130,9 @@ def _show_warning(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = command_of(argv)
+    parser = build_parser(() if command is None else (command,))
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)

@@ -6,21 +6,31 @@ import argparse
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._progress import ticking
 from ..errors import InvalidArgumentError
-from ..index import FUSIONS, MODES, Hit, Index
 from ..loading import load
 from ..records import read_texts
 from .common import common_options, positive_int
 
+if TYPE_CHECKING:
+    from ..index import Hit
+
+
+#: One line for ``sememe --help`` (read without building this command's parser).
+HELP = "find the documents of an index closest to a query"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
+    # The library is imported here and in the handlers, not at the top, so that
+    # ``sememe --help`` and the other commands never load it (see main.build_parser).
+    from ..index import FUSIONS, MODES
+
     p = sub.add_parser(
         "search",
         parents=[common_options()],
-        help="find the documents of an index closest to a query",
+        help=HELP,
         description="Search an index folder. Prints a table per query, or with --json one "
         'JSON object per query: {"query": ..., "hits": [{"id", "score", "text", "metadata"}]} '
         "(hybrid and lexical hits add dense_score and lexical_score). An index built with "
@@ -85,6 +95,8 @@ def _shorten(text: str, width: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..index import Index
+
     queries = list(args.query)
     if args.queries is not None:
         queries += [q for q in read_texts(args.queries, fmt="txt") if q.strip()]
