@@ -224,7 +224,9 @@ def test_dedupe_small_equals_local(spark, keep):
 
     with pytest.warns(UserWarning, match="3-grams"):
         local = sememe.dedupe(SMALL, threshold=0.85, keep=keep, search="exact")
-    kept, removed = _spark_result(dedupe(_frame(spark, SMALL), threshold=0.85, id="id", keep=keep))
+    with pytest.warns(UserWarning, match="3-grams"):
+        out = dedupe(_frame(spark, SMALL), threshold=0.85, id="id", keep=keep)
+    kept, removed = _spark_result(out)
     assert kept == local.kept
     _same(removed, _local_result(local)[1])
 
@@ -276,7 +278,9 @@ def test_dedupe_against_reference(spark):
     ref_df = spark.createDataFrame(
         [(1000 + i, t) for i, t in enumerate(ref)], "id long, text string"
     )
-    out = dedupe(df, threshold=0.9, id="id", against=ref_df).toPandas().sort_values("id")
+    with pytest.warns(UserWarning, match="3-grams"):
+        out = dedupe(df, threshold=0.9, id="id", against=ref_df)
+    out = out.toPandas().sort_values("id")
     assert out.id[out.kept].tolist() == local.kept
     by_ref = {d.index: 1000 + int(d.duplicate_of) for d in local.removed if d.reference}
     got = out[~out.kept & out.by_reference]

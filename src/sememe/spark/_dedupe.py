@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ import numpy as np
 from .._validate import check_choice, check_int, check_positive_int
 from .._vectors import spherical_kmeans
 from ..deduplication import check_threshold, normalize_text
-from ..deduplication._coverage import ngram_best, ngram_pairs, shingles, uncovered
+from ..deduplication._coverage import jaccard_cutoff, ngram_best, ngram_pairs, shingles, uncovered
 from ..deduplication._result import KEEP_OPTIONS
 from ..deduplication._search import TOLERANCE
 from ..encoder import Encoder
@@ -479,6 +480,14 @@ def dedupe(
     weak_edges = None
     weak_ref = None
     if n_weak:
+        warnings.warn(
+            f"sememe.spark.dedupe: {n_weak} distinct texts are mostly made of tokens the model "
+            "does not cover (e.g. Korean or Arabic under an English model); as in "
+            "sememe.dedupe they were compared by character 3-grams instead of vectors (duplicates "
+            f"when the 3-gram Jaccard is >= {jaccard_cutoff(threshold):.2f}; see docs/dedupe.md)",
+            UserWarning,
+            stacklevel=2,
+        )
         wt = weak_rows.join(ranked.select(F.col("_rk").alias("_item"), column), "_item").toPandas()
         w_ids = wt["_item"].to_numpy(np.int64)
         sets = [shingles(normalize_text(t)) for t in wt[column].tolist()]
