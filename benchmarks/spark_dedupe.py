@@ -175,8 +175,10 @@ class PeakRSS:
 def shuffle_bytes(log_dir: Path) -> int:
     """Sum of ``Shuffle Bytes Written`` over every task in the event logs under ``log_dir``."""
     total = 0
-    for f in log_dir.iterdir():
-        with open(f, encoding="utf-8") as fh:
+    for f in sorted(log_dir.rglob("*")):  # Spark 4 writes a folder per application
+        if not f.is_file() or f.name.startswith("."):
+            continue
+        with open(f, encoding="utf-8", errors="replace") as fh:
             for line in fh:
                 if '"SparkListenerTaskEnd"' not in line:
                     continue
@@ -242,7 +244,11 @@ def main() -> None:
             app_name="sememe-bench",
             shuffle_partitions=max(4, 2 * args.cores),
             driver_memory=args.driver_memory,
-            conf={"spark.eventLog.enabled": "true", "spark.eventLog.dir": str(logs)},
+            conf={
+                "spark.eventLog.enabled": "true",
+                "spark.eventLog.dir": str(logs),
+                "spark.eventLog.compress": "false",  # plain JSON lines, read back below
+            },
         )
         spark.sparkContext.setLogLevel("ERROR")
         return spark
