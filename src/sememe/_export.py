@@ -165,6 +165,8 @@ def save_as(
     if not isinstance(overwrite, bool):
         raise InvalidTypeError(f"overwrite must be a bool, got {overwrite!r}")
     dtype = check_dtype(quantize_to)
+    # The word table maps words to token ids, which quantizing the rows does not change.
+    word_table = encoder.word_table
     if vocabulary_quantization is not None or dtype is not None:
         encoder = quantize(
             encoder, quantize_to=dtype, vocabulary_quantization=vocabulary_quantization
@@ -185,6 +187,7 @@ def save_as(
         fingerprint=encoder.fingerprint,
         overwrite=overwrite,
         scale=scale,
+        word_table=word_table,
     )
 
 

@@ -87,11 +87,17 @@ class SemanticChunker(ChunkerBase):
         ``Tokenizer.from_file``) counts without special tokens; any callable
         ``str -> int`` (e.g. ``lambda s: len(tiktoken_enc.encode(s))``) is called on
         whole texts and is slower.
+    overlap:
+        Tokens of the previous chunk each chunk after the first starts with: an int
+        below ``max_tokens``, or a fraction of ``max_tokens`` in ``[0, 1)`` (Chonkie's
+        ``chunk_overlap``). Part of the budget: chunks still have at most
+        ``max_tokens`` tokens. Default 0.
 
     Notes
     -----
-    Every chunk's ``text`` equals ``source[start:end]``; chunks are in order, do not
-    overlap, and together cover the whole source except whitespace between chunks.
+    Every chunk's ``text`` equals ``source[start:end]``; chunks are in order and
+    together cover the whole source except whitespace between chunks. With the
+    default ``overlap=0`` they do not overlap.
     """
 
     def __init__(
@@ -103,8 +109,9 @@ class SemanticChunker(ChunkerBase):
         threshold: str | float = "auto",
         window: int = 4,
         tokenizer: Any = None,
+        overlap: int | float = 0,
     ) -> None:
-        super().__init__(encoder, max_tokens=max_tokens, tokenizer=tokenizer)
+        super().__init__(encoder, max_tokens=max_tokens, tokenizer=tokenizer, overlap=overlap)
         if min_tokens is not None:
             min_tokens = check_int("min_tokens", min_tokens, 0)
             if min_tokens > self.max_tokens:
@@ -134,6 +141,7 @@ class SemanticChunker(ChunkerBase):
             "min_tokens": self.min_tokens,
             "threshold": self.threshold,
             "window": self.window,
+            **({"overlap": self.overlap} if self.overlap else {}),
         }
 
     def _limit(self) -> float:

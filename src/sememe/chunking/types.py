@@ -12,8 +12,10 @@ class Chunk:
 
     ``text == source[start:end]`` always holds (character offsets into the string the
     chunker was given), so a chunk can be mapped back to its place in the document.
-    Chunks of one text are in order, never overlap, start and end on non-whitespace,
-    and together cover every non-whitespace character of the source.
+    Chunks of one text are in order, start and end on non-whitespace, and together
+    cover every non-whitespace character of the source. They never overlap unless the
+    chunker was given ``overlap=``; then each chunk after the first starts inside the
+    previous one.
 
     Attributes
     ----------
