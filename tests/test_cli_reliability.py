@@ -24,8 +24,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import sememe.cli.cluster as cli_cluster
-import sememe.cli.dedupe as cli_dedupe
+import sememe.clustering
+import sememe.deduplication
 from sememe.cli import _io, common
 from sememe.cli.main import EXIT_INTERNAL, main
 from sememe.errors import InputError, SememeError
@@ -396,7 +396,8 @@ def _without(monkeypatch: pytest.MonkeyPatch, *missing: str) -> None:
 def test_plot_without_matplotlib_fails_before_any_work(tmp_path, capsys, monkeypatch):
     """The labels were written, then a raw ImportError traceback followed."""
     _without(monkeypatch, "matplotlib")
-    monkeypatch.setattr(cli_cluster, "cluster", _must_not_run)
+    # the command imports the library when it runs: patch where the function lives
+    monkeypatch.setattr(sememe.clustering, "cluster", _must_not_run)
     txt = _txt(tmp_path / "in.txt", LINES)
     labels = tmp_path / "labels.txt"
     assert main(["cluster", str(txt), "-k", "2", "-o", str(labels), "--plot", "map.png"]) == 1
@@ -431,7 +432,7 @@ def test_internal_errors_are_reported_as_bugs(tmp_path, capsys, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("index out of sync")  # a plain ValueError is never the user's
 
-    monkeypatch.setattr(cli_dedupe, "dedupe", broken)
+    monkeypatch.setattr(sememe.deduplication, "dedupe", broken)
     argv = ["dedupe", str(txt), "-o", str(tmp_path / "o.txt")]
     assert main(argv) == EXIT_INTERNAL == 70
     err = capsys.readouterr().err.splitlines()
