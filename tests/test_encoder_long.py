@@ -338,7 +338,7 @@ def test_similarity_of_any_shapes(tiny):
     assert tiny.similarity("cat", ["dog", "cat"]).shape == (1, 2)
     assert tiny.similarity(["cat", "dog", "mat"], "dog").shape == (3, 1)
     assert tiny.similarity([], ["dog"]).shape == (0, 1)
-    with pytest.raises(InvalidTypeError, match=r"texts\[0\] is None"):
+    with pytest.raises(InvalidTypeError, match=r"^a\[0\] is None"):  # names the argument
         tiny.similarity([None], "dog")
 
 

@@ -166,6 +166,9 @@ class WordCache:
         self._denominator = np.zeros(1024, np.float64)
         self._published: tuple[sp.csr_matrix, np.ndarray, np.ndarray] = self._snapshot(1, 0)
         self.lock = threading.Lock()
+        #: Rows of words holding an added token's literal (``"<s>"``): the encoder sends
+        #: texts with such a word down the exact path. Filled by the encoder, usually empty.
+        self.literal_rows: frozenset[int] = frozenset()
 
     def __len__(self) -> int:
         return len(self.index)

@@ -200,6 +200,20 @@ class Encoder:
         self._split = None if self._split_mode is None else _wordcache.splitter(self._split_mode)
         self._word_starts = _wordcache.word_starts(self._offsets_tokenizer, self._split_mode)
         self._word_table = self._check_word_table(word_table)
+        # The tokenizer matches its added tokens ("<s>", "<unk>", ...) in raw text before
+        # splitting words, so a text holding one's literal must not go through the word
+        # memo (a word " <s>" alone tokenizes differently). A case-insensitive superset of
+        # the literals: a false hit only sends a text down the exact path. Literals without
+        # whitespace lie inside one word (words split at spaces), so memo words are
+        # flagged once, when they enter a memo; literals with whitespace are searched for
+        # in every batch.
+        literals = sorted(
+            {t.content for t in tok.get_added_tokens_decoder().values() if t.content},
+            key=len,
+            reverse=True,
+        )
+        self._word_literal = _literal_pattern([t for t in literals if not _has_space(t)])
+        self._text_literal = _literal_pattern([t for t in literals if _has_space(t)])
         # With a table, the first memo is built (and the table read) on the first encode.
         self._cache: _wordcache.WordCache | None = (
             None if self._word_table is not None else self._new_cache()
@@ -1040,6 +1054,9 @@ class Encoder:
             return self._pool(self._token_ids(batch), table, normalize)
         n = len(batch)
         exact = np.fromiter(map(len, batch), np.int64, n) > self._max_chars
+        literal = self._text_literal
+        if literal is not None and literal.search("\x00".join(batch)):  # rare: check each
+            exact |= np.fromiter((literal.search(t) is not None for t in batch), bool, n)
         texts = (
             ["" if e else t for t, e in zip(batch, exact, strict=True)] if exact.any() else batch
         )
@@ -1059,6 +1076,7 @@ class Encoder:
                 cache = self._cache = self._new_cache()
                 missing = set(words).difference(cache.index)  # known to the fresh memo
             cache.add_words(missing, self._tokenize_words)
+            self._flag_literals(cache, missing)
         idx = np.fromiter(map(cache.index.__getitem__, words), np.int64, len(words))
         matrix, n_tokens, denominator = cache.matrix, cache.n_tokens, cache.denominator
         uniq, inv = np.unique(idx, return_inverse=True)
@@ -1068,6 +1086,9 @@ class Encoder:
         )
         out = np.asarray(texts_words @ (matrix[uniq] @ table), dtype=np.float32)
         exact |= texts_words @ n_tokens[uniq].astype(np.float32) > self.config.max_tokens
+        if cache.literal_rows:
+            flagged = np.isin(uniq, np.fromiter(cache.literal_rows, np.int64)).astype(np.float32)
+            exact |= texts_words @ flagged > 0
         if self._split_mode == "space" and uniq.size and uniq[0] == 0:
             exact |= texts_words[:, 0].toarray().ravel() > 0  # runs of spaces
         if normalize:
@@ -1088,8 +1109,20 @@ class Encoder:
             self._table.shape[0], self._token_weight, self._denominator, self._row_of
         )
         if self._word_table is not None:
-            cache.seed(self._word_table.load(ModelFormatError))
+            table = self._word_table.load(ModelFormatError)
+            cache.seed(table)
+            self._flag_literals(cache, table.words)
         return cache
+
+    def _flag_literals(self, cache: _wordcache.WordCache, words: Iterable[str]) -> None:
+        """Record the memo rows of ``words`` (just added) that hold an added token's literal."""
+        literal = self._word_literal
+        if literal is None:
+            return
+        hits = [w for w in words if literal.search(w)]
+        if hits:
+            with cache.lock:
+                cache.literal_rows = cache.literal_rows | {cache.index[w] for w in hits}
 
     def _pool(self, ids: list[Any], table: np.ndarray, normalize: bool) -> np.ndarray:
         n = len(ids)
@@ -1114,6 +1147,17 @@ class Encoder:
         norms[norms <= 0] = 1.0
         out /= norms[:, None].astype(np.float32)
         return out
+
+
+def _has_space(text: str) -> bool:
+    return any(c.isspace() for c in text)
+
+
+def _literal_pattern(literals: list[str]) -> re.Pattern[str] | None:
+    """A case-insensitive pattern matching any of ``literals`` (longest first), or None."""
+    if not literals:
+        return None
+    return re.compile("|".join(map(re.escape, literals)), re.IGNORECASE)
 
 
 def pack_bits(vectors: np.ndarray) -> np.ndarray:
