@@ -30,15 +30,30 @@ Where each piece lives:
   ``nprobe`` in FAISS's vocabulary);
 * ``_encoding``: the model and the vectors the search compares;
 * ``_coverage``: uncovered texts and 3-gram similarity.
+
+Other engines that apply the same rule elsewhere (:mod:`sememe.spark`) import the pieces
+of it they share from here, not from the private modules: ``KEEP_OPTIONS`` (the ``keep``
+orders), ``TOLERANCE`` (the float slack of a similarity at the threshold) and the 3-gram
+helpers for uncovered texts (``uncovered``, ``shingles``, ``ngram_pairs``, ``ngram_best``,
+``jaccard_cutoff``). They are not part of the user-facing API (not in ``__all__``).
 """
 
 from __future__ import annotations
 
 from ..records import RecordWriter, write_records
+
+# Shared with other engines (see the module docstring); ``x as x`` marks a re-export.
+from ._coverage import jaccard_cutoff as jaccard_cutoff
+from ._coverage import ngram_best as ngram_best
+from ._coverage import ngram_pairs as ngram_pairs
+from ._coverage import shingles as shingles
+from ._coverage import uncovered as uncovered
 from ._pipeline import dedupe
 from ._records import RecordFieldError, normalize_text, select_records, texts_of
+from ._result import KEEP_OPTIONS as KEEP_OPTIONS
 from ._result import DedupeResult, Duplicate, check_threshold
 from ._search import SEARCH_MODES
+from ._search import TOLERANCE as TOLERANCE
 from ._state import DedupeStateError
 from ._stream import BATCH_SIZE, Deduplicator
 

@@ -39,10 +39,17 @@ import numpy as np
 
 from .._validate import check_choice, check_int, check_positive_int
 from .._vectors import spherical_kmeans
-from ..deduplication import check_threshold, normalize_text
-from ..deduplication._coverage import jaccard_cutoff, ngram_best, ngram_pairs, shingles, uncovered
-from ..deduplication._result import KEEP_OPTIONS
-from ..deduplication._search import TOLERANCE
+from ..deduplication import (
+    KEEP_OPTIONS,
+    TOLERANCE,
+    check_threshold,
+    jaccard_cutoff,
+    ngram_best,
+    ngram_pairs,
+    normalize_text,
+    shingles,
+    uncovered,
+)
 from ..encoder import Encoder
 from ..errors import InvalidArgumentError, InvalidTypeError
 from ._decide import DRIVER_EDGES, decide
