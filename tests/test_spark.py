@@ -178,6 +178,18 @@ def test_encode_in_memory_encoder_is_broadcast(spark, tiny):
     assert np.array_equal(np.stack(got.embedding.to_numpy()).astype(np.float32), tiny.encode(texts))
 
 
+def test_encode_encoder_of_a_name_registered_here_travels_by_content(spark, tiny, tmp_path):
+    """A name registered on the driver means nothing to a worker: the encoder goes by value."""
+    import sememe
+    from sememe.spark import encode
+
+    sememe.register_model("spark-driver-only", tiny.save(tmp_path / "m"))
+    enc = sememe.load("spark-driver-only")
+    texts = ["the cat sat on the mat", "a dog ran in the park"]
+    got = encode(_frame(spark, texts), model=enc).toPandas().sort_values("id")
+    assert np.array_equal(np.stack(got.embedding.to_numpy()).astype(np.float32), enc.encode(texts))
+
+
 def test_encode_errors(spark):
     from sememe.deduplication import RecordFieldError
     from sememe.spark import encode

@@ -122,7 +122,8 @@ def test_dedupe_cells_kmeans_with_more_cells_than_points_is_the_points() -> None
 
 
 def test_no_other_copy_of_spherical_kmeans() -> None:
-    """faiss.Kmeans is called in _vectors only (one place to change its arguments)."""
+    """faiss.Kmeans is called in _vectors only (one place to change its arguments):
+    spherical_kmeans for clustering and dedupe, euclidean_kmeans for quantization."""
     from pathlib import Path
 
     src = Path(_vectors.__file__).parent

@@ -62,9 +62,15 @@ def registered_name(encoder: Encoder) -> str | None:
     return None
 
 
-def encoder_state(encoder: EncoderLike) -> Any:
-    """A picklable stand-in for the ``encoder`` parameter (see the module docstring)."""
+def encoder_state(encoder: EncoderLike, *, portable: bool = False) -> Any:
+    """A picklable stand-in for the ``encoder`` parameter (see the module docstring).
+
+    A registered model travels by name. With ``portable=True`` (state read by other
+    processes, e.g. Spark workers) only the built-in names do: a name registered in this
+    process means nothing elsewhere, so such a model travels by content.
+    """
     from .encoder import Encoder
+    from .loading import BUILTIN_MODELS
 
     if not isinstance(encoder, Encoder):
         return encoder
@@ -74,6 +80,8 @@ def encoder_state(encoder: EncoderLike) -> Any:
         "normalize": encoder.config.normalize,
     }
     name = registered_name(encoder)
+    if portable and name not in BUILTIN_MODELS:
+        name = None
     if name is not None:
         return {"__sememe_encoder__": "reference", "name": name, **options}
     arrays = encoder.arrays

@@ -70,3 +70,29 @@ def spherical_kmeans(
     )
     km.train(np.ascontiguousarray(x, dtype=np.float32), weights=weights)
     return unit_rows(km.centroids)
+
+
+def euclidean_kmeans(
+    x: np.ndarray, k: int, *, seed: int, niter: int = 25
+) -> tuple[np.ndarray, np.ndarray]:
+    """FAISS Euclidean k-means of the rows of ``x`` on every row: ``(centres, labels)``.
+
+    Centres are float32 and not normalised; each row is labelled with its nearest centre.
+    Used by vocabulary quantization (:mod:`sememe.quantization`), which clusters a
+    table's row directions and must train on all rows (no sampling).
+    """
+    import faiss
+
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    km = faiss.Kmeans(
+        x.shape[1],
+        int(k),
+        niter=int(niter),
+        seed=int(seed),
+        min_points_per_centroid=1,
+        max_points_per_centroid=max(1, -(-len(x) // int(k))),
+        verbose=False,
+    )
+    km.train(x)
+    _, labels = km.index.search(x, 1)
+    return np.ascontiguousarray(km.centroids, np.float32), labels[:, 0].astype(np.int32)

@@ -255,3 +255,7 @@ def _load_wordllama_package() -> Encoder:
 
 register_model(DEFAULT_MODEL, lambda: load_model(default_model_path()))
 register_model("wordllama-256", _load_wordllama_package)
+
+#: The names every fresh process knows (registered on import); other names exist only in
+#: the process that called :func:`register_model`.
+BUILTIN_MODELS: tuple[str, ...] = tuple(_registry)

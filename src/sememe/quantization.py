@@ -27,6 +27,7 @@ from typing import Literal
 import numpy as np
 
 from ._validate import check_choice, check_int
+from ._vectors import euclidean_kmeans
 from .encoder import Encoder
 from .errors import InvalidArgumentError, InvalidTypeError
 
@@ -98,21 +99,7 @@ def int8_of(table: np.ndarray, scale: float | None = None) -> tuple[np.ndarray, 
 def _clusters(rows: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``(centres, labels)`` of Euclidean k-means over ``rows`` (FAISS, 25 iterations, all
     rows used), each row labelled with its nearest centre."""
-    import faiss
-
-    rows = np.ascontiguousarray(rows, dtype=np.float32)
-    km = faiss.Kmeans(
-        rows.shape[1],
-        int(k),
-        niter=25,
-        seed=int(seed),
-        min_points_per_centroid=1,
-        max_points_per_centroid=max(1, -(-len(rows) // k)),
-        verbose=False,
-    )
-    km.train(rows)
-    _, labels = km.index.search(rows, 1)
-    return np.ascontiguousarray(km.centroids, np.float32), labels[:, 0].astype(np.int32)
+    return euclidean_kmeans(rows, k, seed=seed, niter=25)
 
 
 def quantize(

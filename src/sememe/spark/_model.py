@@ -68,7 +68,7 @@ def model_spec(spark: Any, model: Encoder | str | Path | None) -> tuple[ModelSpe
             "model must be None (the bundled model), a model name or folder path, or a "
             f"sememe.Encoder; got {type(model).__name__}"
         )
-    state = encoder_state(model)
+    state = encoder_state(model, portable=True)  # workers know only the built-in names
     key = f"{registered_name(model)}:{model.fingerprint}:{model.dim}:{model.max_tokens}"
     bc = spark.sparkContext.broadcast(state)
     return ModelSpec(key=key, broadcast=bc), model
