@@ -105,6 +105,8 @@ def filter_outliers(
     show_progress:
         Progress bar while encoding (None: automatic).
 
+    Notes
+    -----
     Example::
 
         result = sememe.filter_outliers(texts, 0.05)

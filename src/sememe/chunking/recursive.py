@@ -112,6 +112,8 @@ class RecursiveChunker(ChunkerBase):
         below ``max_tokens``, or a fraction of ``max_tokens`` in ``[0, 1)``); part of
         the budget. Default 0.
 
+    Notes
+    -----
     Every chunk's ``text`` equals ``source[start:end]``, starts and ends on
     non-whitespace; without overlap, chunks are in order, disjoint, and cover every
     non-whitespace character of the source.

@@ -47,6 +47,8 @@ class SememeChonkieEmbeddings(BaseEmbeddings):
     normalize:
         Return unit vectors (default True). Chonkie compares by cosine either way.
 
+    Notes
+    -----
     ``embed`` gives one float32 vector, ``embed_batch`` a list of them (one encoder
     call for the batch), ``dimension`` the vector length, and ``get_tokenizer`` the
     encoder's own ``tokenizers.Tokenizer``, so Chonkie counts tokens as the encoder

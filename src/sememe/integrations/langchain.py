@@ -47,6 +47,8 @@ class SememeEmbeddings(Embeddings):
     dim:
         Output size (Matryoshka truncation); defaults to the encoder's.
 
+    Notes
+    -----
     Documents and queries get the same vectors (a static model has no query prompt),
     L2-normalised as the model says (the bundled models are), as lists of Python floats.
     The async forms run the sync ones in LangChain's executor; an encoder is safe to
@@ -95,6 +97,8 @@ class SememeTextSplitter(TextSplitter):
         key LangChain's own ``add_start_index`` uses) and ``end_index``, with
         ``source_text[start_index:end_index] == chunk.page_content``. Default True.
 
+    Notes
+    -----
     LangChain's character-based options (``chunk_size``, ``chunk_overlap``,
     ``length_function``, ``keep_separator``, ``strip_whitespace``) are refused with the
     sememe equivalent rather than ignored: sizes are tokens (``max_tokens``, and the

@@ -57,6 +57,8 @@ class SememeEmbedding(BaseEmbedding):
         LlamaIndex's own fields (``embed_batch_size``, default 2048, its maximum;
         ``callback_manager``, ...).
 
+    Notes
+    -----
     Queries and texts get the same vectors (a static model has no query prompt),
     L2-normalised as the model says. The async forms call the sync ones: encoding is
     CPU-bound and fast, so there is no I/O to wait on.
@@ -120,6 +122,8 @@ class SememeNodeParser(NodeParser):
         LlamaIndex's own fields (``include_metadata``, ``include_prev_next_rel``,
         ``id_func``, ``callback_manager``).
 
+    Notes
+    -----
     Each chunk becomes a ``TextNode`` as LlamaIndex's own parsers make them: a
     ``SOURCE`` relationship to its document, ``PREVIOUS``/``NEXT`` to its neighbours,
     the document's metadata, and ``start_char_idx``/``end_char_idx`` with

@@ -77,6 +77,8 @@ def encode(
         normalisation). ``True``: ``binary`` packed sign bits, ``dim // 8`` bytes, equal to
         ``Encoder.encode_binary``.
 
+    Notes
+    -----
     The transformation is lazy, like any DataFrame transformation: nothing runs until an
     action (``write``, ``count``, ...).
     """
