@@ -23,6 +23,7 @@ from typing import Any
 
 from .._resolve import resolve_encoder
 from ..errors import InvalidArgumentError, InvalidTypeError, MissingDependencyError
+from ._common import checked_list
 
 try:
     from langchain_core.documents import Document
@@ -203,15 +204,9 @@ class SememeTextSplitter(TextSplitter):
 
 def _documents(documents: Any) -> list[Document]:
     """``documents`` as a list of LangChain ``Document``\\ s, or an error naming the bad one."""
-    if isinstance(documents, (str, Document)):
-        raise InvalidTypeError(
-            f"documents is one {type(documents).__name__}; pass a list of Documents"
-        )
-    docs = list(documents)
-    for i, d in enumerate(docs):
-        if not isinstance(d, Document):
-            raise InvalidTypeError(
-                f"documents[{i}] is of type {type(d).__name__}; expected a langchain Document "
-                "(use split_text or create_documents for plain texts)"
-            )
-    return docs
+    return checked_list(
+        documents,
+        Document,
+        "pass a list of Documents",
+        "a langchain Document (use split_text or create_documents for plain texts)",
+    )

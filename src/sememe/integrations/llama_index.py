@@ -24,6 +24,7 @@ from typing import Any
 
 from .._resolve import resolve_encoder
 from ..errors import InvalidArgumentError, InvalidTypeError, MissingDependencyError
+from ._common import checked_list
 
 try:
     from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -205,18 +206,9 @@ class SememeNodeParser(NodeParser):
 
 def _nodes(documents: Any) -> list[BaseNode]:
     """``documents`` as a list of LlamaIndex nodes, or an error naming the bad one."""
-    if isinstance(documents, (str, BaseNode)):
-        raise InvalidTypeError(
-            f"documents is one {type(documents).__name__}; pass a list of Documents or nodes"
-        )
-    docs = list(documents)
-    for i, d in enumerate(docs):
-        if not isinstance(d, BaseNode):
-            raise InvalidTypeError(
-                f"documents[{i}] is of type {type(d).__name__}; expected a LlamaIndex "
-                "Document or node"
-            )
-    return docs
+    return checked_list(
+        documents, BaseNode, "pass a list of Documents or nodes", "a LlamaIndex Document or node"
+    )
 
 
 def _is_text(node: BaseNode) -> bool:
