@@ -23,7 +23,7 @@ from typing import Any
 
 from .._resolve import resolve_encoder
 from ..errors import InvalidArgumentError, InvalidTypeError, MissingDependencyError
-from ._common import checked_list
+from ._common import checked_list, resolve_chunker
 
 try:
     from langchain_core.documents import Document
@@ -127,21 +127,7 @@ class SememeTextSplitter(TextSplitter):
                 "or a chunker such as TokenChunker(max_tokens=..., overlap=...)) and chunks are "
                 "exact slices of the text"
             )
-        if chunker is None:
-            from ..chunking import SemanticChunker
-
-            limit = 512 if max_tokens is None else max_tokens
-            chunker = SemanticChunker(encoder, max_tokens=limit)
-        elif encoder is not None or max_tokens is not None:
-            raise InvalidArgumentError(
-                "encoder= and max_tokens= configure the default chunker; with chunker= set "
-                "them on that chunker instead"
-            )
-        elif not callable(getattr(chunker, "chunk", None)):
-            raise InvalidTypeError(
-                f"chunker must be a sememe chunker (with a chunk(text) method), got "
-                f"{type(chunker).__name__}"
-            )
+        chunker = resolve_chunker(chunker, encoder, max_tokens)
         if not isinstance(add_start_index, bool):
             raise InvalidTypeError(f"add_start_index must be a bool, got {add_start_index!r}")
         # LangChain's own size field, for code that reads it: here in tokens, not chars.

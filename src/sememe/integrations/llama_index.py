@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._resolve import resolve_encoder
-from ..errors import InvalidArgumentError, InvalidTypeError, MissingDependencyError
-from ._common import checked_list
+from ..errors import InvalidTypeError, MissingDependencyError
+from ._common import checked_list, resolve_chunker
 
 try:
     from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -144,20 +144,7 @@ class SememeNodeParser(NodeParser):
         max_tokens: int | None = None,
         **kwargs: Any,
     ) -> None:
-        if chunker is None:
-            from ..chunking import SemanticChunker
-
-            chunker = SemanticChunker(encoder, max_tokens=512 if max_tokens is None else max_tokens)
-        elif encoder is not None or max_tokens is not None:
-            raise InvalidArgumentError(
-                "encoder= and max_tokens= configure the default chunker; with chunker= set "
-                "them on that chunker instead"
-            )
-        elif not callable(getattr(chunker, "chunk", None)):
-            raise InvalidTypeError(
-                f"chunker must be a sememe chunker (with a chunk(text) method), got "
-                f"{type(chunker).__name__}"
-            )
+        chunker = resolve_chunker(chunker, encoder, max_tokens)
         super().__init__(chunker=chunker, **kwargs)
 
     @classmethod
