@@ -18,8 +18,6 @@ import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sklearn.base import BaseEstimator
-
 from .errors import InvalidTypeError
 
 if TYPE_CHECKING:
@@ -141,6 +139,8 @@ class EncoderParamMixin:
         encoder = getattr(self, "encoder", None)
         twin = copy.copy(self)
         twin.encoder = None
+        from sklearn.base import BaseEstimator  # lazy: the CLI's start-up does not pay for sklearn
+
         new = BaseEstimator.__sklearn_clone__(twin)
         new.encoder = encoder
         return new
