@@ -24,6 +24,7 @@ How :class:`SemanticChunker` works, in one pass over a document:
 
 from __future__ import annotations
 
+import functools
 import heapq
 from itertools import pairwise
 from typing import Any
@@ -32,8 +33,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InvalidArgumentError, InvalidTypeError
+from . import _batch
 from ._base import ChunkerBase, Span, check_int, check_text
 from ._counting import TokenizerCounter, encoder_counter
+from ._documents import is_document, split_document, with_metadata
 from .sentences import CODE, HEADING, ITEM, PARAGRAPH, SENTENCE, TextInfo, Units, split_units
 from .types import Chunk
 
@@ -169,6 +172,43 @@ class SemanticChunker(ChunkerBase):
         spans = [(int(doc.starts[a]), int(doc.ends[b - 1])) for a, b in groups]
         return self._finish(text, spans, lambda span: self._recut(doc, span), doc.info, doc.words)
 
+    def _chunk_items(self, items: list[Any]) -> list[list[Chunk]]:
+        """The chunks of each checked item, through the batched path where it applies.
+
+        Equal to ``[self.chunk(item) for item in items]``, exceptions included: the
+        batched path (:mod:`._batch`) only runs for the encoder's own tokenizer in
+        ``"space"`` mode, and on any error the items are chunked one by one, which
+        raises the error the per-document call raises.
+        """
+        if len(items) < 2 or not _batch.batchable(self):
+            return super()._chunk_items(items)
+        texts: list[str] = []
+        metas: list[Any] = []
+        for item in items:
+            if is_document(item):
+                content, metadata = split_document(item)
+            else:
+                content, metadata = item, None
+            texts.append(check_text(content))
+            metas.append(metadata)
+        todo = [i for i, t in enumerate(texts) if t and not t.isspace()]
+        inner = self
+        if self.overlap_tokens:
+            counter = self._counter()
+            if self.max_tokens - self.overlap_tokens <= counter.n_special:
+                return super()._chunk_items(items)  # raises chunk()'s error
+            inner = self._content_chunker()  # type: ignore[assignment]
+        try:
+            got = _batch.chunk_texts(inner, [texts[i] for i in todo])
+            if self.overlap_tokens:
+                got = [self._overlap(texts[i], c) for i, c in zip(todo, got, strict=True)]
+        except Exception:  # the per-document path raises the right error (or succeeds)
+            return super()._chunk_items(items)
+        out: list[list[Chunk]] = [[] for _ in items]
+        for i, chunks in zip(todo, got, strict=True):
+            out[i] = chunks
+        return [c if m is None else with_metadata(c, m) for c, m in zip(out, metas, strict=True)]
+
     def split_sentences(self, text: str) -> list[Chunk]:
         """The units the chunker groups: sentences, and lines of headings, tables and code.
 
@@ -288,8 +328,7 @@ class SemanticChunker(ChunkerBase):
             sim = np.einsum("ij,ij->i", left, right) / (nl * nr)
         sim = np.where((nl > 0) & (nr > 0), sim, 1.0)
         depth = _depth(sim)
-        bonus = np.array([KIND_BONUS.get(int(k), 0.0) for k in range(6)])
-        score = depth + bonus[doc.kinds[1:]]
+        score = depth + bonus_table()[doc.kinds[1:]]
         return (
             np.concatenate(([1.0], sim)),
             np.concatenate(([0.0], depth)),
@@ -476,6 +515,36 @@ def _window_matrix(lo: np.ndarray, hi: np.ndarray, n: int) -> sp.csr_matrix:
     cols = np.repeat(lo - indptr[:-1], lens) + np.arange(indptr[-1])
     data = np.ones(len(cols), np.float32)
     return sp.csr_matrix((data, cols, indptr), shape=(len(lo), n))
+
+
+@functools.lru_cache(maxsize=1)
+def bonus_table() -> np.ndarray:
+    """:data:`KIND_BONUS` as an array indexed by boundary kind."""
+    table = np.array([KIND_BONUS.get(k, 0.0) for k in range(6)])
+    table.setflags(write=False)
+    return table
+
+
+def _depth_bounded(sim: np.ndarray, run_start: np.ndarray, run_end: np.ndarray) -> np.ndarray:
+    """:func:`_depth` of several documents' similarity curves laid end to end.
+
+    ``run_start`` marks each document's first gap and ``run_end`` its last: the walks
+    to the left and right peaks stop there, so each document's depths are exactly what
+    :func:`_depth` gives for its curve alone.
+    """
+    n = len(sim)
+    if n == 0:
+        return sim
+    idx = np.arange(n)
+    rises = run_start.copy()
+    rises[0] = True
+    rises[1:] |= sim[1:] > sim[:-1]
+    left = sim[np.maximum.accumulate(np.where(rises, idx, 0))]
+    rises_back = run_end.copy()
+    rises_back[-1] = True
+    rises_back[:-1] |= sim[:-1] > sim[1:]
+    right = sim[np.minimum.accumulate(np.where(rises_back, idx, n - 1)[::-1])[::-1]]
+    return (left - sim) + (right - sim)
 
 
 def _depth(sim: np.ndarray) -> np.ndarray:

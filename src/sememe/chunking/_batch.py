@@ -1,0 +1,211 @@
+"""The semantic chunker's batched path: many documents analysed in flat arrays at once.
+
+:meth:`SemanticChunker.chunk` pays a fixed cost per document: a word-memo look-up and
+maybe a tokenizer call, a token count of its units, one sparse product for its unit
+vectors and two more for its windows, each with numpy and scipy set-up that costs more
+than the arithmetic on a short document. :func:`chunk_texts` does those steps once for a
+whole batch, on the batch's texts laid end to end (the *joined* text):
+
+- the words of every text (single-space words, the bundled tokenizer's mode) in one
+  memo look-up, so the unseen words of the batch go to the tokenizer in one call;
+- every unit's exact token count in one :meth:`TokenizerCounter.span_counts` over the
+  joined words, and every chunk's likewise at the end;
+- every unit's vector in one :meth:`sememe.Encoder.span_sums`;
+- every gap's similarity, depth and score in one pass, with each document's first and
+  last unit acting as window and depth boundaries.
+
+What stays per document is sentence splitting and the choice of cuts (small Python
+loops over a document's groups). Every array a document sees holds the values the
+per-document path computes (sums over the same terms in the same order), so the chunks
+are identical; ``tests/test_chunk_batch.py`` checks that on random and real documents.
+
+The path applies to the encoder's own tokenizer in ``"space"`` mode (Llama-like, the
+bundled model's); other set-ups, and any error, go through :meth:`chunk` one document at
+a time, so results and exceptions are exactly the per-document ones.
+"""
+
+from __future__ import annotations
+
+from itertools import chain
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ._counting import DocWords, TokenizerCounter
+from .sentences import HEADING, TextInfo, split_units
+from .types import Chunk
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .semantic import SemanticChunker
+
+
+def batchable(chunker: SemanticChunker) -> bool:
+    """True when :func:`chunk_texts` gives ``chunker``'s per-document results."""
+    if chunker.tokenizer is not None:
+        return False
+    counter = chunker._counter()
+    return isinstance(counter, TokenizerCounter) and counter.mode == "space"
+
+
+def chunk_texts(chunker: SemanticChunker, texts: list[str]) -> list[list[Chunk]]:
+    """``[chunker._chunk_text(t) for t in texts]`` for non-blank texts, batched.
+
+    ``chunker`` must be :func:`batchable` and have no overlap (the caller extends the
+    chunks afterwards, as :meth:`ChunkerBase.chunk` does).
+    """
+    from .semantic import SEGMENT_DIM, _depth_bounded, _Doc, _window_matrix, bonus_table
+
+    if not texts:
+        return []
+    enc = chunker._get_encoder()
+    counter: TokenizerCounter = chunker._counter()  # type: ignore[assignment]
+    memo = counter.words.memo()  # one memo for the batch (replaced between batches)
+    n_docs = len(texts)
+    lengths = np.fromiter(map(len, texts), np.int64, n_docs)
+    offs = np.concatenate(([0], np.cumsum(lengths)))
+    joined = "".join(texts)
+    jinfo = TextInfo(joined)
+    codes = jinfo.codes
+
+    # Words: single-space words of each text, laid end to end (see the module docstring).
+    spaces = np.flatnonzero(codes == 32)
+    w_starts = np.sort(np.concatenate((offs[:-1], spaces + 1)), kind="stable")
+    w_ends = np.sort(np.concatenate((spaces, offs[1:])), kind="stable")
+    words = list(chain.from_iterable(t.split(" ") for t in texts))
+    if len(words) != len(w_starts):  # pragma: no cover - split and the arrays disagree
+        raise RuntimeError("word boundaries disagree with str.split")
+    jwords = DocWords(memo, w_starts, w_ends, memo.rows(words))
+    # Word range of each text: a text holds its spaces + 1 words.
+    n_spaces = np.searchsorted(spaces, offs[1:]) - np.searchsorted(spaces, offs[:-1])
+    w_offs = np.concatenate(([0], np.cumsum(n_spaces + 1)))
+
+    # Units of each text (per text: Punkt and the markdown blocks), then their counts.
+    infos = []
+    unit_lists = []
+    for d, text in enumerate(texts):
+        base = int(offs[d])
+        info = TextInfo(text)
+        info._codes = codes[base : base + len(text)]  # a view: no second encoding
+        infos.append(info)
+        unit_lists.append(split_units(text, info=info))
+    n_units = np.fromiter(map(len, unit_lists), np.int64, n_docs)
+    u_offs = np.concatenate(([0], np.cumsum(n_units)))
+    shift = np.repeat(offs[:-1], n_units)
+    u_starts = np.concatenate([u.starts for u in unit_lists]) + shift
+    u_ends = np.concatenate([u.ends for u in unit_lists]) + shift
+    kinds = np.concatenate([u.kinds for u in unit_lists])
+    counts = counter.span_counts(jinfo, jwords, u_starts, u_ends)
+    big_docs = np.unique(
+        np.searchsorted(u_offs, np.flatnonzero(counts > chunker.max_tokens), "right") - 1
+    )
+    if len(big_docs):
+        # A unit over max_tokens: that text's units come from the per-document code,
+        # which cuts it at token boundaries (rare: a sentence of hundreds of tokens).
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        redo = set(big_docs.tolist())
+        for d in range(n_docs):
+            a, b = int(u_offs[d]), int(u_offs[d + 1])
+            if d in redo:
+                w0, w1, base = int(w_offs[d]), int(w_offs[d + 1]), int(offs[d])
+                dw = DocWords(
+                    memo, w_starts[w0:w1] - base, w_ends[w0:w1] - base, jwords.rows[w0:w1]
+                )
+                units, c = chunker._units(infos[d], dw)
+                parts.append((units.starts + base, units.ends + base, units.kinds, c))
+            else:
+                parts.append((u_starts[a:b], u_ends[a:b], kinds[a:b], counts[a:b]))
+        u_starts = np.concatenate([p[0] for p in parts])
+        u_ends = np.concatenate([p[1] for p in parts])
+        kinds = np.concatenate([p[2] for p in parts])
+        counts = np.concatenate([p[3] for p in parts]).astype(np.int64)
+        n_units = np.fromiter((len(p[0]) for p in parts), np.int64, n_docs)
+        u_offs = np.concatenate(([0], np.cumsum(n_units)))
+    n_all = int(u_offs[-1])
+    first = u_offs[:-1]  # each text's first unit (every non-blank text has one)
+
+    # Unit vectors: one sparse product for the batch. A text's first unit takes its
+    # tokens from the text's first word on, as the per-document path's indptr[0] = 0.
+    ids = memo.gather(jwords.rows)
+    tok_cum = jwords.cum
+    indptr = np.concatenate((tok_cum[np.searchsorted(w_starts, u_starts)], [tok_cum[-1]]))
+    indptr[first] = tok_cum[w_offs[:-1]]
+    vectors = enc.span_sums(ids, indptr, dim=min(SEGMENT_DIM, enc.dim))
+
+    # Newline tokens between units (none before a text's first unit).
+    gap = np.zeros(n_all, np.float64)
+    if counter.newline_cost and n_all > 1:
+        newlines = jinfo.newlines
+        between = np.searchsorted(newlines, u_starts[1:]) - np.searchsorted(newlines, u_ends[:-1])
+        gap[1:] = counter.newline_cost * between
+        gap[first] = 0.0
+
+    # Gap scores (gap i: between units i - 1 and i of one text), all texts at once.
+    idx = np.arange(n_all)
+    is_first = np.zeros(n_all, bool)
+    is_first[first] = True
+    mark = (kinds == HEADING) | is_first  # windows stop at headings and at text edges
+    section_start = np.maximum.accumulate(np.where(mark, idx, 0))
+    section_end = np.minimum.accumulate(np.where(mark, idx, n_all)[::-1])[::-1]
+    section_end = np.concatenate((section_end[1:], [n_all]))
+    gaps = np.flatnonzero(~is_first)
+    sim_all = np.ones(n_all, np.float64)
+    depth_all = np.zeros(n_all, np.float64)
+    score_all = np.full(n_all, -np.inf)
+    if len(gaps):
+        w = chunker.window
+        lo = np.maximum(gaps - w, section_start[gaps - 1])
+        hi = np.minimum(gaps + w, section_end[gaps])
+        left = _window_matrix(lo, gaps, n_all) @ vectors
+        right = _window_matrix(gaps, hi, n_all) @ vectors
+        nl = np.sqrt(np.einsum("ij,ij->i", left, left))
+        nr = np.sqrt(np.einsum("ij,ij->i", right, right))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sim = np.einsum("ij,ij->i", left, right) / (nl * nr)
+        sim = np.where((nl > 0) & (nr > 0), sim, 1.0)
+        # A gap starts a run where it is a text's first gap; ends one at a text's last.
+        last = np.ones(len(gaps), bool)
+        last[:-1] = gaps[1:] != gaps[:-1] + 1
+        depth = _depth_bounded(sim, is_first[gaps - 1], last)
+        sim_all[gaps] = sim
+        depth_all[gaps] = depth
+        score_all[gaps] = depth + bonus_table()[kinds[gaps]]
+
+    # Cuts per text (small Python loops), then every chunk counted at once.
+    est = counts.astype(np.float64)
+    docs: list[_Doc] = []
+    spans: list[list[tuple[int, int]]] = []
+    for d in range(n_docs):
+        a, b = int(u_offs[d]), int(u_offs[d + 1])
+        base = int(offs[d])
+        units_d = _Units(u_starts[a:b] - base, u_ends[a:b] - base, kinds[a:b])
+        doc = _Doc(infos[d], None, units_d, est[a:b], gap[a:b], vectors[a:b])
+        doc.cache = (sim_all[a:b], depth_all[a:b], score_all[a:b])
+        docs.append(doc)
+        s_list = doc.starts.tolist()
+        e_list = doc.ends.tolist()
+        spans.append([(s_list[x], e_list[y - 1]) for x, y in chunker._segment(doc)])
+    n_spans = [len(s) for s in spans]
+    flat = np.asarray(list(chain.from_iterable(spans)), np.int64).reshape(-1, 2)
+    shift = np.repeat(offs[:-1], n_spans)
+    exact = counter.span_counts(jinfo, jwords, flat[:, 0] + shift, flat[:, 1] + shift).tolist()
+    out = []
+    k = 0
+    for d, text in enumerate(texts):
+        doc = docs[d]
+        got = exact[k : k + n_spans[d]]
+        k += n_spans[d]
+        out.append(
+            chunker._finish(
+                text, spans[d], lambda span, doc=doc: chunker._recut(doc, span), counts=got
+            )
+        )
+    return out
+
+
+class _Units:
+    """The unit arrays one document's :class:`_Doc` is built from (as ``Units``)."""
+
+    __slots__ = ("ends", "kinds", "starts")
+
+    def __init__(self, starts: np.ndarray, ends: np.ndarray, kinds: np.ndarray) -> None:
+        self.starts, self.ends, self.kinds = starts, ends, kinds
