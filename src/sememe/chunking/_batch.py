@@ -14,8 +14,9 @@ whole batch, on the batch's texts laid end to end (the *joined* text):
 - every gap's similarity, depth and score in one pass, with each document's first and
   last unit acting as window and depth boundaries.
 
-What stays per document is sentence splitting and the choice of cuts (small Python
-loops over a document's groups). Every array a document sees holds the values the
+Sentences come from :func:`.sentences.split_units_many` (Punkt once over the joined
+text). What stays per document is finding markdown blocks (a loop over lines) and the
+choice of cuts (small Python loops over a document's groups). Every array a document sees holds the values the
 per-document path computes (sums over the same terms in the same order), so the chunks
 are identical; ``tests/test_chunk_batch.py`` checks that on random and real documents.
 
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._counting import DocWords, TokenizerCounter
-from .sentences import HEADING, TextInfo, split_units
+from .sentences import HEADING, TextInfo, split_units_many
 from .types import Chunk
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,21 +80,10 @@ def chunk_texts(chunker: SemanticChunker, texts: list[str]) -> list[list[Chunk]]
     n_spaces = np.searchsorted(spaces, offs[1:]) - np.searchsorted(spaces, offs[:-1])
     w_offs = np.concatenate(([0], np.cumsum(n_spaces + 1)))
 
-    # Units of each text (per text: Punkt and the markdown blocks), then their counts.
-    infos = []
-    unit_lists = []
-    for d, text in enumerate(texts):
-        base = int(offs[d])
-        info = TextInfo(text)
-        info._codes = codes[base : base + len(text)]  # a view: no second encoding
-        infos.append(info)
-        unit_lists.append(split_units(text, info=info))
-    n_units = np.fromiter(map(len, unit_lists), np.int64, n_docs)
-    u_offs = np.concatenate(([0], np.cumsum(n_units)))
-    shift = np.repeat(offs[:-1], n_units)
-    u_starts = np.concatenate([u.starts for u in unit_lists]) + shift
-    u_ends = np.concatenate([u.ends for u in unit_lists]) + shift
-    kinds = np.concatenate([u.kinds for u in unit_lists])
+    # Units of every text (markdown blocks text by text, Punkt over the joined text),
+    # then their exact counts.
+    units, u_offs = split_units_many(texts, joined, jinfo, offs)
+    u_starts, u_ends, kinds = units.starts, units.ends, units.kinds
     counts = counter.span_counts(jinfo, jwords, u_starts, u_ends)
     big_docs = np.unique(
         np.searchsorted(u_offs, np.flatnonzero(counts > chunker.max_tokens), "right") - 1
@@ -110,7 +100,7 @@ def chunk_texts(chunker: SemanticChunker, texts: list[str]) -> list[list[Chunk]]
                 dw = DocWords(
                     memo, w_starts[w0:w1] - base, w_ends[w0:w1] - base, jwords.rows[w0:w1]
                 )
-                units, c = chunker._units(infos[d], dw)
+                units, c = chunker._units(TextInfo(texts[d]), dw)
                 parts.append((units.starts + base, units.ends + base, units.kinds, c))
             else:
                 parts.append((u_starts[a:b], u_ends[a:b], kinds[a:b], counts[a:b]))
@@ -178,7 +168,7 @@ def chunk_texts(chunker: SemanticChunker, texts: list[str]) -> list[list[Chunk]]
         a, b = int(u_offs[d]), int(u_offs[d + 1])
         base = int(offs[d])
         units_d = _Units(u_starts[a:b] - base, u_ends[a:b] - base, kinds[a:b])
-        doc = _Doc(infos[d], None, units_d, est[a:b], gap[a:b], vectors[a:b])
+        doc = _Doc(None, None, units_d, est[a:b], gap[a:b], vectors[a:b])
         doc.cache = (sim_all[a:b], depth_all[a:b], score_all[a:b])
         docs.append(doc)
         s_list = doc.starts.tolist()

@@ -144,6 +144,10 @@ def _as_re(pattern: str, same_space: bool) -> str:
 
 _SENT_END = frozenset(".?!")
 _SPLITTERS = np.array([ord(c) for c in ')";}]*:@({['], np.uint32)
+#: ``_SPLITTER_TABLE[min(code, 127)]``: the code is one of :data:`_SPLITTERS` (all ASCII).
+_SPLITTER_TABLE = np.zeros(128, bool)
+_SPLITTER_TABLE[_SPLITTERS] = True
+_SPLITTER_TABLE[127] = False  # codes of 127 and above
 
 
 class PunktSplitter:
@@ -214,6 +218,98 @@ class PunktSplitter:
         starts, ends = self._slices(text, info)
         return self._realign(text, info.codes, starts, ends)
 
+    def span_arrays_many(
+        self, text: str, info: TextInfo, offsets: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`span_arrays` of several texts laid end to end in ``text``, at once.
+
+        ``offsets`` (int64, increasing) bounds the texts: text ``d`` is
+        ``text[offsets[d]:offsets[d + 1]]``, none of them blank. Returns the sentence
+        ``starts`` and ``ends`` (offsets into ``text``) and the text each sentence
+        belongs to; each text's sentences are exactly its :meth:`span_arrays`, shifted.
+        Candidates are found over the whole of ``text``, and every step that looks
+        beyond a candidate (the pattern's look-ahead, the word before it, the context
+        Punkt decides on, realignment) is held inside the candidate's own text.
+        """
+        codes = info.codes
+        space = info.space
+        n_docs = len(offsets) - 1
+        lo_of = offsets[:-1]
+        hi_of = offsets[1:]
+        solid_all = np.flatnonzero(~space)  # str.isspace, as str.rstrip
+        last_solid = np.searchsorted(solid_all, hi_of) - 1
+        end_of_text = np.where(last_solid >= 0, solid_all[np.maximum(last_solid, 0)] + 1, lo_of)
+        end_of_text = np.maximum(end_of_text, lo_of)
+        if not self._same_space:
+            space = space & ((codes < 0x1C) | (codes > 0x1F))
+        solid = np.flatnonzero(~space)
+        cand = np.array([m.start() for m in self._period_re.finditer(text)], np.int64)
+        doc = np.searchsorted(offsets, cand, side="right") - 1
+        if len(cand) and len(solid):
+            # The pattern looks ahead for punctuation or whitespace and a token: keep
+            # the candidates whose look-ahead stays inside their own text.
+            nxt = solid[np.minimum(np.searchsorted(solid, cand + 1), len(solid) - 1)]
+            inside = (nxt > cand) & (nxt < hi_of[doc])
+            cand, doc = cand[inside], doc[inside]
+        elif len(cand):  # pragma: no cover - a candidate is a solid character
+            cand, doc = cand[:0], doc[:0]
+        if len(cand):
+            word = self._word_starts(codes, cand, lo_of[doc])
+            kept = word >= 0
+            cand, word, doc = cand[kept], word[kept], doc[kept]
+        else:
+            word = cand
+        after = cand + 1
+        after_space = space[after]
+        if len(cand):
+            next_tok = solid[np.minimum(np.searchsorted(solid, after), len(solid) - 1)]
+        else:
+            next_tok = cand
+        next_start = np.where(after_space, next_tok, after)
+        odd = (codes[next_tok] >= 0x1C) & (codes[next_tok] <= 0x1F) & after_space
+        full = np.flatnonzero(odd)
+        is_break = (codes[cand] != 46) & ~odd
+        if self._dot_token_breaks and len(cand):
+            after_splitter = _SPLITTER_TABLE[np.minimum(codes[np.maximum(cand - 1, 0)], 127)]
+            is_break |= after_splitter & (cand > lo_of[doc]) & ~odd
+        dots = np.flatnonzero(~is_break & ~odd)
+        if len(dots):
+            plain = dots[self._plain_words(codes, word[dots], cand[dots])]
+            spans = map(slice, word[plain].tolist(), cand[plain].tolist())
+            words = map(str.lower, map(text.__getitem__, spans))
+            special = np.fromiter(map(self._special.__contains__, words), bool, len(plain))
+            is_break[plain[~special]] = True
+            decided = np.zeros(len(cand), bool)
+            decided[plain[~special]] = True
+            full = np.concatenate([full, dots[~decided[dots]]])
+        if len(full):
+            gaps = np.flatnonzero(space)
+            for i in full.tolist():
+                w, c, end = int(word[i]), int(cand[i]), int(hi_of[doc[i]])
+                if after_space[i]:
+                    k = np.searchsorted(gaps, next_tok[i])
+                    stop = min(int(gaps[k]), end) if k < len(gaps) else end
+                else:
+                    stop = c + 2
+                is_break[i] = self.contains_break(text[w:stop])
+        b = np.flatnonzero(is_break)
+        # Text d's sentences: its start, then the starts after its breaks; they end at
+        # the breaks, then at the end of the text (as _slices, text by text).
+        bd = doc[b]
+        sizes = np.bincount(bd, minlength=n_docs) + 1
+        first = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        total = int(sizes.sum())
+        k = np.arange(len(b))
+        starts = np.empty(total, np.int64)
+        ends = np.empty(total, np.int64)
+        starts[first] = lo_of
+        starts[k + bd + 1] = next_start[b]
+        ends[k + bd] = cand[b] + 1
+        ends[first + sizes - 1] = end_of_text
+        owner = np.repeat(np.arange(n_docs), sizes)
+        starts, ends, keep = self._realign_mask(text, codes, starts, ends, owner)
+        return starts, ends, owner[keep]
+
     # ---------------------------------------------------------------- candidates
     def _slices(self, text: str, info: TextInfo) -> tuple[np.ndarray, np.ndarray]:
         """Sentence slices before realignment (what NLTK's ``_slices_from_text`` gives)."""
@@ -275,18 +371,28 @@ class PunktSplitter:
         return starts, ends
 
     @staticmethod
-    def _word_starts(codes: np.ndarray, cand: np.ndarray) -> np.ndarray:
+    def _word_starts(
+        codes: np.ndarray, cand: np.ndarray, base: np.ndarray | None = None
+    ) -> np.ndarray:
         """Start of the word before each candidate, or -1 for candidates Punkt skips.
 
         As in NLTK, the word before a candidate starts after the last ASCII whitespace
         between the previous candidate and this one; when there is none it is the
         previous candidate's word, and that previous candidate is then dropped.
+        ``base`` (for texts laid end to end): the start of each candidate's text, where
+        its search stops as at the start of a text of its own.
         """
         spaces = np.flatnonzero((codes == 32) | ((codes >= 9) & (codes <= 13)))
         k = np.searchsorted(spaces, cand) - 1
         last_space = np.where(k >= 0, spaces[np.maximum(k, 0)] if len(spaces) else -1, -1)
         prev = np.concatenate(([0], cand[:-1]))
-        word = np.maximum.accumulate(np.where(last_space > prev, last_space + 1, 0))
+        floor: Any = 0
+        if base is not None:
+            new_text = np.ones(len(cand), bool)
+            new_text[1:] = base[1:] != base[:-1]
+            prev[new_text] = base[new_text]
+            floor = base
+        word = np.maximum.accumulate(np.where(last_space > prev, last_space + 1, floor))
         keep = np.ones(len(cand), bool)
         keep[:-1] = cand[:-1] <= word[1:]
         return np.where(keep, word, -1)
@@ -407,11 +513,26 @@ class PunktSplitter:
         punctuation, that punctuation joins this sentence (which is then kept even if
         it was empty) and the next slice starts after it and the spaces that follow.
         """
+        starts, ends, _ = self._realign_mask(text, codes, starts, ends)
+        return starts, ends
+
+    def _realign_mask(
+        self,
+        text: str,
+        codes: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        owner: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_realign`, also giving the mask of the slices kept; ``owner`` (the text
+        of each slice, for texts laid end to end) keeps realignment inside each text."""
         starts = starts.copy()
         ends = ends.copy()
         forced = np.zeros(len(starts), bool)
         nxt = starts[1:]
         valid = nxt < ends[1:]
+        if owner is not None:
+            valid &= owner[1:] == owner[:-1]
         heads = np.where(valid, codes[np.minimum(nxt, len(codes) - 1)], 48)
         # Realignment needs closing punctuation first; letters and digits cannot start it.
         alnum = (heads | 32) - 97 < 26
@@ -424,7 +545,7 @@ class PunktSplitter:
                 starts[i + 1] = m.end()
                 forced[i] = True
         keep = forced | (ends > starts)
-        return starts[keep], ends[keep]
+        return starts[keep], ends[keep], keep
 
 
 _SPACE_TABLE = np.array([chr(c).isspace() for c in range(0x3001)], bool)
@@ -548,6 +669,71 @@ def split_units(
     # Only blank lines inside code blocks come out empty; dropping them loses nothing.
     starts, ends, keep = _strip(info, starts, ends)
     return Units(starts[keep], ends[keep], kinds[keep])
+
+
+def split_units_many(
+    texts: list[str],
+    joined: str,
+    info: TextInfo,
+    offsets: np.ndarray,
+    splitter: PunktSplitter | None = None,
+) -> tuple[Units, np.ndarray]:
+    """:func:`split_units` of each of ``texts`` (none blank), laid end to end in ``joined``.
+
+    ``offsets`` bounds the texts in ``joined`` (``joined[offsets[d]:offsets[d + 1]] ==
+    texts[d]``); ``info`` is ``joined``'s. Returns the units of all texts in order, as
+    offsets into ``joined``, and ``unit_offsets``: text ``d``'s units are
+    ``unit_offsets[d]:unit_offsets[d + 1]``. Each text's units are exactly its
+    :func:`split_units`, shifted: the markdown blocks are found text by text, Punkt runs
+    once over ``joined`` (:meth:`PunktSplitter.span_arrays_many`), and the rest are
+    array steps that never cross a text's edge.
+    """
+    splitter = splitter or default_splitter()
+    n_docs = len(texts)
+    cols: list[list[int]] = [[], [], [], []]
+    block_doc: list[int] = []
+    for d, text in enumerate(texts):
+        base = int(offsets[d])
+        blocks = _blocks(text)
+        for start, end, kind, prose in blocks:
+            cols[0].append(start + base)
+            cols[1].append(end + base)
+            cols[2].append(kind)
+            cols[3].append(prose)
+        block_doc.extend([d] * len(blocks))
+    b_start = np.asarray(cols[0], np.int64)
+    b_end = np.asarray(cols[1], np.int64)
+    b_kind = np.asarray(cols[2], np.int8)
+    b_prose = np.asarray(cols[3], bool)
+    b_doc = np.asarray(block_doc, np.int64)
+    if b_prose.any():
+        s_starts, _, s_owner = splitter.span_arrays_many(joined, info, offsets)
+        first = np.ones(len(s_owner), bool)
+        first[1:] = s_owner[1:] != s_owner[:-1]
+        cuts = s_starts[~first]  # each text's sentence starts after its first
+    else:
+        cuts = np.zeros(0, np.int64)
+    lo = np.searchsorted(cuts, b_start, side="right")
+    hi = np.searchsorted(cuts, b_end, side="left")
+    extra = np.where(b_prose, np.maximum(hi - lo, 0), 0)
+    owner = np.repeat(np.arange(len(b_start)), extra)
+    first_cut = np.repeat(lo - np.concatenate(([0], np.cumsum(extra)[:-1])), extra)
+    inner = cuts[first_cut + np.arange(len(owner))] if len(owner) else cuts[:0]
+    starts = np.concatenate((b_start, inner))
+    block_of = np.concatenate((np.arange(len(b_start)), owner))
+    kinds = np.concatenate((b_kind, np.full(len(inner), SENTENCE, np.int8)))
+    order = np.lexsort((starts, block_of))
+    starts, block_of, kinds = starts[order], block_of[order], kinds[order]
+    ends = np.empty_like(starts)
+    ends[:-1] = starts[1:]
+    last_in_block = np.ones(len(starts), bool)
+    last_in_block[:-1] = block_of[1:] != block_of[:-1]
+    ends[last_in_block] = b_end[block_of[last_in_block]]
+    ends[~last_in_block] = np.minimum(ends[~last_in_block], b_end[block_of[~last_in_block]])
+    starts, ends, keep = _strip(info, starts, ends)
+    unit_doc = b_doc[block_of[keep]]
+    unit_offsets = np.concatenate(([0], np.cumsum(np.bincount(unit_doc, minlength=n_docs))))
+    return Units(starts[keep], ends[keep], kinds[keep]), unit_offsets
 
 
 def _strip(

@@ -1,0 +1,193 @@
+"""Chunking a long stream of documents on several cores: forked workers over batches.
+
+:meth:`ChunkerBase.chunk_stream` reads its input ``batch_size`` items at a time. A short
+input is chunked here, in this process. Once the input has shown at least
+:data:`PARALLEL_CHARS` characters (a worker pool costs tens of milliseconds to start,
+which pays for itself only then), a pool of forked worker processes takes the batches:
+each worker inherits the chunker as it is (encoder, tokenizer, warm word memo; nothing
+is pickled), chunks the texts of a batch with :meth:`ChunkerBase.chunk_batch`'s own code
+and sends back plain ``(start, end, n_tokens)`` triples, from which this process builds
+the chunks (documents get their metadata back here). At most two batches per worker are
+in flight, so memory stays bounded whatever the input's length.
+
+Results are exactly the in-process ones. A batch whose worker fails is chunked again in
+this process, which raises the same exception the in-process call raises (exceptions do
+not always survive pickling intact). Where ``fork`` is unavailable (Windows, macOS's
+default), or a pool cannot start, everything runs in this process. The pool is shut
+down when the stream ends, fails, or its generator is closed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterator
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from ._documents import is_document, split_document, with_metadata
+from .types import Chunk
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._base import ChunkerBase
+
+#: Characters of input read before a worker pool is worth starting (see the docstring;
+#: ``benchmarks/chunk.py --crossover`` measures where a pool starts paying on this machine).
+PARALLEL_CHARS = 1_000_000
+#: Most worker processes started by default.
+MAX_WORKERS = 4
+
+#: The chunker a forked worker runs (set in the parent just before the pool forks).
+_WORKER_CHUNKER: ChunkerBase | None = None
+#: True in a worker process: workers never start pools of their own.
+_IN_WORKER = False
+
+Triples = list[list[tuple[int, int, int]]]
+
+
+def default_workers() -> int:
+    """Workers for a large stream: the cores this process may use, at most :data:`MAX_WORKERS`."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_WORKERS, cores))
+
+
+def fork_available() -> bool:
+    """True where worker processes can be forked (they inherit the chunker unpickled)."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _init_worker() -> None:
+    """In a new worker: mark the process as one (no nested pools)."""
+    global _IN_WORKER
+    _IN_WORKER = True
+
+
+def worth_parallel(items: list[Any], workers: int | None) -> bool:
+    """True when :meth:`ChunkerBase.chunk_batch` of ``items`` should use worker processes."""
+    n_workers = default_workers() if workers is None else workers
+    if n_workers < 2 or _IN_WORKER or not fork_available():
+        return False
+    return sum(len(t) if isinstance(t, str) else 0 for t in _split_loose(items)) >= PARALLEL_CHARS
+
+
+def _work(texts: list[str]) -> Triples:
+    """In a worker: the chunks of each text as ``(start, end, n_tokens)`` triples."""
+    chunker = _WORKER_CHUNKER
+    if chunker is None:  # pragma: no cover - only reachable if the fork went wrong
+        raise RuntimeError("chunking worker started without a chunker")
+    got = chunker._chunk_items(chunker._batch_items(texts))
+    return [[(c.start, c.end, c.n_tokens) for c in chunks] for chunks in got]
+
+
+def _split(items: list[Any]) -> tuple[list[str], list[Any]]:
+    """Checked items as texts and metadata (None for a plain str)."""
+    texts: list[str] = []
+    metas: list[Any] = []
+    for item in items:
+        if is_document(item):
+            content, metadata = split_document(item)
+        else:
+            content, metadata = item, None
+        texts.append(content)
+        metas.append(metadata)
+    return texts, metas
+
+
+def _build(texts: list[str], metas: list[Any], got: Triples) -> list[list[Chunk]]:
+    """The chunks of each text from a worker's triples (with metadata for documents)."""
+    out = []
+    for text, meta, triples in zip(texts, metas, got, strict=True):
+        chunks = [Chunk(text[s:e], s, e, n, i) for i, (s, e, n) in enumerate(triples)]
+        out.append(chunks if meta is None else with_metadata(chunks, meta))
+    return out
+
+
+def _start_pool(chunker: ChunkerBase, workers: int) -> Any:
+    """A forked pool whose workers run ``chunker``, or None when one cannot start."""
+    global _WORKER_CHUNKER
+    # Forked workers must not use the tokenizers library's thread pool (its threads do not
+    # survive a fork); saying so in the environment also keeps the library from printing
+    # a warning in each worker. Restored at once: this process keeps its own setting.
+    key = "TOKENIZERS_PARALLELISM"
+    saved = os.environ.get(key)
+    os.environ[key] = "false"
+    _WORKER_CHUNKER = chunker
+    try:
+        return multiprocessing.get_context("fork").Pool(workers, initializer=_init_worker)
+    except OSError:  # no processes to be had (limits): stay in this process
+        return None
+    finally:
+        _WORKER_CHUNKER = None
+        if saved is None:
+            del os.environ[key]
+        else:
+            os.environ[key] = saved
+
+
+def stream_batches(
+    chunker: ChunkerBase, items: Iterator[Any], size: int, workers: int | None
+) -> Iterator[list[Chunk]]:
+    """:meth:`ChunkerBase.chunk_stream`'s generator (arguments already checked)."""
+    n_workers = default_workers() if workers is None else workers
+    parallel = n_workers > 1 and not _IN_WORKER and fork_available()
+    batches = iter(lambda: list(islice(items, size)), [])
+    # Read ahead until the input is long enough for a pool (or runs out).
+    ahead: list[list[Any]] = []
+    seen = 0
+    if parallel:
+        for batch in batches:
+            ahead.append(batch)
+            seen += sum(len(t) if isinstance(t, str) else 0 for t in _split_loose(batch))
+            if seen >= PARALLEL_CHARS:
+                break
+        else:
+            parallel = False
+    pool = _start_pool(chunker, n_workers) if parallel else None
+    if pool is None:
+        for batch in _chain(ahead, batches):
+            yield from chunker._chunk_items(chunker._batch_items(batch))
+        return
+    try:
+        pending: deque[tuple[list[Any], list[str], list[Any], Any]] = deque()
+        source = _chain(ahead, batches)
+        for batch in source:
+            items_ = chunker._batch_items(batch)  # the in-process call's checks and errors
+            texts, metas = _split(items_)
+            pending.append((batch, texts, metas, pool.apply_async(_work, (texts,))))
+            while len(pending) >= 2 * n_workers:
+                yield from _collect(chunker, pending.popleft())
+        while pending:
+            yield from _collect(chunker, pending.popleft())
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def _collect(
+    chunker: ChunkerBase, entry: tuple[list[Any], list[str], list[Any], Any]
+) -> list[list[Chunk]]:
+    """One batch's chunks from its worker, or from this process if the worker failed."""
+    batch, texts, metas, result = entry
+    try:
+        got = result.get()
+    except Exception:  # chunk here: the same result or the in-process exception
+        return chunker._chunk_items(chunker._batch_items(batch))
+    return _build(texts, metas, got)
+
+
+def _split_loose(batch: list[Any]) -> Iterator[Any]:
+    """The texts of a batch's items, unchecked (only to measure the input's length)."""
+    for item in batch:
+        content = getattr(item, "page_content", item)
+        yield content
+
+
+def _chain(first: list[list[Any]], rest: Iterator[list[Any]]) -> Iterator[list[Any]]:
+    """The read-ahead batches, then the rest (the read-ahead list is released as it goes)."""
+    while first:
+        yield first.pop(0)
+    yield from rest
