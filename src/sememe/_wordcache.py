@@ -35,7 +35,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable
-from itertools import chain, compress, islice
+from itertools import chain, compress, islice, repeat
 from typing import Any, Literal
 
 import numpy as np
@@ -215,6 +215,28 @@ class WordCache:
             if new:
                 self._append(*tokenize(new))
 
+    def lookup(self, words: list[str]) -> tuple[np.ndarray, set[str]]:
+        """Each word's row (-1 for a word not in the memo) and the set of those words.
+
+        One dictionary probe per word and no set of all the words: on text never seen
+        most words are known (from a shipped table) and the unknown ones are collected
+        from the few -1 rows. :meth:`fill` completes the rows once they are added.
+        """
+        rows = np.fromiter(map(self.index.get, words, repeat(-1)), np.int64, len(words))
+        unknown = np.flatnonzero(rows < 0)
+        if not unknown.size:
+            return rows, set()
+        return rows, set(map(words.__getitem__, unknown.tolist()))
+
+    def fill(self, rows: np.ndarray, words: list[str]) -> None:
+        """Replace the -1 entries of ``rows`` (from :meth:`lookup`) by the rows of their
+        words, which must have been added since."""
+        unknown = np.flatnonzero(rows < 0)
+        if unknown.size:
+            index = self.index
+            got = map(index.__getitem__, map(words.__getitem__, unknown.tolist()))
+            rows[unknown] = np.fromiter(got, np.int64, unknown.size)
+
     def seed(self, table: LoadedWordTable) -> None:
         """Fill an empty cache with every word of a shipped :class:`WordTable` at once.
 
@@ -278,6 +300,54 @@ def _grown(arr: np.ndarray, size: int) -> np.ndarray:
     out = np.zeros(size, arr.dtype)
     out[: len(arr)] = arr
     return out
+
+
+def space_words(texts: list[str]) -> tuple[list[str], np.ndarray]:
+    """The words of ``texts`` split at single spaces (``"space"`` mode), all texts'
+    words in one list, and ``indptr``: the words of ``texts[i]`` are
+    ``words[indptr[i]:indptr[i + 1]]``.
+
+    One split of the texts joined by spaces gives exactly the per-text splits one after
+    the other (text ``i`` has ``texts[i].count(" ") + 1`` words), without a list per text.
+    """
+    n = len(texts)
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.fromiter(map(str.count, texts, repeat(" ")), np.int64, n) + 1, out=indptr[1:])
+    return " ".join(texts).split(" "), indptr
+
+
+def matching(words: list[str], pattern: re.Pattern[str]) -> list[str]:
+    """The words in which ``pattern`` (which matches no whitespace) is found.
+
+    One search over the words joined by newlines instead of one per word (a shipped
+    table has 200,000 words): a match holds no newline, so it lies inside one word.
+    """
+    joined = "\n".join(words)
+    hits = [m.start() for m in pattern.finditer(joined)]
+    if not hits:
+        return []
+    sizes = np.fromiter(map(len, words), np.int64, len(words)) + 1
+    starts = np.cumsum(sizes) - sizes
+    at = np.unique(np.searchsorted(starts, hits, side="right") - 1)
+    return [words[i] for i in at.tolist()]
+
+
+def unique_rows(rows: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(rows, return_inverse=True)`` for ``rows`` in ``[0, n_rows)``.
+
+    The same arrays (sorted distinct rows, int64; inverse, int32), through a mark array
+    over all ``n_rows`` rows instead of a sort when that is cheaper (many rows: a batch
+    of texts), so vectors do not change.
+    """
+    if len(rows) * 8 < n_rows:
+        uniq, inv = np.unique(rows, return_inverse=True)
+        return uniq, inv.astype(np.int32).ravel()
+    seen = np.zeros(n_rows, bool)
+    seen[rows] = True
+    uniq = np.flatnonzero(seen)
+    position = np.empty(n_rows, np.int32)
+    position[uniq] = np.arange(len(uniq), dtype=np.int32)
+    return uniq, position[rows]
 
 
 # ---------------------------------------------------------------------- tokenizing batches

@@ -9,10 +9,12 @@ next batch runs in a worker thread while the current one is pooled.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 import warnings
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from itertools import chain
 from pathlib import Path
@@ -37,6 +39,14 @@ from .errors import InvalidArgumentError, InvalidTypeError, ModelFormatError
 CHARS_PER_TOKEN = 8
 
 _DEFAULT_BATCH = 8192
+
+#: Calls with more texts than this prepare one batch while a worker thread pools the
+#: previous one (two cores); smaller calls stay in the caller's thread, where a thread's
+#: start would cost more than it saves. See :func:`_use_threads` to turn it off.
+_THREAD_MIN_TEXTS = 2048
+#: Environment variable that turns the pooling thread off when set to ``0`` (or
+#: ``false``/``no``/``off``), e.g. where each process must stay on one core.
+THREADS_ENV = "SEMEME_ENCODE_THREADS"
 
 #: Texts longer than this many characters are tokenized in pieces by :meth:`Encoder.tokenize`
 #: and :meth:`Encoder.count_tokens` (tokenizing one huge string whole is superlinear in time
@@ -110,6 +120,27 @@ class EncoderArrays:
     #: Pooling denominator of each token id: ``token_weights`` for ``weighted_mean``
     #: pooling, else 1 (0 for ignored ids).
     denominators: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One batch between the two stages of :meth:`Encoder.encode` (see ``_prepare_batch``).
+
+    Without the word path only ``ids`` (each text's token ids) is set. With it: ``exact``
+    marks texts that take the whole-text path, ``texts_words`` is the (texts x distinct
+    words) count matrix, ``uniq`` those words' memo rows, and the rest is the memo's
+    published snapshot (rows, token counts, denominators, rows holding a literal).
+    """
+
+    batch: list[str]
+    ids: list[Any] | None
+    exact: np.ndarray | None = None
+    texts_words: sp.csr_matrix | None = None
+    uniq: np.ndarray | None = None
+    matrix: sp.csr_matrix | None = None
+    n_tokens: np.ndarray | None = None
+    denominator: np.ndarray | None = None
+    literal_rows: frozenset[int] = frozenset()
 
 
 class Encoder:
@@ -421,20 +452,69 @@ class Encoder:
         check_positive_int(batch_size, "batch_size")
         dim = self.dim if dim is None else self._check_dim(dim)
         normalize = self._check_normalize(normalize)
-        total = len(texts) if hasattr(texts, "__len__") else None
+        total = 1 if single else len(texts) if hasattr(texts, "__len__") else None
         table = self._table_for(dim)
-        parts: list[np.ndarray] = []
+        threaded = _use_threads() and (total is None or total > _THREAD_MIN_TEXTS)
+        if threaded and total is not None and total <= batch_size:
+            batch_size = -(-total // 2)  # two halves, so that the stages overlap
         with _progress(total, show_progress, "encode") as bar:
-            for batch in _text.iter_batches(texts, batch_size):
-                parts.append(self._encode_batch(batch, table, normalize))
-                bar.update(len(batch))
-        if not parts:
-            out = np.zeros((0, dim), np.float32)
-        elif len(parts) == 1:
-            out = parts[0]
-        else:
-            out = np.concatenate(parts)
+            batches = _text.iter_batches(texts, batch_size)
+            out = self._encode_batches(batches, total, table, normalize, bar, threaded)
         return output.apply(out[0] if single else out)
+
+    def _encode_batches(
+        self,
+        batches: Iterator[list[str]],
+        total: int | None,
+        table: np.ndarray,
+        normalize: bool,
+        bar: Any,
+        threaded: bool,
+    ) -> np.ndarray:
+        """Every batch's vectors, in order, in one array.
+
+        ``threaded``: pool each batch in a worker thread while this thread prepares the
+        next (``_prepare_batch`` is mostly Python, ``_pool_batch`` mostly numpy and scipy,
+        which release the GIL), so a large call uses two cores. The thread lives for this
+        call only (nothing survives a fork) and the vectors are those of the serial loop:
+        every text's vector depends on that text alone.
+        """
+        # Written in place when the input's length is known (no copy of every batch at the
+        # end); an input yielding more texts than its len() falls back to a list of parts.
+        out = np.empty((total, table.shape[1]), np.float32) if total is not None else None
+        parts: list[np.ndarray] = []
+        done = 0
+
+        def put(vectors: np.ndarray) -> None:
+            nonlocal done, out
+            if out is not None and done + len(vectors) > len(out):
+                parts.append(out[:done])
+                out = None
+            if out is None:
+                parts.append(vectors)
+            else:
+                out[done : done + len(vectors)] = vectors
+            done += len(vectors)
+            bar.update(len(vectors))
+
+        if not threaded:
+            for batch in batches:
+                put(self._encode_batch(batch, table, normalize))
+        else:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sememe-pool") as pool:
+                pending: Future[np.ndarray] | None = None
+                for batch in batches:
+                    prepared = self._prepare_batch(batch)
+                    if pending is not None:
+                        put(pending.result())
+                    pending = pool.submit(self._pool_batch, prepared, table, normalize)
+                if pending is not None:
+                    put(pending.result())
+        if out is not None:
+            return out if done == len(out) else out[:done].copy()
+        if not parts:
+            return np.zeros((0, table.shape[1]), np.float32)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def encode_binary(
         self,
@@ -1050,8 +1130,13 @@ class Encoder:
 
     def _encode_batch(self, batch: list[str], table: np.ndarray, normalize: bool) -> np.ndarray:
         """Vectors for one batch: through the word memo where exact, else whole-text tokenizing."""
+        return self._pool_batch(self._prepare_batch(batch), table, normalize)
+
+    def _prepare_batch(self, batch: list[str]) -> _Prepared:
+        """First stage of a batch: its words' memo rows (tokenizing the words not yet
+        known), or, without the word path, its texts' token ids. Mostly Python work."""
         if self._split is None:
-            return self._pool(self._token_ids(batch), table, normalize)
+            return _Prepared(batch, self._token_ids(batch))
         n = len(batch)
         exact = np.fromiter(map(len, batch), np.int64, n) > self._max_chars
         literal = self._text_literal
@@ -1060,47 +1145,69 @@ class Encoder:
         texts = (
             ["" if e else t for t, e in zip(batch, exact, strict=True)] if exact.any() else batch
         )
-        parts = list(map(self._split, texts))
-        indptr = np.zeros(n + 1, np.int64)
-        np.cumsum(np.fromiter(map(len, parts), np.int64, n), out=indptr[1:])
-        words = list(chain.from_iterable(parts))
+        if self._split_mode == "space":
+            words, indptr = _wordcache.space_words(texts)
+        else:
+            parts = list(map(self._split, texts))
+            indptr = np.zeros(n + 1, np.int64)
+            np.cumsum(np.fromiter(map(len, parts), np.int64, n), out=indptr[1:])
+            words = list(chain.from_iterable(parts))
         cache = self._cache
         if cache is None:  # first encode with a word table: read it and start from it
             with self._lock:
                 if self._cache is None:
                     self._cache = self._new_cache()
                 cache = self._cache
-        missing = set(words).difference(cache.index)
+        idx, missing = cache.lookup(words)
         if missing:
             if len(cache) + len(missing) > _wordcache.CAPACITY:
                 cache = self._cache = self._new_cache()
-                missing = set(words).difference(cache.index)  # known to the fresh memo
+                idx, missing = cache.lookup(words)  # rows of the fresh memo
             cache.add_words(missing, self._tokenize_words)
             self._flag_literals(cache, missing)
-        idx = np.fromiter(map(cache.index.__getitem__, words), np.int64, len(words))
-        matrix, n_tokens, denominator = cache.matrix, cache.n_tokens, cache.denominator
-        uniq, inv = np.unique(idx, return_inverse=True)
+            cache.fill(idx, words)
+        # A snapshot of the memo: rows published so far never change, words added later
+        # (by the next batch, or another thread) do not touch these.
+        matrix = cache.matrix
+        uniq, inv = _wordcache.unique_rows(idx, matrix.shape[0])
         texts_words = sp.csr_matrix(
-            (np.ones(len(idx), np.float32), inv.astype(np.int32).ravel(), indptr),
-            shape=(n, len(uniq)),
+            (np.ones(len(idx), np.float32), inv, indptr), shape=(n, len(uniq))
         )
-        out = np.asarray(texts_words @ (matrix[uniq] @ table), dtype=np.float32)
-        exact |= texts_words @ n_tokens[uniq].astype(np.float32) > self.config.max_tokens
-        if cache.literal_rows:
-            flagged = np.isin(uniq, np.fromiter(cache.literal_rows, np.int64)).astype(np.float32)
-            exact |= texts_words @ flagged > 0
+        return _Prepared(
+            batch,
+            None,
+            exact,
+            texts_words,
+            uniq,
+            matrix,
+            cache.n_tokens,
+            cache.denominator,
+            cache.literal_rows,
+        )
+
+    def _pool_batch(self, prep: _Prepared, table: np.ndarray, normalize: bool) -> np.ndarray:
+        """Second stage of a batch: pool its vectors. Mostly numpy and scipy work, which
+        releases the GIL, so it can run in a thread beside the next batch's first stage."""
+        if prep.ids is not None:
+            return self._pool(prep.ids, table, normalize)
+        batch, exact, texts_words, uniq = prep.batch, prep.exact, prep.texts_words, prep.uniq
+        out = np.asarray(texts_words @ (prep.matrix[uniq] @ table), dtype=np.float32)
+        exact |= texts_words @ prep.n_tokens[uniq].astype(np.float32) > self.config.max_tokens
+        if prep.literal_rows:
+            rows = np.fromiter(prep.literal_rows, np.int64)
+            exact |= texts_words @ np.isin(uniq, rows).astype(np.float32) > 0
         if self._split_mode == "space" and uniq.size and uniq[0] == 0:
             exact |= texts_words[:, 0].toarray().ravel() > 0  # runs of spaces
         if normalize:
             norms = np.sqrt(np.einsum("ij,ij->i", out, out))
         else:
-            norms = texts_words @ denominator[uniq]
+            norms = texts_words @ prep.denominator[uniq]
         norms[norms <= 0] = 1.0
         out /= norms[:, None].astype(np.float32)
         if exact.any():
             rows = np.flatnonzero(exact)
             out[rows] = self._pool(self._token_ids([batch[i] for i in rows]), table, normalize)
-        out[np.fromiter(map(str.isspace, batch), bool, n)] = 0.0  # e.g. "\x85", "\u3000"
+        out[np.fromiter(map(str.isspace, batch), bool, len(batch))] = 0.0  # e.g. "\x85"
         return out
 
     def _new_cache(self) -> _wordcache.WordCache:
@@ -1119,7 +1226,7 @@ class Encoder:
         literal = self._word_literal
         if literal is None:
             return
-        hits = [w for w in words if literal.search(w)]
+        hits = _wordcache.matching(list(words), literal)
         if hits:
             with cache.lock:
                 cache.literal_rows = cache.literal_rows | {cache.index[w] for w in hits}
@@ -1147,6 +1254,18 @@ class Encoder:
         norms[norms <= 0] = 1.0
         out /= norms[:, None].astype(np.float32)
         return out
+
+
+def _use_threads() -> bool:
+    """Whether :meth:`Encoder.encode` may pool in a second thread: more than one core is
+    available to this process and :data:`THREADS_ENV` does not say no."""
+    if os.environ.get(THREADS_ENV, "").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return cores > 1
 
 
 def _has_space(text: str) -> bool:
