@@ -62,6 +62,8 @@ _SPACE_NOT_NEWLINE = re.compile(r"[^\S\n]")
 
 _MARKERS = (" ", "\u2581", "\u0120")  # space, sentencepiece's "▁", GPT-2's "Ġ"
 _MARKER = re.compile("[ \u2581\u0120]")
+# A marker right after another character (the first marker after a token's leading ones is).
+_MARKER_INSIDE = re.compile("[^\x00 \u2581\u0120][ \u2581\u0120]")
 _SPLITTING_PRE_TOKENIZERS = {"Whitespace", "WhitespaceSplit", "BertPreTokenizer", "Metaspace"}
 _NEUTRAL_PRE_TOKENIZERS = {"Punctuation", "Digits", "UnicodeScripts", "CharDelimiterSplit"}
 
@@ -91,15 +93,20 @@ def _pre_tokenizer_types(spec: dict | None) -> list[str]:
 
 def _structurally_word_local(tokenizer: Tokenizer) -> bool:
     """True when the tokenizer's definition rules out tokens spanning two words."""
-    spec = json.loads(tokenizer.to_str())
-    types = _pre_tokenizer_types(spec.get("pre_tokenizer"))
+    pre = tokenizer.pre_tokenizer  # its own JSON: no serialising of the whole tokenizer
+    types = _pre_tokenizer_types(None if pre is None else json.loads(pre.__getstate__()))
     if types:
         return any(t in _SPLITTING_PRE_TOKENIZERS for t in types) and all(
             t in _SPLITTING_PRE_TOKENIZERS | _NEUTRAL_PRE_TOKENIZERS for t in types
         )
     # No pre-tokenizer (Llama-style BPE): safe only if no vocabulary entry has a space
-    # marker after another character, so that no merge can cross a word boundary.
-    for token in tokenizer.get_vocab():
+    # marker after another character, so that no merge can cross a word boundary. One
+    # search over the tokens joined by NUL (not a marker, so a join never matches).
+    vocab = tokenizer.get_vocab()
+    tokens = "\x00".join(vocab)
+    if tokens.count("\x00") == len(vocab) - 1:  # no token holds a NUL (the usual case)
+        return _MARKER_INSIDE.search(tokens) is None
+    for token in vocab:
         body = token.lstrip("".join(_MARKERS))
         if any(m in body for m in _MARKERS):
             return False

@@ -205,13 +205,18 @@ class Encoder:
 
         # A private tokenizer copy whose settings never change after this point: mutating a
         # shared tokenizer while another thread encodes with it raises inside tokenizers.
-        tok = Tokenizer.from_str(self._tokenizer_json)
-        tok.no_padding()
-        tok.enable_truncation(config.max_tokens)
-        self._tokenizer = tok
+        # Parsing one costs about 0.1 s, so there is one, untruncated; truncation to
+        # max_tokens is a slice of its ids (``_truncated``), except where special tokens
+        # are added (the post-processor adds them after truncating), which takes a second.
         self._offsets_tokenizer = Tokenizer.from_str(self._tokenizer_json)
         self._offsets_tokenizer.no_padding()
         self._offsets_tokenizer.no_truncation()
+        self._tokenizer = self._offsets_tokenizer
+        if config.add_special_tokens:
+            tok = Tokenizer.from_str(self._tokenizer_json)
+            tok.no_padding()
+            tok.enable_truncation(config.max_tokens)
+            self._tokenizer = tok
         self._max_chars = config.max_tokens * CHARS_PER_TOKEN
 
         self._table = np.ascontiguousarray(embeddings, dtype=np.float32)
@@ -239,7 +244,7 @@ class Encoder:
         # flagged once, when they enter a memo; literals with whitespace are searched for
         # in every batch.
         literals = sorted(
-            {t.content for t in tok.get_added_tokens_decoder().values() if t.content},
+            {t.content for t in tokenizer.get_added_tokens_decoder().values() if t.content},
             key=len,
             reverse=True,
         )
@@ -628,10 +633,14 @@ class Encoder:
         short = [i for i in range(len(items)) if i not in long] if long else range(len(items))
         out: list[Any] = [None] * len(items)
         encs = self._encode_raw(tok, [items[i] for i in short], fast=False)
+        cut = self.max_tokens if truncate and tok is self._offsets_tokenizer else None
         for i, e in zip(short, encs, strict=True):
+            ids, offsets = e.ids, e.offsets
+            if cut is not None and len(ids) > cut:
+                ids, offsets = ids[:cut], offsets[:cut]
             out[i] = TokenizedText(
-                np.asarray(e.ids, dtype=np.int32),
-                np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2),
+                np.asarray(ids, dtype=np.int32),
+                np.asarray(offsets, dtype=np.int64).reshape(-1, 2),
             )
         for i in long:
             out[i] = self._tokenize_long(items[i], limit=self.max_tokens if truncate else None)
@@ -1053,8 +1062,7 @@ class Encoder:
             first = list(prepared)
             for i in cut:
                 first[i] = ""
-        encs = self._encode_raw(self._tokenizer, first, fast=True)
-        ids = [e.ids for e in encs]
+        ids = self._truncated([e.ids for e in self._encode_raw(self._tokenizer, first, fast=True)])
         if cut:
             limit = self.config.max_tokens
             if counted:
@@ -1098,7 +1106,16 @@ class Encoder:
             if len(enc.ids) > limit + 16:
                 return enc.ids[:limit]
             n *= 2
-        return self._encode_raw(self._tokenizer, [text], fast=True)[0].ids
+        return self._truncated([self._encode_raw(self._tokenizer, [text], fast=True)[0].ids])[0]
+
+    def _truncated(self, ids: list[list[int]]) -> list[list[int]]:
+        """Token ids from ``self._tokenizer`` cut to ``max_tokens``, as a truncating
+        tokenizer gives them (the untruncated one is used where no special tokens are
+        added; a truncating one, which needs no cut, where they are)."""
+        if self._tokenizer is not self._offsets_tokenizer:
+            return ids
+        limit = self.config.max_tokens
+        return [row if len(row) <= limit else row[:limit] for row in ids]
 
     def _word_token_ids(self, words: list[str]) -> list[list[int]]:
         """Each word tokenized alone, one input per word: the reference the faster
