@@ -320,7 +320,7 @@ def space_words(texts: list[str]) -> tuple[list[str], np.ndarray]:
     n = len(texts)
     indptr = np.zeros(n + 1, np.int64)
     np.cumsum(np.fromiter(map(str.count, texts, repeat(" ")), np.int64, n) + 1, out=indptr[1:])
-    return " ".join(texts).split(" "), indptr
+    return (" ".join(texts).split(" ") if n else []), indptr
 
 
 def matching(words: list[str], pattern: re.Pattern[str]) -> list[str]:

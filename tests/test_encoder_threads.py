@@ -1,0 +1,227 @@
+"""Encoder.encode's two stages (prepare words in the caller's thread, pool in a worker
+thread) and the vectorised pieces of the cold path: the vectors must be exactly those of
+the one-thread loop, whatever the batching, the threads or the process."""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from conftest import llama_like_tokenizer, reference_vectors, sentences, tiny_encoder
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tokenizers import Tokenizer
+
+import sememe
+from sememe import _wordcache
+from sememe import encoder as encoder_module
+
+
+def mixed_texts(n: int) -> list[str]:
+    """Sentences plus the texts that leave the word path: runs of spaces, an added
+    token's literal, whitespace-only, empty, and a text past the character limit."""
+    texts = sentences(n)
+    extras = [
+        "the  cat",
+        " leading space",
+        "trailing ",
+        "a <s> b",
+        "",
+        "   ",
+        "\u3000",
+        "cat " * 5000,
+    ]
+    for i, extra in enumerate(extras):
+        texts[(i * 997) % n] = extra
+    return texts
+
+
+@pytest.fixture
+def llama() -> sememe.Encoder:
+    return tiny_encoder(llama_like_tokenizer())
+
+
+def encode_with(monkeypatch, enc: sememe.Encoder, texts, threads: bool, **kwargs) -> np.ndarray:
+    monkeypatch.setenv(encoder_module.THREADS_ENV, "1" if threads else "0")
+    return enc.encode(texts, **kwargs)
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_threads_give_the_one_thread_vectors_bit_for_bit(llama, monkeypatch, normalize):
+    texts = mixed_texts(6000)
+    fresh = tiny_encoder(llama_like_tokenizer())  # cold memo in both runs
+    serial = encode_with(monkeypatch, fresh, texts, False, normalize=normalize, batch_size=1000)
+    threaded = encode_with(monkeypatch, llama, texts, True, normalize=normalize, batch_size=1000)
+    np.testing.assert_array_equal(threaded, serial)
+    # one batch cut in two halves, and a warm memo, give the same again
+    again = encode_with(monkeypatch, llama, texts, True, normalize=normalize)
+    np.testing.assert_array_equal(again, serial)
+    ref = reference_vectors(llama, texts[:400], normalize=normalize)
+    np.testing.assert_allclose(threaded[:400], ref, atol=1e-5)
+
+
+def test_bundled_model_threads_equal_one_thread(default, monkeypatch):
+    texts = [*mixed_texts(3000), "Hello <unk> world", "x" * 70_000]
+    serial = encode_with(monkeypatch, default, texts, False, batch_size=700)
+    np.testing.assert_array_equal(encode_with(monkeypatch, default, texts, True), serial)
+
+
+def test_generators_and_sized_inputs_that_lie(llama, monkeypatch):
+    texts = sentences(5000)
+    want = encode_with(monkeypatch, llama, texts, False)
+
+    class Claims:  # an iterable whose len() is not the number of texts it yields
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def __len__(self) -> int:
+            return self.n
+
+        def __iter__(self):
+            return iter(texts)
+
+    Longer, Shorter = (lambda _: Claims(3000)), (lambda _: Claims(9000))
+    monkeypatch.setenv(encoder_module.THREADS_ENV, "1")
+    np.testing.assert_array_equal(llama.encode(iter(texts), batch_size=999), want)
+    np.testing.assert_array_equal(llama.encode(Longer(texts), batch_size=999), want)
+    np.testing.assert_array_equal(llama.encode(Shorter(texts), batch_size=999), want)
+
+
+def test_worker_thread_used_only_for_large_calls_and_turned_off_by_env(llama, monkeypatch):
+    made = []
+
+    class Counting(ThreadPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            made.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(encoder_module, "ThreadPoolExecutor", Counting)
+    monkeypatch.setattr(encoder_module, "_use_threads", lambda: True)
+    llama.encode(sentences(encoder_module._THREAD_MIN_TEXTS))
+    assert made == []
+    llama.encode(sentences(encoder_module._THREAD_MIN_TEXTS + 1))
+    assert made == [1]
+    monkeypatch.undo()
+    monkeypatch.setattr(encoder_module, "ThreadPoolExecutor", Counting)
+    for off in ("0", "false", "OFF", " no "):
+        monkeypatch.setenv(encoder_module.THREADS_ENV, off)
+        assert not encoder_module._use_threads()
+        llama.encode(sentences(5000))
+    assert made == [1]
+
+
+def test_error_in_the_worker_reaches_the_caller(llama, monkeypatch):
+    def broken(*args):
+        raise MemoryError("pooling failed")
+
+    monkeypatch.setattr(llama, "_pool_batch", broken)
+    monkeypatch.setenv(encoder_module.THREADS_ENV, "1")
+    with pytest.raises(MemoryError, match="pooling failed"):
+        llama.encode(sentences(5000))
+
+
+def test_callers_in_many_threads_get_the_same_vectors(llama, monkeypatch):
+    monkeypatch.setenv(encoder_module.THREADS_ENV, "1")
+    chunks = [sentences(3000, seed=s) for s in range(4)]
+    want = [tiny_encoder(llama_like_tokenizer()).encode(c) for c in chunks]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(llama.encode, chunks))
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def _child_encode(texts: list[str]) -> np.ndarray:
+    return _FORK_ENCODER.encode(texts)
+
+
+_FORK_ENCODER: sememe.Encoder | None = None
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_forked_child_encodes_after_the_parent_used_threads(llama, monkeypatch):
+    global _FORK_ENCODER
+    monkeypatch.setenv(encoder_module.THREADS_ENV, "1")
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")  # its own fork warning
+    texts = sentences(5000)
+    want = llama.encode(texts)
+    _FORK_ENCODER = llama
+    try:
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            got = pool.apply_async(_child_encode, (sentences(5000, seed=1),)).get(timeout=60)
+    finally:
+        _FORK_ENCODER = None
+    np.testing.assert_array_equal(
+        got, tiny_encoder(llama_like_tokenizer()).encode(sentences(5000, seed=1))
+    )
+    np.testing.assert_array_equal(llama.encode(texts), want)
+
+
+def test_truncation_is_a_slice_of_the_untruncated_ids():
+    enc = tiny_encoder(llama_like_tokenizer(), max_tokens=7)
+    truncating = enc.tokenizer
+    truncating.enable_truncation(7)
+    texts = ["the cat sat on the mat with a hat", "cat", "naïve 😀 café résumé über", ""]
+    for text, got in zip(texts, enc.tokenize(texts, truncate=True), strict=True):
+        want = truncating.encode(text, add_special_tokens=False)
+        assert got.ids.tolist() == want.ids
+        assert [tuple(o) for o in got.offsets.tolist()] == want.offsets
+    np.testing.assert_allclose(enc.encode(texts), reference_vectors(enc, texts), atol=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet="ab \n\u00a0x", max_size=12), max_size=30))
+def test_space_words_are_the_per_text_splits(texts):
+    words, indptr = _wordcache.space_words(texts)
+    for i, text in enumerate(texts):
+        assert words[indptr[i] : indptr[i + 1]] == text.split(" ")
+    assert indptr[-1] == len(words)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=400), st.integers(41, 5000))
+def test_unique_rows_is_np_unique(rows, n_rows):
+    arr = np.asarray(rows, np.int64)
+    uniq, inv = _wordcache.unique_rows(arr, n_rows)
+    want_u, want_i = np.unique(arr, return_inverse=True)
+    np.testing.assert_array_equal(uniq, want_u)
+    np.testing.assert_array_equal(inv, want_i.ravel())
+    assert inv.dtype == np.int32
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet="<s>/Sa\nb", max_size=8), max_size=30))
+def test_matching_finds_the_words_a_search_finds(words):
+    pattern = re.compile("<s>|</s>", re.IGNORECASE)
+    assert _wordcache.matching(words, pattern) == [w for w in words if pattern.search(w)]
+
+
+def test_vocabulary_scan_agrees_with_the_per_token_check():
+    from tokenizers import models
+
+    def local(vocab: list[str]) -> bool:
+        tok = Tokenizer(models.WordLevel({t: i for i, t in enumerate(vocab)}, unk_token=vocab[0]))
+        return _wordcache._structurally_word_local(tok)
+
+    assert local(["<unk>", "▁the", "▁▁", "cat", "Ġx"])
+    assert not local(["<unk>", "▁the", "of▁the"])
+    assert not local(["<unk>", "aĠ"])
+    assert not local(["<unk>", "a\x00", "b▁c"])  # a NUL in a token: the per-token loop
+    assert local(["<unk>", "a\x00", "▁b"])
+    assert _wordcache._structurally_word_local(llama_like_tokenizer())
+
+
+def test_one_private_tokenizer_unless_special_tokens_are_added():
+    """Parsing a tokenizer costs about 0.1 s: an encoder keeps one private copy, and a
+    second (truncating) one only where special tokens are added."""
+    given_tok = llama_like_tokenizer()
+    enc = tiny_encoder(given_tok)
+    assert enc._tokenizer is enc._offsets_tokenizer
+    assert enc._tokenizer is not given_tok  # the caller may still reconfigure theirs
+    given_tok.enable_truncation(2)
+    assert len(enc.tokenize("the cat sat on the mat").ids) > 2
+    special = tiny_encoder(llama_like_tokenizer(), add_special_tokens=True)
+    assert special._tokenizer is not special._offsets_tokenizer
