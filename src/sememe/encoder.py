@@ -127,20 +127,19 @@ class _Prepared:
     """One batch between the two stages of :meth:`Encoder.encode` (see ``_prepare_batch``).
 
     Without the word path only ``ids`` (each text's token ids) is set. With it: ``exact``
-    marks texts that take the whole-text path, ``texts_words`` is the (texts x distinct
-    words) count matrix, ``uniq`` those words' memo rows, and the rest is the memo's
-    published snapshot (rows, token counts, denominators, rows holding a literal).
+    marks texts that take the whole-text path, ``words`` are all the texts' words
+    (``indptr`` per text), ``rows`` their rows in the memo ``cache`` (-1 for the words of
+    ``missing``, which the second stage tokenizes).
     """
 
     batch: list[str]
     ids: list[Any] | None
     exact: np.ndarray | None = None
-    texts_words: sp.csr_matrix | None = None
-    uniq: np.ndarray | None = None
-    matrix: sp.csr_matrix | None = None
-    n_tokens: np.ndarray | None = None
-    denominator: np.ndarray | None = None
-    literal_rows: frozenset[int] = frozenset()
+    words: list[str] | None = None
+    indptr: np.ndarray | None = None
+    rows: np.ndarray | None = None
+    missing: set[str] | None = None
+    cache: _wordcache.WordCache | None = None
 
 
 class Encoder:
@@ -1150,8 +1149,9 @@ class Encoder:
         return self._pool_batch(self._prepare_batch(batch), table, normalize)
 
     def _prepare_batch(self, batch: list[str]) -> _Prepared:
-        """First stage of a batch: its words' memo rows (tokenizing the words not yet
-        known), or, without the word path, its texts' token ids. Mostly Python work."""
+        """First stage of a batch: its words and their memo rows (the words not yet known
+        are left to the second stage), or, without the word path, its texts' token ids.
+        Python work, under the GIL."""
         if self._split is None:
             return _Prepared(batch, self._token_ids(batch))
         n = len(batch)
@@ -1175,7 +1175,18 @@ class Encoder:
                 if self._cache is None:
                     self._cache = self._new_cache()
                 cache = self._cache
-        idx, missing = cache.lookup(words)
+        rows, missing = cache.lookup(words)
+        return _Prepared(batch, None, exact, words, indptr, rows, missing, cache)
+
+    def _pool_batch(self, prep: _Prepared, table: np.ndarray, normalize: bool) -> np.ndarray:
+        """Second stage of a batch: tokenize its unknown words into the memo, then pool.
+        Mostly the tokenizer, numpy and scipy, which release the GIL, so it can run in a
+        thread beside the next batch's first stage (one such thread: batches add their
+        words in order, and the first stage only reads the memo)."""
+        if prep.ids is not None:
+            return self._pool(prep.ids, table, normalize)
+        batch, exact, words, idx, cache = prep.batch, prep.exact, prep.words, prep.rows, prep.cache
+        missing = prep.missing
         if missing:
             if len(cache) + len(missing) > _wordcache.CAPACITY:
                 cache = self._cache = self._new_cache()
@@ -1183,42 +1194,25 @@ class Encoder:
             cache.add_words(missing, self._tokenize_words)
             self._flag_literals(cache, missing)
             cache.fill(idx, words)
-        # A snapshot of the memo: rows published so far never change, words added later
+        # A snapshot of the memo: rows published so far never change; words added later
         # (by the next batch, or another thread) do not touch these.
-        matrix = cache.matrix
+        matrix, n_tokens, denominator = cache.matrix, cache.n_tokens, cache.denominator
+        literal_rows = cache.literal_rows
         uniq, inv = _wordcache.unique_rows(idx, matrix.shape[0])
         texts_words = sp.csr_matrix(
-            (np.ones(len(idx), np.float32), inv, indptr), shape=(n, len(uniq))
+            (np.ones(len(idx), np.float32), inv, prep.indptr), shape=(len(batch), len(uniq))
         )
-        return _Prepared(
-            batch,
-            None,
-            exact,
-            texts_words,
-            uniq,
-            matrix,
-            cache.n_tokens,
-            cache.denominator,
-            cache.literal_rows,
-        )
-
-    def _pool_batch(self, prep: _Prepared, table: np.ndarray, normalize: bool) -> np.ndarray:
-        """Second stage of a batch: pool its vectors. Mostly numpy and scipy work, which
-        releases the GIL, so it can run in a thread beside the next batch's first stage."""
-        if prep.ids is not None:
-            return self._pool(prep.ids, table, normalize)
-        batch, exact, texts_words, uniq = prep.batch, prep.exact, prep.texts_words, prep.uniq
-        out = np.asarray(texts_words @ (prep.matrix[uniq] @ table), dtype=np.float32)
-        exact |= texts_words @ prep.n_tokens[uniq].astype(np.float32) > self.config.max_tokens
-        if prep.literal_rows:
-            rows = np.fromiter(prep.literal_rows, np.int64)
-            exact |= texts_words @ np.isin(uniq, rows).astype(np.float32) > 0
+        out = np.asarray(texts_words @ (matrix[uniq] @ table), dtype=np.float32)
+        exact |= texts_words @ n_tokens[uniq].astype(np.float32) > self.config.max_tokens
+        if literal_rows:
+            flagged = np.isin(uniq, np.fromiter(literal_rows, np.int64))
+            exact |= texts_words @ flagged.astype(np.float32) > 0
         if self._split_mode == "space" and uniq.size and uniq[0] == 0:
             exact |= texts_words[:, 0].toarray().ravel() > 0  # runs of spaces
         if normalize:
             norms = np.sqrt(np.einsum("ij,ij->i", out, out))
         else:
-            norms = texts_words @ prep.denominator[uniq]
+            norms = texts_words @ denominator[uniq]
         norms[norms <= 0] = 1.0
         out /= norms[:, None].astype(np.float32)
         if exact.any():
