@@ -158,7 +158,12 @@ class WordCache:
         denominator: np.ndarray,
         row_of: np.ndarray | None = None,
     ) -> None:
+        #: Words seen so far -> row. Words of a seeded table enter it when first seen, so
+        #: it stays the size of the text's vocabulary: a lookup per word of every text
+        #: goes to it, and a small dictionary is a faster one (fewer cache misses).
         self.index: dict[str, int] = {"": 0}
+        #: A seeded table's words -> row (the table's own index, shared, never written).
+        self._table_index: dict[str, int] | None = None
         self.n_rows = n_rows
         self._row_of = row_of
         self._weight = token_weight
@@ -178,7 +183,18 @@ class WordCache:
         self.literal_rows: frozenset[int] = frozenset()
 
     def __len__(self) -> int:
-        return len(self.index)
+        """Rows (distinct words) held, the table's included."""
+        return self._published[0].shape[0]
+
+    def row(self, word: str) -> int | None:
+        """The row of ``word``, or None if it is not held."""
+        got = self.index.get(word)
+        if got is None and self._table_index is not None:
+            got = self._table_index.get(word)
+        return got
+
+    def _known(self, word: str) -> bool:
+        return word in self.index or (self._table_index is not None and word in self._table_index)
 
     @property
     def matrix(self) -> sp.csr_matrix:
@@ -206,7 +222,7 @@ class WordCache:
     def add(self, words: Iterable[str], token_ids: Callable[[list[str]], list[list[int]]]) -> None:
         """Tokenize ``words`` (with ``token_ids``: one list of ids per word) and append them."""
         with self.lock:
-            new = [w for w in words if w not in self.index]
+            new = [w for w in words if not self._known(w)]
             if not new:
                 return
             ids = token_ids(new)
@@ -218,7 +234,7 @@ class WordCache:
         """Append the ``words`` not yet known, tokenized by ``tokenize`` (:func:`word_ids`
         with the owner's tokenizer: whole batches at once, flat arrays, no lists per word)."""
         with self.lock:
-            new = [w for w in words if w not in self.index]
+            new = [w for w in words if not self._known(w)]
             if new:
                 self._append(*tokenize(new))
 
@@ -233,11 +249,19 @@ class WordCache:
         unknown = np.flatnonzero(rows < 0)
         if not unknown.size:
             return rows, set()
-        return rows, set(map(words.__getitem__, unknown.tolist()))
+        missing = set(map(words.__getitem__, unknown.tolist()))
+        table = self._table_index
+        if table is not None:  # words of the table seen for the first time: no tokenizing
+            found = {w: table[w] for w in missing if w in table}
+            if found:
+                with self.lock:
+                    self.index.update(found)
+                missing.difference_update(found)
+        return rows, missing
 
     def fill(self, rows: np.ndarray, words: list[str]) -> None:
         """Replace the -1 entries of ``rows`` (from :meth:`lookup`) by the rows of their
-        words, which must have been added since."""
+        words, which must have been added since (the missing ones with :meth:`add_words`)."""
         unknown = np.flatnonzero(rows < 0)
         if unknown.size:
             index = self.index
@@ -247,23 +271,26 @@ class WordCache:
     def seed(self, table: LoadedWordTable) -> None:
         """Fill an empty cache with every word of a shipped :class:`WordTable` at once.
 
-        Vectorized over the whole table (no tokenizer call); the index is a copy of the
-        table's, so the words added later never reach the shared table.
+        Vectorized over the whole table (no tokenizer call): row ``r`` is the table's row
+        ``r``. The table's index is kept as it is (shared, never written, no copy); its
+        words enter :attr:`index` as texts use them (:meth:`lookup`).
         """
         with self.lock:
-            if len(self.index) != 1:
+            if len(self.index) != 1 or len(self) != 1:
                 raise RuntimeError("seed() needs an empty word cache")
-            self._append(table.words[1:], table.ids, table.lens[1:], index=table.index)
+            self._append([], table.ids, table.lens[1:], rows=len(table.lens) - 1)
+            self._table_index = table.index
 
     def _append(
         self,
         new: list[str],
         flat: np.ndarray,
         lens: np.ndarray,
-        index: dict[str, int] | None = None,
+        rows: int | None = None,
     ) -> None:
         """Publish rows for the words ``new`` (token ids ``flat``, ``lens`` per word); the
-        caller holds the lock. ``index``: a ready word -> row map to copy (from ``seed``)."""
+        caller holds the lock. ``rows``: that many rows whose words are indexed elsewhere
+        (a seeded table's), ``new`` then empty."""
         cols = flat if self._row_of is None else self._row_of[flat]
         cum = np.zeros(len(flat) + 1, np.float64)
         np.cumsum(self._den[flat], out=cum[1:])
@@ -271,7 +298,7 @@ class WordCache:
         starts = ends - lens
         base = self.matrix.shape[0]
         nnz = int(self._indptr[base])
-        words, total = base + len(new), nnz + len(flat)
+        words, total = base + (len(new) if rows is None else rows), nnz + len(flat)
         if total > np.iinfo(np.int32).max:
             raise OverflowError("word memo too large for 32-bit sparse indices")
         self._reserve(words, total)
@@ -281,9 +308,7 @@ class WordCache:
         self._n_tokens[base:words] = lens
         self._denominator[base:words] = cum[ends] - cum[starts]
         self._published = self._snapshot(words, total)
-        if index is not None:
-            self.index = index.copy()
-        else:
+        if rows is None:
             self.index.update(zip(new, range(base, words), strict=True))
 
     def _reserve(self, words: int, nnz: int) -> None:

@@ -1193,7 +1193,7 @@ class Encoder:
                 idx, missing = cache.lookup(words)  # rows of the fresh memo
             cache.add_words(missing, self._tokenize_words)
             self._flag_literals(cache, missing)
-            cache.fill(idx, words)
+        cache.fill(idx, words)  # the missing words, and the table's seen the first time
         # A snapshot of the memo: rows published so far never change; words added later
         # (by the next batch, or another thread) do not touch these.
         matrix, n_tokens, denominator = cache.matrix, cache.n_tokens, cache.denominator
@@ -1240,7 +1240,7 @@ class Encoder:
         hits = _wordcache.matching(list(words), literal)
         if hits:
             with cache.lock:
-                cache.literal_rows = cache.literal_rows | {cache.index[w] for w in hits}
+                cache.literal_rows = cache.literal_rows | {cache.row(w) for w in hits}
 
     def _pool(self, ids: list[Any], table: np.ndarray, normalize: bool) -> np.ndarray:
         n = len(ids)
