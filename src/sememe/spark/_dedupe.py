@@ -58,8 +58,8 @@ from ._frames import (
     check_new_column,
     check_no_nulls,
     check_text_column,
-    list_array,
-    matrix,
+    packed_array,
+    packed_matrix,
 )
 from ._model import ModelSpec, model_spec
 from ._session import require_pyspark
@@ -72,6 +72,8 @@ NPROBE = 4
 MARGIN = 0.08
 #: Nodes per side of one tile (a task scores at most ``BLOCK x BLOCK`` pairs at once).
 BLOCK = 2048
+#: Bytes of tile rows (vectors and keys) per partition of the tile stage.
+TILE_BYTES = 128 << 20
 #: Up to this many nodes, one cell: the exact all-pairs search (still tiled).
 EXACT_LIMIT = 8192
 #: Vectors sampled per centroid for k-means (FAISS trains on at most 256 per centroid).
@@ -117,9 +119,7 @@ def _encode_items(batches: Iterator[Any], spec: ModelSpec, column: str) -> Itera
             vectors[todo] = enc.encode([texts[i] for i in todo.tolist()], normalize=True)
         has = ~weak & np.any(vectors != 0, axis=1)
         keys = [_vector_key(vectors[i]) if has[i] else None for i in range(n)]
-        v = list_array(vectors)
-        mask = pa.array(~has)
-        v = pa.ListArray.from_arrays(v.offsets, v.values, mask=mask)
+        v = packed_array(vectors, has)
         yield pa.RecordBatch.from_arrays(
             [batch.column("_item"), pa.array(weak), pa.array(keys, pa.binary()), v],
             ["_item", "_weak", "_vk", "_v"],
@@ -135,7 +135,7 @@ def _probe_batches(
 
     c = centroids.value
     for batch in batches:
-        x = matrix(batch.column("_v"), dim)
+        x = packed_matrix(batch.column("_v"), dim)
         n = len(x)
         if len(c) == 1 or not n:
             cells = pa.array([[0]] * n, pa.list_(pa.int32()))
@@ -164,8 +164,8 @@ def _tile(table: Any, dim: int, floor: float) -> Any:
     """Worker side, one tile: every (query, stored) pair at or above ``floor``.
 
     Rows: ``_node``, ``_ref`` (stored reference row), ``_q`` (a query here), ``_d`` (stored
-    here), ``_home`` (this is the node's own cell), ``_v``. Node pairs come out as ``a < b``;
-    a pair of two nodes stored in this cell is reported by the tile where the lower one is the
+    here; a row can be both), ``_home`` (this is the node's own cell), ``_v`` (packed float32
+    vector). Node pairs come out as ``a < b``; a pair of two nodes stored in this cell is reported by the tile where the lower one is the
     query, so it comes out once per cell; other duplicates are removed by the caller.
     """
     import pyarrow as pa
@@ -175,7 +175,7 @@ def _tile(table: Any, dim: int, floor: float) -> Any:
     q = table.column("_q").to_numpy(zero_copy_only=False)
     d = table.column("_d").to_numpy(zero_copy_only=False)
     home = table.column("_home").to_numpy(zero_copy_only=False)
-    x = matrix(table.column("_v"), dim)
+    x = packed_matrix(table.column("_v"), dim)
     qi, di = np.flatnonzero(q), np.flatnonzero(d)
     out_a, out_b, out_s, out_r = [], [], [], []
     if len(qi) and len(di):
@@ -357,7 +357,7 @@ def dedupe(
         rep_texts.select("_item", column)
         .mapInArrow(
             lambda it: _encode_items(it, spec, column),
-            "_item long, _weak boolean, _vk binary, _v array<float>",
+            "_item long, _weak boolean, _vk binary, _v binary",
         )
         .localCheckpoint()
     )
@@ -377,7 +377,7 @@ def dedupe(
             .select("_item", column)
             .mapInArrow(
                 lambda it: _encode_items(it, spec, column),
-                "_item long, _weak boolean, _vk binary, _v array<float>",
+                "_item long, _weak boolean, _vk binary, _v binary",
             )
             .localCheckpoint()
         )
@@ -404,7 +404,7 @@ def dedupe(
         want = min(n_nodes, nlist * SAMPLE_PER_CELL)
         sample = nodes.where(~F.col("_ref")).sample(fraction=min(1.0, 1.2 * want / n_nodes), seed=0)
         arr = sample.select("_v").limit(want).toArrow()
-        x = matrix(arr.column("_v"), dim) if arr.num_rows else np.zeros((0, dim), np.float32)
+        x = packed_matrix(arr.column("_v"), dim) if arr.num_rows else np.zeros((0, dim), np.float32)
         nlist = max(1, min(nlist, len(x)))
         centroids = (
             spherical_kmeans(x, nlist, seed=0, niter=20)
@@ -414,7 +414,7 @@ def dedupe(
     bc = spark.sparkContext.broadcast(centroids)
     probed = nodes.mapInArrow(
         lambda it: _probe_batches(it, bc, dim, nprobe, margin),
-        "_node long, _ref boolean, _v array<float>, _cells array<int>",
+        "_node long, _ref boolean, _v binary, _cells array<int>",
     ).localCheckpoint()
     # per cell: stored nodes and queries -> blocks per side
     home = probed.select(F.col("_cells")[0].alias("_c")).groupBy("_c").count()
@@ -437,8 +437,11 @@ def dedupe(
         "_blk", F.pmod(F.xxhash64("_node"), F.col("_nb"))
     )
     pc = pc.withColumn("_other", F.explode(F.sequence(F.lit(0), F.col("_nb") - 1)))
-    # stored copy: (c, other, blk); query copy: (c, blk, other); both where they coincide
-    stored = pc.where(F.col("_home")).select(
+    # stored copy: (c, other, blk); query copy: (c, blk, other). Where they coincide (a node's
+    # own cell and its own block: always, for a cell of one block) one row is both, so a node
+    # travels once to its home tile, not twice (the largest shuffle is this one)
+    same = F.col("_home") & ~F.col("_ref") & (F.col("_other") == F.col("_blk"))
+    stored = pc.where(F.col("_home") & ~same).select(
         "_node",
         "_ref",
         "_v",
@@ -457,10 +460,16 @@ def dedupe(
         F.col("_blk").alias("_qb"),
         F.col("_other").alias("_db"),
         F.lit(True).alias("_q"),
-        F.lit(False).alias("_d"),
+        same.alias("_d"),
         "_home",
     )
-    rows = stored.unionByName(queries)
+    # partitions sized by the data (the session's spark.sql.shuffle.partitions knows nothing
+    # of it): about TILE_BYTES of vectors each, never more than the tiles; the groupBy below
+    # then reuses this partitioning (one shuffle)
+    copies = sum((r["count"] + r["qcount"]) * blocks[int(r["_c"])] for r in sizes)
+    tiles = sum(nb * nb for nb in blocks.values())
+    parts = max(1, min(tiles, math.ceil(copies * (4 * dim + 64) / TILE_BYTES)))
+    rows = stored.unionByName(queries).repartition(parts, "_c", "_qb", "_db")
     found = rows.groupBy("_c", "_qb", "_db").applyInArrow(
         lambda t: _tile(t, dim, threshold), "a long, b long, s float, r boolean"
     )

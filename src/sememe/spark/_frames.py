@@ -78,3 +78,48 @@ def matrix(array: Any, dim: int) -> np.ndarray:
         array = array.combine_chunks()
     values = array.flatten().to_numpy(zero_copy_only=False)
     return np.asarray(values, np.float32).reshape(len(array), dim)
+
+
+def packed_array(vectors: np.ndarray, valid: np.ndarray | None = None) -> Any:
+    """A pyarrow ``binary`` array holding each row of a float32 matrix as its raw bytes.
+
+    :func:`sememe.spark.dedupe` moves its vectors in this form between its own steps: the JVM
+    copies a binary value as one block, while an ``array<float>`` value is converted element
+    by element at every Arrow/row boundary (most of the JVM's CPU time before). ``valid``
+    (bool per row) marks null rows; their bytes are still stored (zeros), so every value has
+    the same length and :func:`packed_matrix` reads them back without a loop.
+    """
+    import pyarrow as pa
+
+    n, dim = vectors.shape
+    data = np.ascontiguousarray(vectors, np.float32).tobytes()
+    offsets = np.arange(0, n * dim * 4 + 1, dim * 4, dtype=np.int32)
+    mask = None
+    if valid is not None and not bool(np.all(valid)):
+        mask = pa.py_buffer(np.packbits(np.asarray(valid, bool), bitorder="little").tobytes())
+    return pa.Array.from_buffers(
+        pa.binary(), n, [mask, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)]
+    )
+
+
+def packed_matrix(array: Any, dim: int) -> np.ndarray:
+    """The float32 ``(n, dim)`` matrix of a ``binary`` array of :func:`packed_array` values.
+
+    Every value must be ``4 * dim`` bytes (a value of another length is a bug upstream:
+    :class:`ValueError`).
+    """
+    import pyarrow as pa
+
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+    n = len(array)
+    if n == 0:
+        return np.zeros((0, dim), np.float32)
+    wide = pa.types.is_large_binary(array.type)
+    offsets = np.frombuffer(array.buffers()[1], np.int64 if wide else np.int32)
+    offsets = offsets[array.offset : array.offset + n + 1]
+    width = 4 * dim
+    if not np.all(np.diff(offsets) == width):
+        raise ValueError(f"packed vectors must be {width} bytes each")
+    data = np.frombuffer(array.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+    return data.view(np.float32).reshape(n, dim).copy()
