@@ -11,8 +11,11 @@ from (``scripts/build_word_table.py``), so to a fresh process it is text never s
 **Cold** (reported first): every run is a fresh Python process that loads its library and
 model, reads the lines, then times one call that embeds all of them: the first call of a
 process on text it has never seen (sememe's word memo starts from the model's shipped word
-table, or empty for "sememe, no word table"). Runs of all contenders are interleaved, so
-machine noise hits them alike; medians are reported. Loading is timed apart.
+table, or empty for "sememe, no word table"). sememe prepares one batch's words in the
+caller's thread while a second thread tokenizes the previous batch's new words and pools it;
+"sememe, one thread" is the same with that thread turned off (``SEMEME_ENCODE_THREADS=0``).
+Runs of all contenders are interleaved, so machine noise hits them alike; medians are
+reported. Loading is timed apart.
 
 **Warm** (labelled): one process, repeats of the same call; sememe's memo then holds every
 word of the input, the steady state of a long-running process re-encoding known text.
@@ -38,12 +41,14 @@ from pathlib import Path
 import numpy as np
 
 import sememe
+from sememe.encoder import THREADS_ENV
 
 BENCH = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "corpus_100k.txt.gz"
 #: Contenders of the cold table, each timed in its own fresh process.
 COLD = (
     "sememe",
     "sememe, no word table",
+    "sememe, one thread",
     "model2vec (1 process)",
     "model2vec (multiprocessing)",
     "wordllama (256-d)",
@@ -83,8 +88,10 @@ def make_run(name: str, model: str | None) -> Callable[[list[str]], object]:
 
         wl = load_wordllama()
         return lambda texts: wl.embed(texts, norm=True)
+    if name == "sememe, one thread":  # no pooling thread beside the caller's
+        os.environ[THREADS_ENV] = "0"
     enc = sememe.load(model)
-    if name == "sememe":
+    if name in ("sememe", "sememe, one thread"):
         return enc.encode
     if name == "sememe, no word table":
         return plain_encoder(enc).encode
@@ -152,8 +159,21 @@ def warm_contenders(enc: sememe.Encoder, texts: list[str]) -> dict[str, Callable
     tok = enc.tokenizer
     tok.no_truncation()
     tok.no_padding()
+
+    def one_thread() -> object:
+        before = os.environ.get(THREADS_ENV)
+        os.environ[THREADS_ENV] = "0"
+        try:
+            return enc.encode(texts)
+        finally:
+            if before is None:
+                del os.environ[THREADS_ENV]
+            else:
+                os.environ[THREADS_ENV] = before
+
     runs: dict[str, Callable[[], object]] = {
         "sememe (warm memo)": lambda: enc.encode(texts),
+        "sememe (warm memo, one thread)": one_thread,
         "tokenizer alone": lambda: tok.encode_batch_fast(texts, add_special_tokens=False),
     }
     try:
