@@ -12,7 +12,8 @@ in flight, so memory stays bounded whatever the input's length.
 
 Results are exactly the in-process ones. A batch whose worker fails is chunked again in
 this process, which raises the same exception the in-process call raises (exceptions do
-not always survive pickling intact). Where ``fork`` is unavailable (Windows, macOS's
+not always survive pickling intact); if a worker dies, the pool is broken and the rest of
+the stream is chunked in this process. Where ``fork`` is unavailable (Windows, macOS's
 default), or a pool cannot start, everything runs in this process. The pool is shut
 down when the stream ends, fails, or its generator is closed.
 """
@@ -23,6 +24,8 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +46,7 @@ _WORKER_CHUNKER: ChunkerBase | None = None
 #: True in a worker process: workers never start pools of their own.
 _IN_WORKER = False
 
-Triples = list[list[tuple[int, int, int]]]
+Triples = list[list[tuple[int, int, int]]]  # per text: (start, end, n_tokens) per chunk
 
 
 def default_workers() -> int:
@@ -60,6 +63,11 @@ def fork_available() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
+def _ping() -> bool:
+    """A no-op task that makes the executor start a worker."""
+    return _IN_WORKER
+
+
 def _init_worker() -> None:
     """In a new worker: mark the process as one (no nested pools)."""
     global _IN_WORKER
@@ -74,12 +82,20 @@ def worth_parallel(items: list[Any], workers: int | None) -> bool:
     return sum(len(t) if isinstance(t, str) else 0 for t in _split_loose(items)) >= PARALLEL_CHARS
 
 
-def _work(texts: list[str]) -> Triples:
-    """In a worker: the chunks of each text as ``(start, end, n_tokens)`` triples."""
+def _work(texts: list[str]) -> Triples | None:
+    """In a worker: the chunks of each text as ``(start, end, n_tokens)`` triples.
+
+    None when chunking raised: the exception stays here (one that does not unpickle,
+    such as an error class with its own constructor arguments, would break the pool's
+    result thread and hang the caller); the parent chunks the batch again to raise it.
+    """
     chunker = _WORKER_CHUNKER
     if chunker is None:  # pragma: no cover - only reachable if the fork went wrong
-        raise RuntimeError("chunking worker started without a chunker")
-    got = chunker._chunk_items(chunker._batch_items(texts))
+        return None
+    try:
+        got = chunker._chunk_items(chunker._batch_items(texts))
+    except Exception:
+        return None
     return [[(c.start, c.end, c.n_tokens) for c in chunks] for chunks in got]
 
 
@@ -117,8 +133,15 @@ def _start_pool(chunker: ChunkerBase, workers: int) -> Any:
     os.environ[key] = "false"
     _WORKER_CHUNKER = chunker
     try:
-        return multiprocessing.get_context("fork").Pool(workers, initializer=_init_worker)
-    except OSError:  # no processes to be had (limits): stay in this process
+        pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker
+        )
+        # Start the workers now, while the chunker is in place (the executor forks them
+        # lazily, on the first submissions).
+        for future in [pool.submit(_ping) for _ in range(workers)]:
+            future.result()
+        return pool
+    except (OSError, BrokenProcessPool):  # no processes to be had (limits): stay here
         return None
     finally:
         _WORKER_CHUNKER = None
@@ -157,14 +180,17 @@ def stream_batches(
         for batch in source:
             items_ = chunker._batch_items(batch)  # the in-process call's checks and errors
             texts, metas = _split(items_)
-            pending.append((batch, texts, metas, pool.apply_async(_work, (texts,))))
+            try:
+                future = pool.submit(_work, texts)
+            except BrokenProcessPool:  # a worker died: the rest is chunked here
+                future = None
+            pending.append((batch, texts, metas, future))
             while len(pending) >= 2 * n_workers:
                 yield from _collect(chunker, pending.popleft())
         while pending:
             yield from _collect(chunker, pending.popleft())
     finally:
-        pool.terminate()
-        pool.join()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _collect(
@@ -173,8 +199,10 @@ def _collect(
     """One batch's chunks from its worker, or from this process if the worker failed."""
     batch, texts, metas, result = entry
     try:
-        got = result.get()
-    except Exception:  # chunk here: the same result or the in-process exception
+        got = None if result is None else result.result()
+    except Exception:  # the worker died (killed, out of memory): chunk here
+        got = None
+    if got is None:  # chunk here: the same result, or the in-process exception
         return chunker._chunk_items(chunker._batch_items(batch))
     return _build(texts, metas, got)
 

@@ -1,0 +1,337 @@
+"""The batched chunking paths give exactly the per-document results.
+
+- ``SemanticChunker.chunk_batch`` (``chunking/_batch.py``) analyses many documents in
+  flat arrays; ``split_units_many`` splits their sentences at once. Both are compared
+  with the per-document code on random documents (hypothesis) and on real articles.
+- ``chunk_stream`` (``chunking/_pool.py``) and large ``chunk_batch`` calls use forked
+  worker processes; results, errors, clean-up and the no-fork fallback are checked.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import multiprocessing
+
+import numpy as np
+import pytest
+from conftest import SHARED, llama_like_tokenizer, tiny_encoder
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import sememe
+from sememe.chunking import SemanticChunker, TokenChunker, _batch, _pool
+from sememe.chunking.sentences import TextInfo, split_units, split_units_many
+from sememe.errors import InvalidArgumentError, InvalidTypeError
+
+ARTICLES = SHARED / "corpus" / "documents" / "wikipedia_articles.jsonl.gz"
+
+# Pieces that exercise Punkt's decisions, the markdown blocks and the size limits.
+PIECES = [
+    "the cat sat.",
+    "Dr. Smith",
+    "etc.",
+    "U.S. dog",
+    "a",
+    "b.",
+    " ",
+    "  ",
+    "\n",
+    "\n\n",
+    "?",
+    "!",
+    ")",
+    '"',
+    "'",
+    "(",
+    ".",
+    "..",
+    "# Heading",
+    "- item",
+    "```",
+    "|a|b|",
+    "\x1c",
+    "\u2019",
+    "é.",
+    "3.",
+    "A.",
+    "Mr. Jones ran.",
+    "x",
+    "\u2014",
+    "\t",
+    "1.",
+    "*",
+    "--",
+    "日本語の文。",
+    "park" * 40,  # a word over small limits: cut at token boundaries
+    "on the mat in the park " * 12,  # a long sentence
+]
+
+document = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
+documents = st.lists(document, min_size=2, max_size=6)
+
+_ENCODERS: dict[str, sememe.Encoder] = {}
+
+
+def llama_encoder() -> sememe.Encoder:
+    """A tiny random encoder over a Llama-like tokenizer (``"space"`` mode: batched)."""
+    if "llama" not in _ENCODERS:
+        _ENCODERS["llama"] = tiny_encoder(llama_like_tokenizer())
+    return _ENCODERS["llama"]
+
+
+def bundled() -> sememe.Encoder:
+    if "bundled" not in _ENCODERS:
+        _ENCODERS["bundled"] = sememe.load()
+    return _ENCODERS["bundled"]
+
+
+def per_document(chunker, texts):
+    return [chunker.chunk(t) for t in texts]
+
+
+def joined_units(texts):
+    offsets = np.concatenate(([0], np.cumsum([len(t) for t in texts]))).astype(np.int64)
+    text = "".join(texts)
+    return split_units_many(texts, text, TextInfo(text), offsets), offsets
+
+
+def assert_units_equal(texts):
+    (units, unit_offsets), offsets = joined_units(texts)
+    for d, text in enumerate(texts):
+        ref = split_units(text)
+        a, b = unit_offsets[d], unit_offsets[d + 1]
+        assert units.starts[a:b].tolist() == (ref.starts + offsets[d]).tolist(), text
+        assert units.ends[a:b].tolist() == (ref.ends + offsets[d]).tolist(), text
+        assert units.kinds[a:b].tolist() == ref.kinds.tolist(), text
+
+
+# ----------------------------------------------------------------------------- units
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents)
+def test_split_units_many_equals_split_units(texts):
+    texts = [t for t in texts if t and not t.isspace()]
+    if texts:
+        assert_units_equal(texts)
+
+
+def test_split_units_many_edges():
+    # Candidates at a text's end, a closing quote that would realign across texts, a
+    # word without spaces running into the next text, abbreviations before a text edge.
+    assert_units_equal(["It ended.", ")Next one. Yes."])
+    assert_units_equal(["Dr.", "Smith came.", "etc.", "Then."])
+    assert_units_equal(["word.", '" quoted." And more.', "x?", "!y"])
+    assert_units_equal(["no spaces.at.all", "again.here", "# H\n\nText. More."])
+    assert_units_equal(["```\ncode. line.\n", "prose. after."])
+
+
+# ------------------------------------------------------------------ batched chunking
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents, st.sampled_from([8, 16, 64]))
+def test_chunk_batch_equals_chunk(texts, max_tokens):
+    chunker = SemanticChunker(llama_encoder(), max_tokens=max_tokens)
+    try:
+        ref = per_document(chunker, texts)
+    except InvalidArgumentError as exc:  # a limit too small for some text: same error
+        with pytest.raises(type(exc), match="too small"):
+            chunker.chunk_batch(texts)
+        return
+    assert chunker.chunk_batch(texts) == ref
+    # The batched path itself, not a fallback to the per-document loop.
+    todo = [t for t in texts if t and not t.isspace()]
+    got = _batch.chunk_texts(chunker, todo)
+    assert got == [r for t, r in zip(texts, ref, strict=True) if t and not t.isspace()]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents)
+def test_chunk_batch_equals_chunk_with_overlap(texts):
+    chunker = SemanticChunker(llama_encoder(), max_tokens=32, overlap=8)
+    try:
+        ref = per_document(chunker, texts)
+    except InvalidArgumentError:
+        with pytest.raises(InvalidArgumentError):
+            chunker.chunk_batch(texts)
+        return
+    assert chunker.chunk_batch(texts) == ref
+
+
+def test_chunk_batch_bundled_model_edge_cases():
+    chunker = SemanticChunker(bundled(), max_tokens=16)
+    texts = [
+        "",
+        "   \n\t ",
+        "One sentence only.",
+        "Héllo wörld. Ünïcode — dashes… and “quotes”. 日本語の文です。",
+        "on the mat in the park " * 40,  # one sentence far over the limit
+        "x" * 3000,  # one word far over the limit
+        "# Title\n\nSome text. More text.\n\n```\ncode\n```\n- a\n- b\n| t | u |",
+        "A  double  spaced   text. With runs of spaces.",
+    ]
+    assert chunker.chunk_batch(texts) == per_document(chunker, texts)
+
+
+def test_chunk_batch_documents_and_non_batched_chunkers():
+    from langchain_core.documents import Document
+
+    docs = [Document(page_content="A cat. A dog sat.", metadata={"k": 1}), "Plain text here."]
+    chunker = SemanticChunker(llama_encoder(), max_tokens=8)
+    got = chunker.chunk_batch(docs)
+    assert got == per_document(chunker, docs)
+    assert got[0][0].metadata == {"k": 1}
+    # Chunkers the batched path does not cover give the loop's results.
+    texts = ["the cat sat. on the mat.", "a dog ran in the park."]
+    counted = SemanticChunker(llama_encoder(), max_tokens=8, tokenizer=lambda s: len(s.split()))
+    assert not _batch.batchable(counted)
+    assert counted.chunk_batch(texts) == per_document(counted, texts)
+    token = TokenChunker(llama_encoder(), max_tokens=4)
+    assert token.chunk_batch(texts) == per_document(token, texts)
+
+
+def test_chunk_batch_errors_as_chunk():
+    chunker = SemanticChunker(llama_encoder(), max_tokens=8)
+    with pytest.raises(InvalidTypeError, match=r"texts\[1\] is of type int"):
+        chunker.chunk_batch(["a cat.", 3])
+    tight = SemanticChunker(llama_encoder(), max_tokens=1)
+    texts = ["the cat", "日本"]  # a byte-fallback character over one token
+    with pytest.raises(InvalidArgumentError) as ref:
+        per_document(tight, texts)
+    with pytest.raises(InvalidArgumentError) as got:
+        tight.chunk_batch(texts)
+    assert str(got.value) == str(ref.value)
+
+
+def read_articles(n: int) -> list[str]:
+    """Articles 60,000 on, as ``benchmarks/chunk.py`` gives them to the chunker."""
+    out = []
+    with gzip.open(ARTICLES, "rt", encoding="utf-8") as f:
+        for line in itertools.islice(f, 60_000, 60_000 + n):
+            article = json.loads(line)
+            parts = [article["title"]]
+            for section in article["sections"]:
+                if section["heading"]:
+                    parts.append(section["heading"])
+                parts.extend(section["paragraphs"])
+            out.append("\n\n".join(parts))
+    return out
+
+
+@pytest.mark.skipif(not ARTICLES.is_file(), reason="../shared is not available")
+def test_chunk_batch_equals_chunk_on_articles():
+    texts = read_articles(400)
+    chunker = SemanticChunker(bundled(), max_tokens=256)
+    ref = per_document(chunker, texts)
+    assert _batch.chunk_texts(chunker, texts) == ref
+    assert chunker.chunk_batch(texts) == ref
+    assert list(chunker.chunk_stream(iter(texts), batch_size=37, workers=1)) == ref
+    assert_units_equal(texts)
+    small = SemanticChunker(bundled(), max_tokens=48, overlap=0.25)
+    assert small.chunk_batch(texts[:100]) == per_document(small, texts[:100])
+
+
+# --------------------------------------------------------------------------- stream
+
+
+def stream_texts(n: int) -> list[str]:
+    words = ["the cat sat on the mat.", "a dog ran in the park!", "# Heading", "\n\n"]
+    return ["".join(words[(i * 7 + k) % 4] + " " for k in range(i % 9 + 1)) for i in range(n)]
+
+
+def test_chunk_stream_in_process():
+    chunker = SemanticChunker(llama_encoder(), max_tokens=12)
+    texts = stream_texts(50)
+    ref = per_document(chunker, texts)
+    gen = chunker.chunk_stream(t for t in texts)  # any iterable, read lazily
+    assert list(gen) == ref
+    assert list(chunker.chunk_stream(texts, batch_size=1)) == ref
+    assert list(chunker.chunk_stream("the cat sat.")) == [chunker.chunk("the cat sat.")]
+    with pytest.raises(InvalidTypeError, match="batch_size"):
+        list(chunker.chunk_stream(texts, batch_size=0.5))
+    with pytest.raises(InvalidTypeError, match="expected an iterable"):
+        list(chunker.chunk_stream(None))
+
+
+needs_fork = pytest.mark.skipif(not _pool.fork_available(), reason="no fork here")
+
+
+@needs_fork
+def test_chunk_stream_workers(monkeypatch):
+    from langchain_core.documents import Document
+
+    monkeypatch.setattr(_pool, "PARALLEL_CHARS", 0)  # a pool for any input
+    chunker = SemanticChunker(llama_encoder(), max_tokens=12)
+    texts = [*stream_texts(60), Document(page_content="the cat sat.", metadata={"i": 9})]
+    ref = per_document(chunker, texts)
+    got = list(chunker.chunk_stream(iter(texts), batch_size=7, workers=2))
+    assert got == ref
+    assert got[-1][0].metadata == {"i": 9}
+    assert chunker.chunk_batch(texts[:-1]) == ref[:-1]  # large batches use the pool too
+    assert multiprocessing.active_children() == []
+    # Closing the generator early shuts the workers down.
+    gen = chunker.chunk_stream(iter(texts), batch_size=3, workers=2)
+    assert next(gen) == ref[0]
+    gen.close()
+    assert multiprocessing.active_children() == []
+
+
+@needs_fork
+def test_chunk_stream_worker_error_is_the_in_process_error(monkeypatch):
+    monkeypatch.setattr(_pool, "PARALLEL_CHARS", 0)
+    chunker = SemanticChunker(llama_encoder(), max_tokens=1)
+    texts = ["the cat", "the dog", "日本"]
+    with pytest.raises(InvalidArgumentError) as ref:
+        per_document(chunker, texts)
+    with pytest.raises(InvalidArgumentError) as got:
+        list(chunker.chunk_stream(texts, batch_size=1, workers=2))
+    assert type(got.value) is type(ref.value)
+    assert str(got.value) == str(ref.value)
+    assert multiprocessing.active_children() == []
+
+
+def test_chunk_stream_without_fork(monkeypatch):
+    monkeypatch.setattr(_pool, "PARALLEL_CHARS", 0)
+    monkeypatch.setattr(_pool, "fork_available", lambda: False)
+    chunker = SemanticChunker(llama_encoder(), max_tokens=12)
+    texts = stream_texts(30)
+    assert list(chunker.chunk_stream(texts, batch_size=4, workers=2)) == per_document(
+        chunker, texts
+    )
+    assert multiprocessing.active_children() == []
+
+
+def test_small_inputs_stay_in_process(monkeypatch):
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a pool was started for a small input")
+
+    monkeypatch.setattr(_pool, "_start_pool", no_pool)
+    chunker = SemanticChunker(llama_encoder(), max_tokens=12)
+    texts = stream_texts(200)
+    assert list(chunker.chunk_stream(texts)) == per_document(chunker, texts)
+    assert chunker.chunk_batch(texts) == per_document(chunker, texts)
+
+
+def _dying_work(texts):
+    import os
+
+    if any("dog" in t for t in texts):
+        os._exit(3)  # a worker killed mid-batch (out of memory, a signal)
+    return _ORIGINAL_WORK(texts)
+
+
+_ORIGINAL_WORK = _pool._work
+
+
+@needs_fork
+def test_chunk_stream_survives_a_dead_worker(monkeypatch):
+    monkeypatch.setattr(_pool, "PARALLEL_CHARS", 0)
+    monkeypatch.setattr(_pool, "_work", _dying_work)  # forked workers inherit the patch
+    chunker = SemanticChunker(llama_encoder(), max_tokens=12)
+    texts = stream_texts(40)
+    got = list(chunker.chunk_stream(texts, batch_size=4, workers=2))
+    assert got == per_document(chunker, texts)
+    assert multiprocessing.active_children() == []
