@@ -17,7 +17,7 @@ the peak resident memory of the whole local cluster (this driver process, the JV
 the executor in local mode, and its Python workers, sampled every 0.5 s from /proc) and of the
 JVM alone. With ``--local`` (default at 1M), the same rows with the single-process
 ``sememe.dedupe`` in this process: time, peak RSS, and agreement of the removed sets.
-``--check N`` (default 50,000 rows) compares the Spark default plan with ``sememe.dedupe(...,
+``--check N`` (default 20,000 rows) compares the Spark default plan with ``sememe.dedupe(...,
 search="exact")`` on the first N rows: the precision and recall of its removed records, and
 whether ``search="exact"`` on Spark gives the identical kept set.
 
@@ -172,6 +172,34 @@ class PeakRSS:
         self._thread.join()
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid``'s descendants, the ones that exited
+    and were waited for included (the JVM, which is the executor in local mode, and the
+    Python workers it forks): the load-independent cost of the Spark run."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[tuple[int, int]]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    rest = f.read().rsplit(")", 1)[1].split()
+                used = sum(int(x) for x in rest[11:15])  # utime stime cutime cstime
+                children.setdefault(int(rest[1]), []).append((int(d), used))
+            except (OSError, IndexError, ValueError):
+                pass
+    total, todo = 0, [pid]
+    while todo:
+        for child, used in children.get(todo.pop(), []):
+            total += used
+            todo.append(child)
+    return total / tick
+
+
+def load() -> str:
+    """The 1/5/15-minute load averages, as ``uptime`` prints them."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def shuffle_bytes(log_dir: Path) -> int:
     """Sum of ``Shuffle Bytes Written`` over every task in the event logs under ``log_dir``."""
     total = 0
@@ -192,11 +220,12 @@ def spark_run(spark, path: Path, threshold: float, **options) -> tuple[dict, obj
     from sememe.spark import dedupe
 
     df = spark.read.parquet(str(path))
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time() + tree_cpu(os.getpid())
     out = dedupe(df, "text", threshold=threshold, id="id", **options)
     res = out.select("id", "kept").toArrow()
     elapsed = time.perf_counter() - t
-    return {"seconds": elapsed}, res
+    cpu = time.process_time() + tree_cpu(os.getpid()) - cpu
+    return {"seconds": elapsed, "cpu": cpu}, res
 
 
 def removed_ids(res) -> set[int]:
@@ -215,7 +244,7 @@ def main() -> None:
     ap.add_argument("--driver-memory", default="6g")
     ap.add_argument("--local", dest="local", action="store_true", default=None)
     ap.add_argument("--no-local", dest="local", action="store_false")
-    ap.add_argument("--check", type=int, default=50_000, help="rows of the exact check (0: none)")
+    ap.add_argument("--check", type=int, default=20_000, help="rows of the exact check (0: none)")
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "spark_dedupe.md")
     args = ap.parse_args()
@@ -231,7 +260,8 @@ def main() -> None:
     print(f"{len(lines)} base lines ({time.perf_counter() - t:.0f} s)", flush=True)
     report = [
         f"\n## Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
-        f"local[{args.cores}], threshold {args.threshold}, {os.cpu_count()} CPUs (shared)\n",
+        f"local[{args.cores}], threshold {args.threshold}, {os.cpu_count()} CPUs shared with "
+        f"other jobs (load average at the start: {load()})\n",
         f"Command: `python benchmarks/spark_dedupe.py {' '.join(sys.argv[1:])}`\n",
     ]
 
@@ -257,9 +287,9 @@ def main() -> None:
         rows = make_rows(args.check, lines)
         path = work / f"check_{args.check}"
         write_parquet(rows, path)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         exact = sememe.dedupe(rows, threshold=args.threshold, search="exact")
-        t_exact = time.perf_counter() - t
+        t_exact, c_exact = time.perf_counter() - t, time.process_time() - c
         want = set(range(len(rows))) - set(exact.kept)
         spark = session()
         info, res = spark_run(spark, path, args.threshold)
@@ -271,21 +301,23 @@ def main() -> None:
         recall = len(got & want) / len(want) if want else 1.0
         report += [
             f"\nExact check on {len(rows):,} rows ({len(want):,} removed by "
-            f"`sememe.dedupe(search='exact')`, {t_exact:.0f} s in one process):\n\n",
-            "| plan | time (s) | removed | precision | recall | kept set equal to exact |\n",
-            "|---|---:|---:|---:|---:|---|\n",
-            f"| spark default cells | {info['seconds']:.0f} | {len(got):,} | {precision:.4f} | "
-            f"{recall:.4f} | {got == want} |\n",
-            f"| spark search='exact' | {info_x['seconds']:.0f} | {len(removed_ids(res_x)):,} | "
-            f"- | - | {same} |\n",
+            f"`sememe.dedupe(search='exact')`, {t_exact:.0f} s and {c_exact:.0f} CPU s in one "
+            f"process; load average after: {load()}):\n\n",
+            "| plan | time (s) | CPU (s, all processes) | removed | precision | recall | "
+            "kept set equal to exact |\n",
+            "|---|---:|---:|---:|---:|---:|---|\n",
+            f"| spark default cells | {info['seconds']:.0f} | {info['cpu']:.0f} | {len(got):,} | "
+            f"{precision:.4f} | {recall:.4f} | {got == want} |\n",
+            f"| spark search='exact' | {info_x['seconds']:.0f} | {info_x['cpu']:.0f} | "
+            f"{len(removed_ids(res_x)):,} | - | - | {same} |\n",
         ]
-        print("".join(report[-5:]), flush=True)
+        print("".join(report[-6:]), flush=True)
 
     table = [
-        "\n| rows | distinct base lines | spark time (s) | rows/s | shuffle bytes/row | "
-        "peak RSS cluster (GB) | peak RSS JVM (GB) | removed | local time (s) | local peak "
-        "RSS (GB) | removed local | removed by both |\n",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "\n| rows | distinct base lines | spark time (s) | spark CPU (s) | rows/s | shuffle "
+        "bytes/row | peak RSS cluster (GB) | peak RSS JVM (GB) | removed | local time (s) | "
+        "local CPU (s) | local peak RSS (GB) | removed local | removed by both | load after |\n",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
     ]
     for n in args.rows:
         rows = make_rows(n, lines)
@@ -299,26 +331,28 @@ def main() -> None:
         spark.stop()
         got = removed_ids(res)
         shuffled = shuffle_bytes(logs)
-        local_cells = ["-", "-", "-", "-"]
+        local_cells = ["-", "-", "-", "-", "-"]
         do_local = args.local if args.local is not None else n <= 1_000_000
         if do_local:
             before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             result = sememe.dedupe(rows, threshold=args.threshold)
-            t_local = time.perf_counter() - t
+            t_local, c_local = time.perf_counter() - t, time.process_time() - c
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
             lost = set(range(n)) - set(result.kept)
             local_cells = [
                 f"{t_local:.0f}",
+                f"{c_local:.0f}",
                 f"{peak / 1e9:.1f}" + ("" if before * 1024 < peak else " (process peak)"),
                 f"{len(lost):,}",
                 f"{len(lost & got):,}",
             ]
         row = (
-            f"| {n:,} | {min(n, len(lines)):,} | {info['seconds']:.0f} | {n / info['seconds']:,.0f} | "
+            f"| {n:,} | {min(n, len(lines)):,} | {info['seconds']:.0f} | {info['cpu']:.0f} | "
+            f"{n / info['seconds']:,.0f} | "
             f"{shuffled / n:,.0f} | {mem.peak / 1e9:.1f} | {mem.peak_root / 1e9:.1f} | {len(got):,} | "
             + " | ".join(local_cells)
-            + " |\n"
+            + f" | {load()} |\n"
         )
         table.append(row)
         print(table[0] + table[1] + row, flush=True)
