@@ -225,3 +225,34 @@ def test_one_private_tokenizer_unless_special_tokens_are_added():
     assert len(enc.tokenize("the cat sat on the mat").ids) > 2
     special = tiny_encoder(llama_like_tokenizer(), add_special_tokens=True)
     assert special._tokenizer is not special._offsets_tokenizer
+
+
+def test_seeded_memo_shares_the_table_and_indexes_its_words_when_used(tmp_path):
+    """A memo seeded from a word table copies no index: the table's words get their table
+    row when a text first uses them, and only new words are tokenized."""
+    tok = llama_like_tokenizer()
+    path = tmp_path / "words.safetensors"
+    _wordcache.write_word_table(path, tok, tok.to_str(), ["the", "cat", "sat", "mat"])
+    table = _wordcache.WordTable.open(path, tok.get_vocab_size(), ValueError)
+    loaded = table.load()
+    enc = tiny_encoder(tok)
+    cache = _wordcache.WordCache(
+        enc.arrays.table.shape[0], enc.arrays.token_weights, enc.arrays.denominators
+    )
+    cache.seed(loaded)
+    assert len(cache) == 5 and cache.index == {"": 0}
+    rows, missing = cache.lookup(["cat", "dog", "cat", "the"])
+    assert missing == {"dog"}
+    assert cache.index == {"": 0, "cat": loaded.index["cat"], "the": loaded.index["the"]}
+    asked: list[list[str]] = []
+
+    def tokenize(words):
+        asked.append(list(words))
+        return enc._tokenize_words(words)
+
+    cache.add_words(missing | {"mat"}, tokenize)
+    assert asked == [["dog"]]  # "mat" is the table's: never tokenized
+    cache.fill(rows, ["cat", "dog", "cat", "the"])
+    assert rows.tolist() == [loaded.index["cat"], 5, loaded.index["cat"], loaded.index["the"]]
+    assert cache.row("mat") == loaded.index["mat"] and cache.row("zzz") is None
+    assert "dog" not in loaded.index  # the shared table is never written
