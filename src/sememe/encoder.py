@@ -2,8 +2,12 @@
 
 A text's vector is the weighted mean of the table rows of its tokens, optionally
 L2-normalised. Pooling a whole batch is one sparse-matrix product (texts x vocab
-times vocab x dim), so the cost beyond tokenization is small; tokenization of the
-next batch runs in a worker thread while the current one is pooled.
+times vocab x dim), so the cost beyond tokenization is small. A call over more than
+2,048 texts runs in two stages: the caller's thread splits a batch into words and looks
+them up in the word memo (Python work) while one worker thread, started for that call,
+tokenizes the previous batch's new words and pools it (the tokenizer, numpy and scipy,
+which release the GIL), so a large call uses two cores; ``SEMEME_ENCODE_THREADS=0`` keeps
+it in one thread. Either way every text's vector is the same, bit for bit.
 """
 
 from __future__ import annotations
