@@ -160,36 +160,135 @@ def chunk_texts(chunker: SemanticChunker, texts: list[str]) -> list[list[Chunk]]
         depth_all[gaps] = depth
         score_all[gaps] = depth + bonus_table()[kinds[gaps]]
 
-    # Cuts per text (small Python loops), then every chunk counted at once.
+    # Cuts of every text at once where they need no size repairs; the texts whose
+    # first cut gives a group over the limit, or one small enough to merge, go through
+    # the per-document choice (_segment: small Python loops over their groups).
     est = counts.astype(np.float64)
-    docs: list[_Doc] = []
+    docs: dict[int, _Doc] = {}
+
+    def doc_of(d: int) -> _Doc:
+        """Text ``d``'s analysis, as the per-document path builds it (made on demand)."""
+        doc = docs.get(d)
+        if doc is None:
+            a, b = int(u_offs[d]), int(u_offs[d + 1])
+            base = int(offs[d])
+            units_d = _Units(u_starts[a:b] - base, u_ends[a:b] - base, kinds[a:b])
+            doc = docs[d] = _Doc(None, None, units_d, est[a:b], gap[a:b], vectors[a:b])
+            doc.cache = (sim_all[a:b], depth_all[a:b], score_all[a:b])
+        return doc
+
+    unit_doc = np.repeat(np.arange(n_docs), np.diff(u_offs))
+    g_start, repair = _first_cuts(
+        chunker, u_offs, unit_doc, kinds, is_first, sim_all, depth_all, score_all, est, gap
+    )
+    g_end = np.concatenate((g_start[1:], [n_all]))
+    g_doc = unit_doc[g_start]
+    base_of = offs[g_doc]
+    pairs = list(
+        zip(
+            (u_starts[g_start] - base_of).tolist(),
+            (u_ends[g_end - 1] - base_of).tolist(),
+            strict=True,
+        )
+    )
+    g_offs = np.concatenate(([0], np.cumsum(np.bincount(g_doc, minlength=n_docs)))).tolist()
     spans: list[list[tuple[int, int]]] = []
     for d in range(n_docs):
-        a, b = int(u_offs[d]), int(u_offs[d + 1])
-        base = int(offs[d])
-        units_d = _Units(u_starts[a:b] - base, u_ends[a:b] - base, kinds[a:b])
-        doc = _Doc(None, None, units_d, est[a:b], gap[a:b], vectors[a:b])
-        doc.cache = (sim_all[a:b], depth_all[a:b], score_all[a:b])
-        docs.append(doc)
-        s_list = doc.starts.tolist()
-        e_list = doc.ends.tolist()
-        spans.append([(s_list[x], e_list[y - 1]) for x, y in chunker._segment(doc)])
+        if repair[d]:
+            doc = doc_of(d)
+            s_list = doc.starts.tolist()
+            e_list = doc.ends.tolist()
+            spans.append([(s_list[x], e_list[y - 1]) for x, y in chunker._segment(doc)])
+        else:
+            spans.append(pairs[g_offs[d] : g_offs[d + 1]])
     n_spans = [len(s) for s in spans]
     flat = np.asarray(list(chain.from_iterable(spans)), np.int64).reshape(-1, 2)
     shift = np.repeat(offs[:-1], n_spans)
     exact = counter.span_counts(jinfo, jwords, flat[:, 0] + shift, flat[:, 1] + shift).tolist()
     out = []
     k = 0
+    limit = chunker.max_tokens
     for d, text in enumerate(texts):
-        doc = docs[d]
         got = exact[k : k + n_spans[d]]
         k += n_spans[d]
+        if max(got) <= limit:  # the usual case: every chunk fits as counted
+            out.append(
+                [
+                    Chunk(text[s:e], s, e, n, i)
+                    for i, ((s, e), n) in enumerate(zip(spans[d], got, strict=True))
+                ]
+            )
+            continue
         out.append(
             chunker._finish(
-                text, spans[d], lambda span, doc=doc: chunker._recut(doc, span), counts=got
+                text, spans[d], lambda span, d=d: chunker._recut(doc_of(d), span), counts=got
             )
         )
     return out
+
+
+def _first_cuts(
+    chunker: SemanticChunker,
+    u_offs: np.ndarray,
+    unit_doc: np.ndarray,
+    kinds: np.ndarray,
+    is_first: np.ndarray,
+    sim: np.ndarray,
+    depth: np.ndarray,
+    score: np.ndarray,
+    est: np.ndarray,
+    gap: np.ndarray,
+) -> tuple[np.ndarray, list[bool]]:
+    """The first unit of every group of :meth:`SemanticChunker._segment`'s first cut, for
+    all texts at once, and which texts need its size repairs (``_split_big``,
+    ``_merge_small``): for those the groups here are not final.
+
+    The level, peaks and candidate cuts are :meth:`SemanticChunker._segment`'s, text by
+    text: the level from each text's own depths (the same numpy reductions over the same
+    values), the peaks compared within each text. Group sizes are sums of whole token
+    counts and newline costs (multiples of one half), exact in float64, so a size test
+    here agrees with the per-document one.
+    """
+    from .semantic import AUTO_STD, PARAGRAPH
+
+    n_docs = len(u_offs) - 1
+    if chunker.threshold == "auto":
+        level = np.full(n_docs, np.inf)
+        plain = (kinds <= PARAGRAPH) & ~is_first  # SENTENCE, ITEM, PARAGRAPH gaps
+        bounds = u_offs.tolist()
+        for d in np.flatnonzero(np.diff(u_offs) >= 2).tolist():
+            a, b = bounds[d], bounds[d + 1]
+            vals = depth[a:b][plain[a:b]]
+            if len(vals):
+                level[d] = vals.mean() + AUTO_STD * vals.std()
+        cand = score > level[unit_doc]
+        curve = score
+    else:
+        cand = sim < float(chunker.threshold)
+        curve = -sim
+    n = len(kinds)
+    left = np.ones(n, bool)
+    left[1:] = curve[1:] >= curve[:-1]
+    right = np.ones(n, bool)
+    right[:-1] = curve[:-1] >= curve[1:]
+    is_last = np.zeros(n, bool)
+    is_last[u_offs[1:] - 1] = True
+    peak = left & (right | is_last)
+    cand = (cand & peak) | (kinds == HEADING)
+    cand[is_first] = False
+    g_start = np.flatnonzero(cand | is_first)
+    g_end = np.concatenate((g_start[1:], [n]))
+    units = np.concatenate(([0.0], np.cumsum(est)))
+    gaps = np.concatenate(([0.0], np.cumsum(gap)))
+    size = units[g_end] - units[g_start] + gaps[g_end] - gaps[g_start + 1]
+    g_doc = unit_doc[g_start]
+    over = np.bincount(g_doc, weights=size > chunker._limit(), minlength=n_docs) > 0
+    low = chunker.min_tokens_
+    if low > 0:
+        n_groups = np.bincount(g_doc, minlength=n_docs)
+        small = np.bincount(g_doc, weights=size < low, minlength=n_docs) > 0
+        over |= small & (n_groups >= 2)
+    return g_start, over.tolist()
 
 
 class _Units:
