@@ -2,13 +2,16 @@
 
 :meth:`ChunkerBase.chunk_stream` reads its input ``batch_size`` items at a time. A short
 input is chunked here, in this process. Once the input has shown at least
-:data:`PARALLEL_CHARS` characters (a worker pool costs tens of milliseconds to start,
-which pays for itself only then), a pool of forked worker processes takes the batches:
-each worker inherits the chunker as it is (encoder, tokenizer, warm word memo; nothing
-is pickled), chunks the texts of a batch with :meth:`ChunkerBase.chunk_batch`'s own code
-and sends back plain ``(start, end, n_tokens)`` triples, from which this process builds
-the chunks (documents get their metadata back here). At most two batches per worker are
-in flight, so memory stays bounded whatever the input's length.
+:data:`PARALLEL_CHARS` characters (a forked helper costs some tens of milliseconds to
+start, and more while it first writes to the pages it shares with this process, which
+pays for itself only on longer inputs), ``workers - 1`` forked helper processes join in:
+each inherits the chunker as it is (encoder, tokenizer, warm word memo; nothing is
+pickled), chunks a batch's texts with :meth:`ChunkerBase.chunk_batch`'s own code and
+sends back plain ``(start, end, n_tokens)`` triples, from which this process builds the
+chunks (documents get their metadata back here). This process chunks a batch itself
+whenever the helpers have two batches queued each, and yields results in input order;
+at most ``4 * workers`` batches are held, so memory stays bounded whatever the input's
+length.
 
 Results are exactly the in-process ones. A batch whose worker fails is chunked again in
 this process, which raises the same exception the in-process call raises (exceptions do
@@ -169,42 +172,79 @@ def stream_batches(
                 break
         else:
             parallel = False
-    pool = _start_pool(chunker, n_workers) if parallel else None
+    # This process chunks too: with n workers it forks n - 1 helpers and takes a batch
+    # itself whenever the helpers have enough queued (a forked helper pays for the
+    # pages it writes; this process does not).
+    helpers = n_workers - 1
+    pool = _start_pool(chunker, helpers) if parallel else None
     if pool is None:
         for batch in _chain(ahead, batches):
             yield from chunker._chunk_items(chunker._batch_items(batch))
         return
     try:
-        pending: deque[tuple[list[Any], list[str], list[Any], Any]] = deque()
-        source = _chain(ahead, batches)
-        for batch in source:
-            items_ = chunker._batch_items(batch)  # the in-process call's checks and errors
-            texts, metas = _split(items_)
+        pending: deque[_Entry] = deque()
+        for batch in _chain(ahead, batches):
+            entry = _Entry(batch)
             try:
-                future = pool.submit(_work, texts)
-            except BrokenProcessPool:  # a worker died: the rest is chunked here
-                future = None
-            pending.append((batch, texts, metas, future))
-            while len(pending) >= 2 * n_workers:
-                yield from _collect(chunker, pending.popleft())
+                items_ = chunker._batch_items(batch)  # the in-process checks and errors
+            except Exception as exc:  # raised in turn, after the batches before it
+                entry.error = exc
+            else:
+                queued = sum(1 for e in pending if e.future is not None and not e.future.done())
+                if queued < 2 * helpers:
+                    entry.texts, entry.metas = _split(items_)
+                    try:
+                        entry.future = pool.submit(_work, entry.texts)
+                    except BrokenProcessPool:  # a helper died: chunk here from now on
+                        entry.local(chunker, items_)
+                else:
+                    entry.local(chunker, items_)
+            pending.append(entry)
+            while pending and (pending[0].ready() or len(pending) > 4 * n_workers):
+                yield from pending.popleft().collect(chunker)
         while pending:
-            yield from _collect(chunker, pending.popleft())
+            yield from pending.popleft().collect(chunker)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _collect(
-    chunker: ChunkerBase, entry: tuple[list[Any], list[str], list[Any], Any]
-) -> list[list[Chunk]]:
-    """One batch's chunks from its worker, or from this process if the worker failed."""
-    batch, texts, metas, result = entry
-    try:
-        got = None if result is None else result.result()
-    except Exception:  # the worker died (killed, out of memory): chunk here
-        got = None
-    if got is None:  # chunk here: the same result, or the in-process exception
-        return chunker._chunk_items(chunker._batch_items(batch))
-    return _build(texts, metas, got)
+class _Entry:
+    """One batch of the stream: chunked here (``result``), by a helper (``future``),
+    or refused by the checks (``error``, raised when its turn comes)."""
+
+    __slots__ = ("batch", "error", "future", "metas", "result", "texts")
+
+    def __init__(self, batch: list[Any]) -> None:
+        self.batch = batch
+        self.error: Exception | None = None
+        self.future: Any = None
+        self.result: list[list[Chunk]] | None = None
+        self.texts: list[str] = []
+        self.metas: list[Any] = []
+
+    def local(self, chunker: ChunkerBase, items: list[Any]) -> None:
+        """Chunk the batch in this process now (an error is kept for its turn)."""
+        try:
+            self.result = chunker._chunk_items(items)
+        except Exception as exc:
+            self.error = exc
+
+    def ready(self) -> bool:
+        return self.future is None or self.future.done()
+
+    def collect(self, chunker: ChunkerBase) -> list[list[Chunk]]:
+        """The batch's chunks (waiting for its helper), or its error raised."""
+        if self.error is not None:
+            raise self.error
+        if self.result is not None:
+            return self.result
+        try:
+            got = self.future.result()
+        except Exception:  # the helper died (killed, out of memory): chunk here
+            got = None
+        if got is None:  # chunk here: the same result, or the in-process exception
+            return chunker._chunk_items(chunker._batch_items(self.batch))
+        return _build(self.texts, self.metas, got)
 
 
 def _split_loose(batch: list[Any]) -> Iterator[Any]:
