@@ -40,6 +40,12 @@ def mixed_texts(n: int) -> list[str]:
     return texts
 
 
+@pytest.fixture(autouse=True)
+def small_threshold(monkeypatch):
+    """Threads from 1,000 texts (instead of 8,192), so the tests stay quick."""
+    monkeypatch.setattr(encoder_module, "_THREAD_MIN_TEXTS", 1000)
+
+
 @pytest.fixture
 def llama() -> sememe.Encoder:
     return tiny_encoder(llama_like_tokenizer())
@@ -106,6 +112,7 @@ def test_worker_thread_used_only_for_large_calls_and_turned_off_by_env(llama, mo
     llama.encode(sentences(encoder_module._THREAD_MIN_TEXTS + 1))
     assert made == [1]
     monkeypatch.undo()
+    monkeypatch.setattr(encoder_module, "_THREAD_MIN_TEXTS", 1000)
     monkeypatch.setattr(encoder_module, "ThreadPoolExecutor", Counting)
     for off in ("0", "false", "OFF", " no "):
         monkeypatch.setenv(encoder_module.THREADS_ENV, off)

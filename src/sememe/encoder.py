@@ -3,7 +3,7 @@
 A text's vector is the weighted mean of the table rows of its tokens, optionally
 L2-normalised. Pooling a whole batch is one sparse-matrix product (texts x vocab
 times vocab x dim), so the cost beyond tokenization is small. A call over more than
-2,048 texts runs in two stages: the caller's thread splits a batch into words and looks
+8,192 texts runs in two stages: the caller's thread splits a batch into words and looks
 them up in the word memo (Python work) while one worker thread, started for that call,
 tokenizes the previous batch's new words and pools it (the tokenizer, numpy and scipy,
 which release the GIL), so a large call uses two cores; ``SEMEME_ENCODE_THREADS=0`` keeps
@@ -45,9 +45,11 @@ CHARS_PER_TOKEN = 8
 _DEFAULT_BATCH = 8192
 
 #: Calls with more texts than this prepare one batch while a worker thread pools the
-#: previous one (two cores); smaller calls stay in the caller's thread, where a thread's
-#: start would cost more than it saves. See :func:`_use_threads` to turn it off.
-_THREAD_MIN_TEXTS = 2048
+#: previous one (two cores); smaller calls stay in the caller's thread. Measured on the
+#: 2-core machine while it was busy (load 9): a worker thread lost 10-25% at 2,048-4,096
+#: texts and broke even or won from 8,192, so smaller calls never pay for it.
+#: See :data:`THREADS_ENV` to turn it off.
+_THREAD_MIN_TEXTS = 8192
 #: Environment variable that turns the pooling thread off when set to ``0`` (or
 #: ``false``/``no``/``off``), e.g. where each process must stay on one core.
 THREADS_ENV = "SEMEME_ENCODE_THREADS"
