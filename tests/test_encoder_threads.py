@@ -43,7 +43,7 @@ def mixed_texts(n: int) -> list[str]:
 @pytest.fixture(autouse=True)
 def small_threshold(monkeypatch):
     """Threads from 1,000 texts (instead of 8,192), so the tests stay quick."""
-    monkeypatch.setattr(encoder_module, "_THREAD_MIN_TEXTS", 1000)
+    monkeypatch.setattr(encoder_module, "THREAD_MIN_TEXTS", 1000)
 
 
 @pytest.fixture
@@ -107,12 +107,12 @@ def test_worker_thread_used_only_for_large_calls_and_turned_off_by_env(llama, mo
 
     monkeypatch.setattr(encoder_module, "ThreadPoolExecutor", Counting)
     monkeypatch.setattr(encoder_module, "_use_threads", lambda: True)
-    llama.encode(sentences(encoder_module._THREAD_MIN_TEXTS))
+    llama.encode(sentences(encoder_module.THREAD_MIN_TEXTS))
     assert made == []
-    llama.encode(sentences(encoder_module._THREAD_MIN_TEXTS + 1))
+    llama.encode(sentences(encoder_module.THREAD_MIN_TEXTS + 1))
     assert made == [1]
     monkeypatch.undo()
-    monkeypatch.setattr(encoder_module, "_THREAD_MIN_TEXTS", 1000)
+    monkeypatch.setattr(encoder_module, "THREAD_MIN_TEXTS", 1000)
     monkeypatch.setattr(encoder_module, "ThreadPoolExecutor", Counting)
     for off in ("0", "false", "OFF", " no "):
         monkeypatch.setenv(encoder_module.THREADS_ENV, off)

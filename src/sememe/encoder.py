@@ -49,7 +49,7 @@ _DEFAULT_BATCH = 8192
 #: 2-core machine while it was busy (load 9): a worker thread lost 10-25% at 2,048-4,096
 #: texts and broke even or won from 8,192, so smaller calls never pay for it.
 #: See :data:`THREADS_ENV` to turn it off.
-_THREAD_MIN_TEXTS = 8192
+THREAD_MIN_TEXTS = 8192
 #: Environment variable that turns the pooling thread off when set to ``0`` (or
 #: ``false``/``no``/``off``), e.g. where each process must stay on one core.
 THREADS_ENV = "SEMEME_ENCODE_THREADS"
@@ -464,7 +464,7 @@ class Encoder:
         normalize = self._check_normalize(normalize)
         total = 1 if single else len(texts) if hasattr(texts, "__len__") else None
         table = self._table_for(dim)
-        threaded = _use_threads() and (total is None or total > _THREAD_MIN_TEXTS)
+        threaded = _use_threads() and (total is None or total > THREAD_MIN_TEXTS)
         if threaded and total is not None and total <= batch_size:
             batch_size = -(-total // 2)  # two halves, so that the stages overlap
         with _progress(total, show_progress, "encode") as bar:
