@@ -1,11 +1,14 @@
 """Chunking: throughput on documents never seen, on a 1 MB document, and quality on Choi.
 
 - **Cold stream** (reported first): a fresh Python process per run chunks a stream of
-  Wikipedia articles one at a time (``--docs``, default 400: articles 60,000 on of
+  Wikipedia articles (``--docs``, default 400: articles 60,000 on of
   ``../shared/corpus/documents/wikipedia_articles.jsonl.gz``, which the model's word
   table was not counted on, see ``scripts/build_word_table.py``). Loading the library and
   model and the chunker's one-time set-up (chunking a one-line text) are timed apart;
-  MB/s is over the stream. Runs of every contender are interleaved; medians reported.
+  MB/s is over the stream. sememe runs through ``SemanticChunker.chunk_stream`` (the
+  batched path; in one process, and with ``workers=2``) and one ``chunk()`` call per
+  article; peers one call per article. Runs of every contender are interleaved;
+  medians reported, with CPU seconds (worker processes included).
 
 - **Quality**: Pk and WindowDiff (lower is better) on ``../shared/eval/choi``
   (sets 1-3, 700 documents of 10 concatenated Brown-corpus segments), each document
@@ -51,8 +54,10 @@ ARTICLES = SHARED / "corpus" / "documents" / "wikipedia_articles.jsonl.gz"
 FIRST_ARTICLE = 60_000
 #: Contenders of the cold stream, each in its own fresh process.
 STREAM = (
-    "sememe SemanticChunker",
-    "sememe SemanticChunker, no word table",
+    "sememe SemanticChunker.chunk_stream, 2 processes",
+    "sememe SemanticChunker.chunk_stream, 1 process",
+    "sememe SemanticChunker.chunk per document",
+    "sememe SemanticChunker.chunk_stream, no word table",
     "WordLlama split",
     "Chonkie SemanticChunker (sememe vectors)",
     "tokenizer alone",
@@ -149,8 +154,9 @@ def articles(n: int, first: int = FIRST_ARTICLE) -> list[str]:
     return out
 
 
-def stream_fn(name: str, max_tokens: int) -> ChunkFn:
-    """Contender ``name`` of the cold stream, loaded (not yet set up)."""
+def stream_fn(name: str, max_tokens: int) -> tuple[ChunkFn, Callable[[list[str]], None]]:
+    """Contender ``name`` of the cold stream, loaded (not yet set up): its one-text call
+    (for the set-up) and its call over the whole stream."""
     enc = sememe.load()
     if name.startswith("sememe"):
         if name.endswith("no word table"):
@@ -159,31 +165,63 @@ def stream_fn(name: str, max_tokens: int) -> ChunkFn:
                 enc.tokenizer, a.embeddings, weights=a.weights, mapping=a.mapping, config=enc.config
             )
         chunker = SemanticChunker(enc, max_tokens=max_tokens)
-        return lambda t: [c.text for c in chunker.chunk(t)]
+
+        def one(t: str) -> list[str]:
+            return [c.text for c in chunker.chunk(t)]
+
+        if "chunk_stream" not in name:
+            return one, lambda docs: each(one, docs)
+        workers = 2 if name.endswith("2 processes") else 1
+
+        def stream(docs: list[str]) -> None:
+            for chunks in chunker.chunk_stream(docs, workers=workers):
+                [c.text for c in chunks]
+
+        return one, stream
     if name == "tokenizer alone":
         tok = enc.tokenizer
         tok.no_truncation()
         tok.no_padding()
-        return lambda t: tok.encode_batch_fast([t], add_special_tokens=False)
+
+        def encode(t: str) -> list[str]:
+            tok.encode_batch_fast([t], add_special_tokens=False)
+            return []
+
+        return encode, lambda docs: each(encode, docs)
     # WordLlama sizes chunks in characters: about 4 per token on this text.
     fn = wordllama_fn(4.0, max_tokens) if name == "WordLlama split" else chonkie_fn(enc, max_tokens)
     if fn is None:
         raise SystemExit(f"{name} unavailable")
-    return fn
+    return fn, lambda docs: each(fn, docs)
+
+
+def each(fn: ChunkFn, docs: list[str]) -> None:
+    """``fn`` on every document in turn (the per-document contenders' stream)."""
+    for doc in docs:
+        fn(doc)
 
 
 def stream_child(name: str, n_docs: int, max_tokens: int) -> None:
-    """One cold run in this fresh process; prints ``{"load", "setup", "seconds"}``."""
+    """One cold run in this fresh process; prints ``{"load", "setup", "seconds", "cpu"}``
+    (``cpu``: CPU seconds of the stream, this process's and its worker processes')."""
+    import resource
+
+    def cpu() -> float:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
     t0 = time.perf_counter()
-    fn = stream_fn(name, max_tokens)
+    one, stream = stream_fn(name, max_tokens)
     docs = articles(n_docs)
     t1 = time.perf_counter()
-    fn("One line of set-up text.")
+    one("One line of set-up text.")
     t2 = time.perf_counter()
-    for doc in docs:
-        fn(doc)
+    c2 = cpu()
+    stream(docs)
     t3 = time.perf_counter()
-    print(json.dumps({"load": t1 - t0, "setup": t2 - t1, "seconds": t3 - t2}))
+    c3 = cpu()
+    print(json.dumps({"load": t1 - t0, "setup": t2 - t1, "seconds": t3 - t2, "cpu": c3 - c2}))
 
 
 def stream_table(args: argparse.Namespace) -> None:
@@ -209,19 +247,28 @@ def stream_table(args: argparse.Namespace) -> None:
         f"articles {FIRST_ARTICLE:,} on), a fresh process per run, median of "
         f"{args.repeats} interleaved runs\n"
     )
-    print("| chunker | stream s | MB/s | one-time set-up s | load s |")
-    print("|---|---:|---:|---:|---:|")
+    print("| chunker | stream s | MB/s | CPU s | MB per CPU s | one-time set-up s | load s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name, runs in got.items():
         if not runs:
             continue
         t = statistics.median(r["seconds"] for r in runs)
+        c = statistics.median(r["cpu"] for r in runs)
         setup = statistics.median(r["setup"] for r in runs)
         load = statistics.median(r["load"] for r in runs)
-        print(f"| {name} | {t:.2f} | {mb / t:.2f} | {setup:.2f} | {load:.2f} |")
+        print(
+            f"| {name} | {t:.3f} | {mb / t:.2f} | {c:.3f} | {mb / c:.2f} | {setup:.2f} "
+            f"| {load:.2f} |"
+        )
     print(
-        "\nSet-up: the first call (a one-line text), e.g. sememe's sentence splitter and "
-        "tokenizer probes; load: importing the library and reading the model and the "
-        "articles. WordLlama sizes chunks in characters (4 per token here).\n"
+        "\n`chunk_stream` takes the whole stream (64 articles a batch, the batched path); "
+        "`2 processes`: `workers=2`, this process and one forked helper once the stream "
+        "has shown 500,000 characters. `chunk per document`: one `chunk()` call per "
+        "article. CPU s: this process's and its workers' CPU time over the stream (on a "
+        "busy machine, MB per CPU s moves less than MB/s). Set-up: the first call (a "
+        "one-line text), e.g. sememe's sentence splitter and tokenizer probes; load: "
+        "importing the library and reading the model and the articles. WordLlama sizes "
+        "chunks in characters (4 per token here).\n"
     )
 
 

@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Characters of input read before a worker pool is worth starting (see the docstring;
 #: ``benchmarks/chunk.py --crossover`` measures where a pool starts paying on this machine).
-PARALLEL_CHARS = 1_000_000
+PARALLEL_CHARS = 500_000
 #: Most worker processes started by default.
 MAX_WORKERS = 4
 
