@@ -194,11 +194,15 @@ def chunk_texts(chunker: SemanticChunker, texts: list[str]) -> list[list[Chunk]]
     g_offs = np.concatenate(([0], np.cumsum(np.bincount(g_doc, minlength=n_docs)))).tolist()
     spans: list[list[tuple[int, int]]] = []
     for d in range(n_docs):
-        if repair[d]:
+        if repair[d]:  # sizes to enforce: _segment's own code, from the same first cuts
             doc = doc_of(d)
             s_list = doc.starts.tolist()
             e_list = doc.ends.tolist()
-            spans.append([(s_list[x], e_list[y - 1]) for x, y in chunker._segment(doc)])
+            a, b = g_offs[d], g_offs[d + 1]
+            first_unit = int(u_offs[d])
+            bounds = np.append(g_start[a:b] - first_unit, int(u_offs[d + 1]) - first_unit)
+            groups = chunker._fit_groups(doc, bounds, doc.cache[2])  # type: ignore[index]
+            spans.append([(s_list[x], e_list[y - 1]) for x, y in groups])
         else:
             spans.append(pairs[g_offs[d] : g_offs[d + 1]])
     n_spans = [len(s) for s in spans]

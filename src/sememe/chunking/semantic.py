@@ -359,8 +359,14 @@ class SemanticChunker(ChunkerBase):
         cand = (cand & peak) | heading
         cand[0] = False  # gap 0 does not exist
         cuts = np.flatnonzero(cand)
+        return self._fit_groups(doc, np.concatenate(([0], cuts, [n])), score)
+
+    def _fit_groups(
+        self, doc: _Doc, bounds: np.ndarray, score: np.ndarray
+    ) -> list[tuple[int, int]]:
+        """The groups between the first cuts ``bounds`` (``0, cuts..., n``), with their
+        sizes enforced: those over the limit split, those under ``min_tokens`` merged."""
         sizes = _Sizes(doc)
-        bounds = np.concatenate(([0], cuts, [n]))
         big = sizes.many(bounds[:-1], bounds[1:]) > self._limit()
         groups: list[tuple[int, int]] = []
         for (a, b), over in zip(pairwise(bounds.tolist()), big.tolist(), strict=True):
