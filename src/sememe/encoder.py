@@ -45,9 +45,9 @@ CHARS_PER_TOKEN = 8
 _DEFAULT_BATCH = 8192
 
 #: Calls with more texts than this prepare one batch while a worker thread pools the
-#: previous one (two cores); smaller calls stay in the caller's thread. Measured on the
-#: 2-core machine while it was busy (load 9): a worker thread lost 10-25% at 2,048-4,096
-#: texts and broke even or won from 8,192, so smaller calls never pay for it.
+#: previous one (two cores); smaller calls stay in the caller's thread, so they never pay
+#: for a thread's hand-over (``benchmarks/encode_threads.py`` measures it by call size; with
+#: no free core a thread loses 25-45% on warm calls of 1-2k texts, 5% at 8k).
 #: See :data:`THREADS_ENV` to turn it off.
 THREAD_MIN_TEXTS = 8192
 #: Environment variable that turns the pooling thread off when set to ``0`` (or
