@@ -251,9 +251,11 @@ def test_chunk_stream_in_process():
     assert list(chunker.chunk_stream(texts, batch_size=1)) == ref
     assert list(chunker.chunk_stream("the cat sat.")) == [chunker.chunk("the cat sat.")]
     with pytest.raises(InvalidTypeError, match="batch_size"):
-        list(chunker.chunk_stream(texts, batch_size=0.5))
+        chunker.chunk_stream(texts, batch_size=0.5)  # checked on the call, not on next()
     with pytest.raises(InvalidTypeError, match="expected an iterable"):
-        list(chunker.chunk_stream(None))
+        chunker.chunk_stream(None)
+    with pytest.raises(InvalidArgumentError, match="workers"):
+        chunker.chunk_stream(texts, workers=0)
 
 
 needs_fork = pytest.mark.skipif(not _pool.fork_available(), reason="no fork here")

@@ -181,12 +181,14 @@ class ChunkerBase:
 
         ``texts`` may be any iterable (a generator over a file, say): it is read
         ``batch_size`` items at a time and each batch goes through :meth:`chunk_batch`,
-        so memory stays bounded by a few batches. ``workers``: processes for large
-        streams (None: both cores of a two-core machine, up to 4, once the stream has
-        shown itself long enough to pay for them; 1: this process only). Worker
-        processes are forked, never used where ``fork`` is unavailable, and always shut
-        down when the generator is exhausted or closed; a worker's error is raised here
-        as the same exception the in-process call gives.
+        so memory stays bounded by a few batches. ``workers``: processes for a large
+        stream, this one included (None: the cores this process may use, at most 4; 1:
+        this process only). Once the stream has shown
+        :data:`sememe.chunking._pool.PARALLEL_CHARS` characters, ``workers - 1`` forked
+        helpers chunk some batches while this process chunks the others; never where
+        ``fork`` is unavailable, and always shut down when the generator is exhausted or
+        closed. A helper's error is raised here as the same exception the in-process
+        call gives. The results equal :meth:`chunk` of each item.
         """
         from ._pool import stream_batches
 
@@ -205,7 +207,7 @@ class ChunkerBase:
             raise InvalidTypeError(
                 f"texts is of type {type(texts).__name__}; expected an iterable of str or documents"
             ) from None
-        yield from stream_batches(self, iterator, size, workers)
+        return stream_batches(self, iterator, size, workers)  # arguments checked now
 
     def _batch_items(self, texts: Iterable[Any]) -> list[Any]:
         """The items of a :meth:`chunk_batch` argument, each a str or a document (checked)."""

@@ -244,8 +244,9 @@ def _first_cuts(
     gap: np.ndarray,
 ) -> tuple[np.ndarray, list[bool]]:
     """The first unit of every group of :meth:`SemanticChunker._segment`'s first cut, for
-    all texts at once, and which texts need its size repairs (``_split_big``,
-    ``_merge_small``): for those the groups here are not final.
+    all texts at once, and which texts need its size repairs (a group over the limit, or
+    one under ``min_tokens`` beside another): those go through
+    :meth:`SemanticChunker._fit_groups` from these cuts.
 
     The level, peaks and candidate cuts are :meth:`SemanticChunker._segment`'s, text by
     text: the level from each text's own depths (the same numpy reductions over the same
