@@ -23,12 +23,9 @@ down when the stream ends, fails, or its generator is closed.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +60,8 @@ def default_workers() -> int:
 
 def fork_available() -> bool:
     """True where worker processes can be forked (they inherit the chunker unpickled)."""
+    import multiprocessing  # here: a small call never pays for the import
+
     return "fork" in multiprocessing.get_all_start_methods()
 
 
@@ -80,9 +79,10 @@ def _init_worker() -> None:
 def worth_parallel(items: list[Any], workers: int | None) -> bool:
     """True when :meth:`ChunkerBase.chunk_batch` of ``items`` should use worker processes."""
     n_workers = default_workers() if workers is None else workers
-    if n_workers < 2 or _IN_WORKER or not fork_available():
+    if n_workers < 2 or _IN_WORKER:
         return False
-    return sum(len(t) if isinstance(t, str) else 0 for t in _split_loose(items)) >= PARALLEL_CHARS
+    chars = sum(len(t) if isinstance(t, str) else 0 for t in _split_loose(items))
+    return chars >= PARALLEL_CHARS and fork_available()
 
 
 def _work(texts: list[str]) -> Triples | None:
@@ -135,6 +135,10 @@ def _start_pool(chunker: ChunkerBase, workers: int) -> Any:
     saved = os.environ.get(key)
     os.environ[key] = "false"
     _WORKER_CHUNKER = chunker
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     try:
         pool = ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker
@@ -159,7 +163,7 @@ def stream_batches(
 ) -> Iterator[list[Chunk]]:
     """:meth:`ChunkerBase.chunk_stream`'s generator (arguments already checked)."""
     n_workers = default_workers() if workers is None else workers
-    parallel = n_workers > 1 and not _IN_WORKER and fork_available()
+    parallel = n_workers > 1 and not _IN_WORKER
     batches = iter(lambda: list(islice(items, size)), [])
     # Read ahead until the input is long enough for a pool (or runs out).
     ahead: list[list[Any]] = []
@@ -172,6 +176,7 @@ def stream_batches(
                 break
         else:
             parallel = False
+        parallel = parallel and fork_available()
     # This process chunks too: with n workers it forks n - 1 helpers and takes a batch
     # itself whenever the helpers have enough queued (a forked helper pays for the
     # pages it writes; this process does not).
@@ -181,6 +186,8 @@ def stream_batches(
         for batch in _chain(ahead, batches):
             yield from chunker._chunk_items(chunker._batch_items(batch))
         return
+    from concurrent.futures.process import BrokenProcessPool
+
     try:
         pending: deque[_Entry] = deque()
         for batch in _chain(ahead, batches):
