@@ -200,20 +200,29 @@ def load() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def shuffle_bytes(log_dir: Path) -> int:
-    """Sum of ``Shuffle Bytes Written`` over every task in the event logs under ``log_dir``."""
-    total = 0
+def event_counts(log_dir: Path) -> dict[str, int]:
+    """From the event logs under ``log_dir``: ``shuffle`` (sum of ``Shuffle Bytes Written``
+    over every task), and the numbers of ``jobs``, ``stages`` (completed) and ``tasks``."""
+    counts = {"shuffle": 0, "jobs": 0, "stages": 0, "tasks": 0}
+    kinds = {
+        '"SparkListenerJobStart"': "jobs",
+        '"SparkListenerStageCompleted"': "stages",
+        '"SparkListenerTaskEnd"': "tasks",
+    }
     for f in sorted(log_dir.rglob("*")):  # Spark 4 writes a folder per application
         if not f.is_file() or f.name.startswith("."):
             continue
         with open(f, encoding="utf-8", errors="replace") as fh:
             for line in fh:
-                if '"SparkListenerTaskEnd"' not in line:
+                kind = next((k for tag, k in kinds.items() if tag in line[:60]), None)
+                if kind is None:
                     continue
-                ev = json.loads(line)
-                m = ev.get("Task Metrics") or {}
-                total += int((m.get("Shuffle Write Metrics") or {}).get("Shuffle Bytes Written", 0))
-    return total
+                counts[kind] += 1
+                if kind == "tasks":
+                    m = json.loads(line).get("Task Metrics") or {}
+                    written = (m.get("Shuffle Write Metrics") or {}).get("Shuffle Bytes Written", 0)
+                    counts["shuffle"] += int(written)
+    return counts
 
 
 def spark_run(spark, path: Path, threshold: float, **options) -> tuple[dict, object]:
@@ -314,10 +323,10 @@ def main() -> None:
         print("".join(report[-6:]), flush=True)
 
     table = [
-        "\n| rows | distinct base lines | spark time (s) | spark CPU (s) | rows/s | shuffle "
-        "bytes/row | peak RSS cluster (GB) | peak RSS JVM (GB) | removed | local time (s) | "
+        "\n| rows | distinct base lines | spark time (s) | spark CPU (s) | rows/s | jobs / "
+        "stages / tasks | shuffle bytes/row | peak RSS cluster (GB) | peak RSS JVM (GB) | removed | local time (s) | "
         "local CPU (s) | local peak RSS (GB) | removed local | removed by both | load after |\n",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
     ]
     for n in args.rows:
         rows = make_rows(n, lines)
@@ -330,7 +339,8 @@ def main() -> None:
             info, res = spark_run(spark, path, args.threshold)
         spark.stop()
         got = removed_ids(res)
-        shuffled = shuffle_bytes(logs)
+        events = event_counts(logs)
+        shuffled = events["shuffle"]
         local_cells = ["-", "-", "-", "-", "-"]
         do_local = args.local if args.local is not None else n <= 1_000_000
         if do_local:
@@ -349,7 +359,8 @@ def main() -> None:
             ]
         row = (
             f"| {n:,} | {min(n, len(lines)):,} | {info['seconds']:.0f} | {info['cpu']:.0f} | "
-            f"{n / info['seconds']:,.0f} | "
+            f"{n / info['seconds']:,.0f} | {events['jobs']} / {events['stages']} / "
+            f"{events['tasks']} | "
             f"{shuffled / n:,.0f} | {mem.peak / 1e9:.1f} | {mem.peak_root / 1e9:.1f} | {len(got):,} | "
             + " | ".join(local_cells)
             + f" | {load()} |\n"

@@ -16,9 +16,10 @@ The plan (docs/spark.md measures it):
 4. **Cells.** Spherical k-means centroids (:func:`sememe._vectors.spherical_kmeans`) from a
    sample of node vectors, on the driver, broadcast. A node is *stored* in its nearest cell
    and *probes* up to ``nprobe`` cells whose centroid is within ``margin`` of its best one.
-5. **Tiled range search.** A cell holding more than ``block`` nodes (a dense neighbourhood,
-   near-identical inputs) is cut into ``ceil(size / block)`` blocks on both sides; each task
-   scores one (query block, stored block) tile with one float32 matrix product, so no task
+5. **Tiled range search.** A cell's queries and its stored nodes are each cut into blocks of
+   at most ``block`` (``ceil(queries / block)`` by ``ceil(stored / block)``: more than one only
+   for a dense neighbourhood, near-identical inputs); each task scores one (query block,
+   stored block) tile with one float32 matrix product, so no task
    holds more than ``2 * block`` vectors, however skewed the cells. Every pair at or above the
    threshold is kept with its float cosine (the exact score, verification included).
 6. **Decide** (:mod:`._decide`): the no-chaining rule in rank order, in Spark rounds (no
@@ -426,48 +427,59 @@ def dedupe(
         .withColumnRenamed("count", "qcount")
     )
     sizes = home.join(asked, "_c", "full_outer").fillna(0).collect()
-    blocks = {int(r["_c"]): max(1, math.ceil(max(r["count"], r["qcount"]) / block)) for r in sizes}
-    pairs_of_map = [x for c, nb in blocks.items() for x in (F.lit(c), F.lit(nb))]
-    nb_map = F.create_map(*pairs_of_map).cast("map<int,int>")  # typed even when empty
-    # a row per (cell, query block, stored block) it belongs to
-    pc = probed.select(
-        "_node", "_ref", "_v", F.posexplode("_cells").alias("_rank", "_c")
-    ).withColumn("_nb", nb_map[F.col("_c")])
-    pc = pc.withColumn("_home", F.col("_rank") == 0).withColumn(
-        "_blk", F.pmod(F.xxhash64("_node"), F.col("_nb"))
+    # a cell's queries and its stored nodes are cut into blocks separately: a grid of
+    # nq x nd tiles, each stored node copied to its nq query blocks' tiles and each query to
+    # its cell's nd stored blocks' (a square grid of max(nq, nd) copied both sides more)
+    nq = {int(r["_c"]): max(1, math.ceil(r["qcount"] / block)) for r in sizes}
+    nd = {int(r["_c"]): max(1, math.ceil(r["count"] / block)) for r in sizes}
+
+    def int_map(values: dict[int, int]) -> Any:
+        pairs = [x for c, k in values.items() for x in (F.lit(c), F.lit(k))]
+        return F.create_map(*pairs).cast("map<int,int>")  # typed even when empty
+
+    pc = probed.select("_node", "_ref", "_v", F.posexplode("_cells").alias("_rank", "_c"))
+    pc = pc.withColumn("_nq", int_map(nq)[F.col("_c")]).withColumn("_nd", int_map(nd)[F.col("_c")])
+    pc = pc.withColumn("_home", F.col("_rank") == 0).withColumn("_hash", F.xxhash64("_node"))
+    pc = pc.withColumn("_qblk", F.pmod("_hash", "_nq")).withColumn("_dblk", F.pmod("_hash", "_nd"))
+    # stored copies (c, every query block, own stored block), query copies (c, own query block,
+    # every stored block). In a node's own cell they meet at (c, own query block, own stored
+    # block): one row there is both, so a node with no probed cell travels once
+    stored = (
+        pc.where(F.col("_home"))
+        .withColumn("_other", F.explode(F.sequence(F.lit(0), F.col("_nq") - 1)))
+        .where(F.col("_ref") | (F.col("_other") != F.col("_qblk")))
+        .select(
+            "_node",
+            "_ref",
+            "_v",
+            "_c",
+            F.col("_other").alias("_qb"),
+            F.col("_dblk").alias("_db"),
+            F.lit(False).alias("_q"),
+            F.lit(True).alias("_d"),
+            F.lit(True).alias("_home"),
+        )
     )
-    pc = pc.withColumn("_other", F.explode(F.sequence(F.lit(0), F.col("_nb") - 1)))
-    # stored copy: (c, other, blk); query copy: (c, blk, other). Where they coincide (a node's
-    # own cell and its own block: always, for a cell of one block) one row is both, so a node
-    # travels once to its home tile, not twice (the largest shuffle is this one)
-    same = F.col("_home") & ~F.col("_ref") & (F.col("_other") == F.col("_blk"))
-    stored = pc.where(F.col("_home") & ~same).select(
-        "_node",
-        "_ref",
-        "_v",
-        "_c",
-        F.col("_other").alias("_qb"),
-        F.col("_blk").alias("_db"),
-        F.lit(False).alias("_q"),
-        F.lit(True).alias("_d"),
-        F.lit(True).alias("_home"),
-    )
-    queries = pc.where(~F.col("_ref")).select(
-        "_node",
-        "_ref",
-        "_v",
-        "_c",
-        F.col("_blk").alias("_qb"),
-        F.col("_other").alias("_db"),
-        F.lit(True).alias("_q"),
-        same.alias("_d"),
-        "_home",
+    queries = (
+        pc.where(~F.col("_ref"))
+        .withColumn("_other", F.explode(F.sequence(F.lit(0), F.col("_nd") - 1)))
+        .select(
+            "_node",
+            "_ref",
+            "_v",
+            "_c",
+            F.col("_qblk").alias("_qb"),
+            F.col("_other").alias("_db"),
+            F.lit(True).alias("_q"),
+            (F.col("_home") & (F.col("_other") == F.col("_dblk"))).alias("_d"),
+            "_home",
+        )
     )
     # partitions sized by the data (the session's spark.sql.shuffle.partitions knows nothing
     # of it): about TILE_BYTES of vectors each, never more than the tiles; the groupBy below
     # then reuses this partitioning (one shuffle)
-    copies = sum((r["count"] + r["qcount"]) * blocks[int(r["_c"])] for r in sizes)
-    tiles = sum(nb * nb for nb in blocks.values())
+    copies = sum(r["count"] * nq[int(r["_c"])] + r["qcount"] * nd[int(r["_c"])] for r in sizes)
+    tiles = sum(nq[c] * nd[c] for c in nq)
     parts = max(1, min(tiles, math.ceil(copies * (4 * dim + 64) / TILE_BYTES)))
     rows = stored.unionByName(queries).repartition(parts, "_c", "_qb", "_db")
     found = rows.groupBy("_c", "_qb", "_db").applyInArrow(
