@@ -38,6 +38,11 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Characters of input read before a worker pool is worth starting (see the docstring;
 #: ``benchmarks/chunk.py --crossover`` measures where a pool starts paying on this machine).
 PARALLEL_CHARS = 500_000
+#: Characters of one :meth:`ChunkerBase.chunk_batch` call before it uses worker processes:
+#: higher than :data:`PARALLEL_CHARS`, as each call starts its own helpers (callers that
+#: chunk in blocks, such as ``Index.from_documents`` with 1,000,000-character blocks, stay
+#: in-process; :meth:`ChunkerBase.chunk_stream` keeps one pool for a whole stream).
+BATCH_PARALLEL_CHARS = 2_000_000
 #: Most worker processes started by default.
 MAX_WORKERS = 4
 
@@ -82,7 +87,7 @@ def worth_parallel(items: list[Any], workers: int | None) -> bool:
     if n_workers < 2 or _IN_WORKER:
         return False
     chars = sum(len(t) if isinstance(t, str) else 0 for t in _split_loose(items))
-    return chars >= PARALLEL_CHARS and fork_available()
+    return chars >= BATCH_PARALLEL_CHARS and fork_available()
 
 
 def _work(texts: list[str]) -> Triples | None:
