@@ -266,7 +266,6 @@ def test_chunk_stream_workers(monkeypatch):
     from langchain_core.documents import Document
 
     monkeypatch.setattr(_pool, "PARALLEL_CHARS", 0)  # a pool for any input
-    monkeypatch.setattr(_pool, "BATCH_PARALLEL_CHARS", 0)
     chunker = SemanticChunker(llama_encoder(), max_tokens=12)
     texts = [*stream_texts(60), Document(page_content="the cat sat.", metadata={"i": 9})]
     ref = per_document(chunker, texts)

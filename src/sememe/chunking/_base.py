@@ -164,7 +164,7 @@ class ChunkerBase:
         The result equals ``[chunker.chunk(t) for t in texts]``; chunkers with a batched
         path (:class:`~sememe.chunking.SemanticChunker`) process the items together,
         which is several times faster on many small documents. An input of at least
-        :data:`sememe.chunking._pool.BATCH_PARALLEL_CHARS` characters also uses forked
+        :data:`sememe.chunking._pool.PARALLEL_CHARS` characters also uses forked
         helper processes, as :meth:`chunk_stream` does.
         """
         from . import _pool

@@ -35,14 +35,14 @@ from .types import Chunk
 if TYPE_CHECKING:  # pragma: no cover
     from ._base import ChunkerBase
 
-#: Characters of input read before a worker pool is worth starting (see the docstring;
-#: ``benchmarks/chunk.py --crossover`` measures where a pool starts paying on this machine).
-PARALLEL_CHARS = 500_000
-#: Characters of one :meth:`ChunkerBase.chunk_batch` call before it uses worker processes:
-#: higher than :data:`PARALLEL_CHARS`, as each call starts its own helpers (callers that
-#: chunk in blocks, such as ``Index.from_documents`` with 1,000,000-character blocks, stay
-#: in-process; :meth:`ChunkerBase.chunk_stream` keeps one pool for a whole stream).
-BATCH_PARALLEL_CHARS = 2_000_000
+#: Characters of input read before helper processes start (for a stream, and for one
+#: :meth:`ChunkerBase.chunk_batch` call, which starts its own). Starting a helper and its
+#: first writes to the pages it shares with this process cost about 0.09 CPU s, and a
+#: helper spends 10-20% more CPU than this process on the same batches (measured on
+#: 2,800 kB of never-seen articles at load 7-9: ``benchmarks/results/chunk.md``); from
+#: 2,000,000 characters that is a small part of the work. Callers that chunk in blocks
+#: (``Index.from_documents``, 1,000,000-character blocks) stay in-process.
+PARALLEL_CHARS = 2_000_000
 #: Most worker processes started by default.
 MAX_WORKERS = 4
 
@@ -87,7 +87,7 @@ def worth_parallel(items: list[Any], workers: int | None) -> bool:
     if n_workers < 2 or _IN_WORKER:
         return False
     chars = sum(len(t) if isinstance(t, str) else 0 for t in _split_loose(items))
-    return chars >= BATCH_PARALLEL_CHARS and fork_available()
+    return chars >= PARALLEL_CHARS and fork_available()
 
 
 def _work(texts: list[str]) -> Triples | None:
@@ -148,10 +148,11 @@ def _start_pool(chunker: ChunkerBase, workers: int) -> Any:
         pool = ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker
         )
-        # Start the workers now, while the chunker is in place (the executor forks them
-        # lazily, on the first submissions).
-        for future in [pool.submit(_ping) for _ in range(workers)]:
-            future.result()
+        # Fork the workers now, while the chunker is in place: the executor forks them
+        # inside submit() (all at the first one with "fork", or one per submission), so
+        # there is no need to wait for the pings to run.
+        for _ in range(workers):
+            pool.submit(_ping)
         return pool
     except (OSError, BrokenProcessPool):  # no processes to be had (limits): stay here
         return None
