@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -90,3 +91,33 @@ def test_stsb_dev_regression_guard(default):
     b = default.encode([r[2] for r in rows])
     rho = spearmanr(np.einsum("ij,ij->i", a, b), [float(r[0]) for r in rows]).statistic
     assert rho > 0.80
+
+
+def test_load_takes_its_parsed_tokenizer_with_the_same_vectors(default):
+    """``load`` hands the tokenizer it parsed to the encoder (no second parse); vectors,
+    counts and the word table match an encoder that parses its own copy."""
+    from sememe.persistence import read_model
+
+    parts = read_model(default_model_path())
+    copied = sememe.Encoder(
+        parts.tokenizer,
+        parts.embeddings,
+        weights=parts.weights,
+        mapping=parts.mapping,
+        config=parts.config,
+        source=parts.source,
+        word_table=parts.word_table,
+    )
+    texts = ["A cat sat on the mat.", "Quantum chromodynamics of gluons", "", "naïve café ☕"]
+    assert default.encode(texts).tobytes() == copied.encode(texts).tobytes()
+    assert default.count_tokens(texts).tolist() == copied.count_tokens(texts).tolist()
+    assert default.word_table is not None and copied.word_table is not None
+    assert default.arrays.tokenizer_json == copied.arrays.tokenizer_json
+    short = sememe.Encoder(
+        read_model(default_model_path()).tokenizer,
+        parts.embeddings,
+        weights=parts.weights,
+        config=replace(parts.config, max_tokens=3),
+    )
+    got = default.with_options(max_tokens=3).encode(texts)
+    assert got.tobytes() == short.encode(texts).tobytes()

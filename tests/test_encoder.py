@@ -282,3 +282,55 @@ def test_any_text_list(texts):
 
 
 _HYP_ENC = tiny_encoder(llama_like_tokenizer())
+
+
+def _owned_twin(ref: sememe.Encoder, tok, copy_tokenizer: bool) -> sememe.Encoder:
+    """An encoder with ``ref``'s arrays and config over ``tok``."""
+    arrays = ref.arrays
+    return sememe.Encoder(
+        tok,
+        arrays.embeddings,
+        weights=arrays.weights,
+        config=ref.config,
+        copy_tokenizer=copy_tokenizer,
+    )
+
+
+@pytest.mark.parametrize("make", [word_tokenizer, llama_like_tokenizer])
+@pytest.mark.parametrize("special", [False, True])
+def test_copy_tokenizer_false_encodes_as_a_copy_does(make, special):
+    """An encoder that takes the caller's tokenizer (loading's path) resets its padding and
+    truncation and gives bit-identical vectors, counts and offsets."""
+    ref = tiny_encoder(make(), add_special_tokens=special, max_tokens=5)
+    tok = make()
+    tok.enable_truncation(2)
+    tok.enable_padding(length=40)
+    copied = _owned_twin(ref, tok, True)
+    owned = _owned_twin(ref, tok, False)
+    texts = [*TEXTS, "the cat sat on the mat with the dog " * 4]
+    want = ref.encode(texts)
+    for enc in (copied, owned):
+        assert enc.encode(texts).tobytes() == want.tobytes()
+        assert enc.count_tokens(texts).tolist() == ref.count_tokens(texts).tolist()
+        mine, theirs = enc.tokenize(texts, truncate=False), ref.tokenize(texts, truncate=False)
+        for a, b in zip(mine, theirs, strict=True):
+            assert np.asarray(a.ids).tolist() == np.asarray(b.ids).tolist()
+            assert np.asarray(a.offsets).tolist() == np.asarray(b.offsets).tolist()
+    assert owned.arrays.tokenizer_json == copied.arrays.tokenizer_json
+    # the point of copy_tokenizer=False: no second parse, the caller's object is used
+    assert owned._offsets_tokenizer is tok and copied._offsets_tokenizer is not tok
+
+
+def test_copy_tokenizer_default_ignores_later_changes_to_the_callers_tokenizer(tiny_llama):
+    tok = llama_like_tokenizer()
+    enc = _owned_twin(tiny_llama, tok, True)
+    before = enc.encode(TEXTS)
+    tok.enable_truncation(1)
+    assert enc.encode(TEXTS).tobytes() == before.tobytes()
+    assert enc.count_tokens(TEXTS).tolist() == tiny_llama.count_tokens(TEXTS).tolist()
+
+
+@pytest.mark.parametrize("bad", [0, 1, "no", None])
+def test_copy_tokenizer_must_be_a_bool(tiny, bad):
+    with pytest.raises(sememe.errors.InvalidTypeError, match="copy_tokenizer must be a bool"):
+        _owned_twin(tiny, word_tokenizer(), bad)

@@ -178,6 +178,14 @@ class Encoder:
         word memos start from, so text never seen before mostly needs no tokenizer call.
         Vectors are the same with or without it. Read on the first encode or chunk; a
         table built for another tokenizer is ignored with a warning.
+    copy_tokenizer:
+        ``True`` (the default): the encoder tokenizes with its own copy of ``tokenizer``
+        (parsed again from its JSON, about 0.1 s for the bundled model), so the caller
+        may go on using or reconfiguring ``tokenizer``. ``False``: the encoder takes
+        ``tokenizer`` itself and switches off its padding and truncation; pass it only
+        for a tokenizer nothing else holds, such as one just read from a file (as
+        :func:`sememe.load` does), since changing it later, or while the encoder runs,
+        would change or break encoding. Vectors are the same either way.
     """
 
     def __init__(
@@ -191,6 +199,7 @@ class Encoder:
         dim: int | None = None,
         source: str = "<memory>",
         word_table: _wordcache.WordTable | None = None,
+        copy_tokenizer: bool = True,
     ) -> None:
         if not isinstance(tokenizer, Tokenizer):
             raise InvalidTypeError(
@@ -213,7 +222,14 @@ class Encoder:
         # Parsing one costs about 0.1 s, so there is one, untruncated; truncation to
         # max_tokens is a slice of its ids (``_truncated``), except where special tokens
         # are added (the post-processor adds them after truncating), which takes a second.
-        self._offsets_tokenizer = Tokenizer.from_str(self._tokenizer_json)
+        # With copy_tokenizer=False the caller's own (fresh, unshared) tokenizer is that copy.
+        if not isinstance(copy_tokenizer, bool):
+            raise InvalidTypeError(
+                f"copy_tokenizer must be a bool, got {type(copy_tokenizer).__name__}"
+            )
+        self._offsets_tokenizer = (
+            Tokenizer.from_str(self._tokenizer_json) if copy_tokenizer else tokenizer
+        )
         self._offsets_tokenizer.no_padding()
         self._offsets_tokenizer.no_truncation()
         self._tokenizer = self._offsets_tokenizer
@@ -945,6 +961,7 @@ class Encoder:
             dim=self.dim if dim is None else dim,
             source=self.source,
             word_table=self._word_table,
+            copy_tokenizer=False,  # the tokenizer parsed just above is the new encoder's alone
         )
 
     def save(

@@ -50,6 +50,7 @@ def load_model(path: str | Path, *, dim: int | None = None, verify: bool = True)
         dim=dim,
         source=parts.source,
         word_table=parts.word_table,
+        copy_tokenizer=False,  # freshly parsed from tokenizer.json: nothing else holds it
     )
 
 
