@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> None:
                 out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
                 res = json.loads(out.stdout.strip().splitlines()[-1])
                 got.setdefault((res["src"], row), []).append(res["cpu"])
-    print(f"median of {args.repeats} fresh processes; load average {os.getloadavg()}\n")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"median of {args.repeats} fresh processes; load average {load}\n")
     print("| sememe from | row | CPU s (median) | min | max |")
     print("|---|---|---:|---:|---:|")
     for (src, row), runs in got.items():
