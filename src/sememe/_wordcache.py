@@ -647,14 +647,19 @@ class TokenMemo:
         self._tok = tokenizer
         self._starts = starts
         self._lock = threading.Lock()
+        #: Words seen so far -> row. A table's words enter it when a text first uses them,
+        #: so it stays the size of the text's vocabulary: every word of every text is looked
+        #: up here, and a small dictionary is a faster one (fewer cache misses).
+        self.index: dict[str, int] = {}
+        #: A table's words -> row (the table's own index, shared, never written).
+        self._table_index: dict[str, int] | None = None
         if table is None:
-            self.index: dict[str, int] = {}
             self._ids = np.zeros(1024, np.int32)
             self._indptr = np.zeros(1025, np.int64)
             self._lens = np.zeros(1024, np.int64)
             self._words, self._nnz = 0, 0
         else:
-            self.index = table.index.copy()
+            self._table_index = table.index
             n, nnz = len(table.lens), len(table.ids)
             self._ids = _grown(table.ids, 2 * nnz)
             self._indptr = _grown(table.indptr, 2 * n + 1)
@@ -682,18 +687,30 @@ class TokenMemo:
         return self._view[2]
 
     def rows(self, words: list[str]) -> np.ndarray:
-        """Row of each word, tokenizing the ones not seen before."""
+        """Row of each word, tokenizing the ones not seen before.
+
+        One look-up pass over ``words``; only the words it did not find are looked up
+        again (in the table, then tokenized), once each.
+        """
         index = self.index
-        try:  # the usual case once the memo is warm: every word known
-            return np.fromiter(map(index.__getitem__, words), np.int64, len(words))
-        except KeyError:
-            pass
-        missing = set(words).difference(index)
-        if missing:
+        rows = np.fromiter(map(index.get, words, repeat(-1)), np.int64, len(words))
+        miss = np.flatnonzero(rows < 0)
+        table = self._table_index
+        if miss.size and table is not None:  # a table's words first used: no tokenizing
+            wanted = list(map(words.__getitem__, miss.tolist()))
+            got = np.fromiter(map(table.get, wanted, repeat(-1)), np.int64, len(wanted))
+            hit = got >= 0
+            rows[miss] = got
             with self._lock:
-                self._add([w for w in missing if w not in self.index])
+                index.update(zip(compress(wanted, hit), got[hit].tolist(), strict=True))
+            miss = miss[~hit]
+        if miss.size:
+            wanted = list(map(words.__getitem__, miss.tolist()))
+            with self._lock:
+                self._add([w for w in set(wanted) if w not in self.index])
             index = self.index
-        return np.fromiter(map(index.__getitem__, words), np.int64, len(words))
+            rows[miss] = np.fromiter(map(index.__getitem__, wanted), np.int64, len(wanted))
+        return rows
 
     def _add(self, words: list[str]) -> None:
         if not words:
@@ -715,7 +732,9 @@ class TokenMemo:
         self.index.update(zip(words, range(base, n), strict=True))
 
     def full(self) -> bool:
-        return len(self.index) > MEMO_WORDS or self._nnz > MEMO_TOKENS
+        """True once the memo holds more than :data:`MEMO_WORDS` words (a table's
+        included) or :data:`MEMO_TOKENS` token ids."""
+        return self._words > MEMO_WORDS or self._nnz > MEMO_TOKENS
 
     def gather(self, rows: np.ndarray) -> np.ndarray:
         """The token ids of the words ``rows``, concatenated."""

@@ -27,8 +27,8 @@ a time, so results and exceptions are exactly the per-document ones.
 
 from __future__ import annotations
 
-from itertools import chain, repeat
-from typing import TYPE_CHECKING, Any
+from itertools import chain
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -75,7 +75,7 @@ def chunk_texts(chunker: SemanticChunker, texts: list[str]) -> list[list[Chunk]]
     words = list(chain.from_iterable(t.split(" ") for t in texts))
     if len(words) != len(w_starts):  # pragma: no cover - split and the arrays disagree
         raise RuntimeError("word boundaries disagree with str.split")
-    jwords = DocWords(memo, w_starts, w_ends, _rows(memo, words))
+    jwords = DocWords(memo, w_starts, w_ends, memo.rows(words))
     # Word range of each text: a text holds its spaces + 1 words.
     n_spaces = np.searchsorted(spaces, offs[1:]) - np.searchsorted(spaces, offs[:-1])
     w_offs = np.concatenate(([0], np.cumsum(n_spaces + 1)))
@@ -294,21 +294,6 @@ def _first_cuts(
         small = np.bincount(g_doc, weights=size < low, minlength=n_docs) > 0
         over |= small & (n_groups >= 2)
     return g_start, over.tolist()
-
-
-def _rows(memo: Any, words: list[str]) -> np.ndarray:
-    """``memo.rows(words)`` for a cold batch: one look-up pass over all the words, and
-    ``memo.rows`` (which tokenizes the unseen ones) over the words it did not find.
-
-    ``memo.rows`` first tries every word and, at the first unknown one, starts over
-    with a set of all the words; on a batch of new text some word is nearly always
-    unknown, so the misses are collected here instead.
-    """
-    rows = np.fromiter(map(memo.index.get, words, repeat(-1)), np.int64, len(words))
-    miss = np.flatnonzero(rows < 0)
-    if len(miss):
-        rows[miss] = memo.rows([words[i] for i in miss.tolist()])
-    return rows
 
 
 class _Units:
