@@ -27,18 +27,20 @@ Stages (each cached under ``build/vocab/``, a git-ignored folder):
 4. ``train``: MultipleNegativesRanking with in-batch negatives at the Matryoshka prefixes
    64/128/256 (``sememe.training.contrastive.mnrl_loss``), Adam on the table only, plus an
    L2 pull of the rows towards the start table; identical settings, seed and pair order for
-   both variants. Writes ``build/vocab/base-trained`` and ``build/vocab/vocab-trained``
-   (and ``build/vocab/vocab-init``, the untrained extended model), model folders that
+   both variants. Writes ``build/vocab/base-trained`` (``--variants base``) and
+   ``build/vocab/vocab<N>k-trained`` (``--variants vocab``, N = ``--words`` / 1000; the
+   ``tokenizer`` stage writes ``vocab<N>k-init``, the untrained extended model), folders that
    ``benchmarks/quality.py`` scores as ``LABEL=FOLDER``.
-5. ``speed``: tokens per text and CPU seconds to encode texts the process has not seen
-   (``../shared/bench/corpus_100k.txt.gz``), cold then warm, for the base and extended
-   tokenizers (both folders without word table, so the comparison is the vocabulary's).
+5. ``speed``: tokens per text and CPU seconds to encode texts no stage counted
+   (``../shared/bench/corpus_100k.txt.gz`` and paragraphs of the uncounted articles), cold
+   then warm, for sememe-base and every extended model built so far (all folders without a
+   word table, so the comparison is the vocabulary's).
 
     python scripts/vocab_ablation.py --words 16000                   # all stages
     python scripts/vocab_ablation.py --words 16000 --stages speed    # one stage
     python benchmarks/quality.py --models sememe,base=build/vocab/base-trained,\
-vocab=build/vocab/vocab-trained,sememe:binary,base=build/vocab/base-trained:binary,\
-vocab=build/vocab/vocab-trained:binary
+vocab=build/vocab/vocab16k-trained,sememe:binary,base=build/vocab/base-trained:binary,\
+vocab=build/vocab/vocab16k-trained:binary
 
 Torch runs on one thread (``--threads``): the machine is shared.
 """
@@ -467,6 +469,11 @@ def main(argv: list[str] | None = None) -> int:
             "sememe-base (no word table)": WORK / "base-plain",
             f"extended +{len(chosen):,} words": WORK / f"{tag}-init",
         }
+        for other in sorted(WORK.glob("vocab*k-init")):  # other vocabulary sizes built before
+            if other.name != f"{tag}-init":
+                folders[f"extended ({other.name})"] = other
+        if not folders[f"extended +{len(chosen):,} words"].is_dir():
+            raise SystemExit(f"{WORK / (tag + '-init')} missing: run the tokenizer stage first")
         if not folders["sememe-base (no word table)"].is_dir():
             save_model(
                 base.tokenizer, table, weights, "base-plain", {"stage": "copy of sememe-base"}
