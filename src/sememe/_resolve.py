@@ -112,6 +112,7 @@ def restore_encoder(state: Any) -> EncoderLike:
         enc = Encoder(
             Tokenizer.from_str(state["tokenizer"]),
             state["embeddings"],
+            copy_tokenizer=False,
             weights=state["weights"],
             mapping=state["mapping"],
             config=config,

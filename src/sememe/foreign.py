@@ -187,6 +187,7 @@ def load_model2vec(
     return Encoder(
         tokenizer,
         embeddings,
+        copy_tokenizer=False,  # just read from the folder: nobody else holds it
         weights=tensors.get("weights"),
         mapping=tensors.get("mapping"),
         config=config,
@@ -292,7 +293,9 @@ def load_sentence_transformers(
         pooling="mean",
         provenance={"format": "sentence-transformers StaticEmbedding", "source": str(path)},
     )
-    return Encoder(tokenizer, embeddings, config=config, dim=dim, source=str(path))
+    return Encoder(
+        tokenizer, embeddings, config=config, dim=dim, source=str(path), copy_tokenizer=False
+    )
 
 
 def load_wordllama(
@@ -321,7 +324,14 @@ def load_wordllama(
         license="MIT",
         provenance={"format": "wordllama", "source": str(weights_path)},
     )
-    return Encoder(tokenizer, embeddings, config=config, dim=dim, source=str(weights_path))
+    return Encoder(
+        tokenizer,
+        embeddings,
+        config=config,
+        dim=dim,
+        source=str(weights_path),
+        copy_tokenizer=False,
+    )
 
 
 _WORDLLAMA_NAME = re.compile(r"(?P<config>.+?)_(?P<dim>\d+)(?:_binary)?")

@@ -60,12 +60,17 @@ def check_dtype(quantize_to: object) -> str | None:
 def int8_table(table: np.ndarray) -> tuple[np.ndarray, float]:
     """``(values, scale)`` with ``values * scale`` ~ ``table``: one scale, max |x| / 127.
 
-    A table of zeros gets scale 1. Applying it to a table that already is ``int8 x
-    scale`` gives the same values and scale back (up to float rounding of the scale).
+    A table of zeros gets scale 1, a table of subnormals the smallest float32 step. Applying
+    it to a table that already is ``int8 x scale`` gives the same values and scale back (up to
+    float rounding of the scale).
     """
     table = np.asarray(table, dtype=np.float32)
     peak = float(np.max(np.abs(table))) if table.size else 0.0
-    scale = float(np.float32(peak / _INT8_MAX)) if peak > 0 else 1.0
+    if peak <= 0:
+        return _round(table, 1.0), 1.0
+    # A table of subnormals (peak under 127 x the smallest float32) would get a scale that
+    # rounds to 0; the smallest subnormal is then the step (every subnormal is a multiple of it).
+    scale = float(max(np.float32(peak / _INT8_MAX), np.finfo(np.float32).smallest_subnormal))
     return _round(table, scale), scale
 
 
@@ -166,8 +171,9 @@ def quantize(
         **({"vocabulary": int(stored.shape[0])} if vocabulary_quantization else {}),
     }
     return Encoder(
-        encoder.tokenizer,
+        encoder.tokenizer,  # a fresh copy on each access
         stored,
+        copy_tokenizer=False,
         weights=weights,
         mapping=mapping,
         config=replace(config, provenance=provenance),
