@@ -8,6 +8,8 @@ import json
 import math
 import sys
 import time
+from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import InputError, InvalidArgumentError
@@ -194,12 +196,24 @@ def run(args: argparse.Namespace) -> int:
             out = stack.enter_context(open(outputs.add(target), "w", encoding="utf-8"))
         html_tmp = None if args.html is None else outputs.add(args.html, "--html")
         chunker = _chunker(args)
-        for path in args.files:
-            text = _read(path)
-            n_chars += len(text)
-            chunks = chunker.chunk(text)
+        # The files are read as the chunker's stream asks for them (a batch at a time),
+        # so they go through its batched path; ``read`` remembers each one's name (and
+        # text, for --html) until its chunks come back, in input order.
+        read: deque[tuple[str, str]] = deque()
+
+        def texts() -> Iterator[str]:
+            nonlocal n_chars
+            for path in args.files:
+                text = _read(path)
+                n_chars += len(text)
+                read.append(
+                    ("stdin" if path == "-" else path, text if html_tmp is not None else "")
+                )
+                yield text
+
+        for chunks in chunker.chunk_stream(texts()):
+            source, text = read.popleft()
             n_chunks += len(chunks)
-            source = "stdin" if path == "-" else path
             if html_tmp is not None:
                 documents.append((source, text, chunks))
             for c in chunks:
