@@ -27,9 +27,12 @@ from ._store import check_metadata
 #: Metadata keys a chunk's position takes; a document's own metadata may not use them.
 RESERVED = ("document", "start", "end")
 
-#: Documents and characters per ``chunker.chunk_batch`` call, whichever fills first: the
-#: unit of the "chunking" bar (shown only inside a CLI's progress scope). A chunker cuts
-#: each document on its own, so the blocks give the chunks one call would.
+#: A chunker with ``chunk_stream`` (every sememe chunker) takes all the documents in one
+#: stream (its batched path; :data:`_BLOCK_DOCUMENTS` documents per step of the "chunking"
+#: bar, shown only inside a CLI's progress scope). Any other chunker gets
+#: ``chunker.chunk_batch`` calls of at most these documents and characters, whichever
+#: fills first. A chunker cuts each document on its own, so either gives the chunks one
+#: call would.
 _BLOCK_DOCUMENTS = 64
 _BLOCK_CHARS = 1_000_000
 
@@ -112,15 +115,28 @@ def chunk_documents(
     chunk_ids: list[DocId] = []
     chunk_meta: list[dict[str, Any]] = []
     batches: list[Any] = []
+    stream = getattr(chunker, "chunk_stream", None)
     with _progress.phase("chunking", n, unit="document") as bar:
-        for lo, hi in _blocks(documents):
-            got = list(chunker.chunk_batch(documents[lo:hi]))
-            if len(got) != hi - lo:
+        if callable(stream):  # a sememe chunker: every document through one stream
+            reported = 0
+            for chunks in stream(documents):
+                batches.append(chunks)
+                if len(batches) - reported >= _BLOCK_DOCUMENTS or len(batches) == n:
+                    bar.update(len(batches) - reported)
+                    reported = len(batches)
+            if len(batches) != n:
                 raise InvalidArgumentError(
-                    f"chunker.chunk_batch gave {len(got)} chunk lists for {hi - lo} documents"
+                    f"chunker.chunk_stream gave {len(batches)} chunk lists for {n} documents"
                 )
-            batches.extend(got)
-            bar.update(hi - lo)
+        else:
+            for lo, hi in _blocks(documents):
+                got = list(chunker.chunk_batch(documents[lo:hi]))
+                if len(got) != hi - lo:
+                    raise InvalidArgumentError(
+                        f"chunker.chunk_batch gave {len(got)} chunk lists for {hi - lo} documents"
+                    )
+                batches.extend(got)
+                bar.update(hi - lo)
     for doc, doc_id, meta, chunks in zip(documents, doc_ids, metas, batches, strict=True):
         for n_chunk, c in enumerate(chunks):
             if not all(
