@@ -40,8 +40,8 @@ if TYPE_CHECKING:  # pragma: no cover
 #: first writes to the pages it shares with this process cost about 0.09 CPU s, and a
 #: helper spends 10-20% more CPU than this process on the same batches (measured on
 #: 2,800 kB of never-seen articles at load 7-9: ``benchmarks/results/chunk.md``); from
-#: 2,000,000 characters that is a small part of the work. Callers that chunk in blocks
-#: (``Index.from_documents``, 1,000,000-character blocks) stay in-process.
+#: 2,000,000 characters that is a small part of the work. ``Index.from_documents`` and
+#: ``sememe chunk`` read their documents through one stream, so this applies to them.
 PARALLEL_CHARS = 2_000_000
 #: Most worker processes started by default.
 MAX_WORKERS = 4
