@@ -178,6 +178,73 @@ def extended_arrays(
     return out.astype(np.float32), w.astype(np.float32)
 
 
+def teacher_rows(
+    tok: Tokenizer,
+    table: np.ndarray,
+    weights: np.ndarray,
+    init_table: np.ndarray,
+    n_old: int,
+    *,
+    threads: int,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """``init_table`` with every new row (index >= ``n_old``) replaced by the teacher's view.
+
+    The piece-mean rows only restate what the pieces already say; a new word earns its
+    own meaning only if something gives it one. Here all-MiniLM-L6-v2 embeds each new
+    token's text as a one-word input; a linear map 384 -> dim, fitted by least squares from
+    the teacher's vectors of the existing single-token words (``▁`` + 2 or more ASCII
+    letters) to their rows (pooling is a weighted mean, so a one-token text pools to its
+    row and the weight cancels), carries them into the table's space; each mapped row is
+    rescaled to the norm of its piece mean (the pooled vector of its pieces), and keeps the
+    pieces' summed weight, so a word weighs in a sentence as its pieces did."""
+    from sememe.training.teacher import Teacher
+
+    teacher = Teacher.load(threads=threads)
+    vocab = tok.get_vocab()
+    old = sorted(
+        (i, t[1:]) for t, i in vocab.items() if i < n_old and re.fullmatch("▁[A-Za-z]{2,}", t)
+    )
+    new = sorted((i, t.removeprefix("▁")) for t, i in vocab.items() if i >= n_old)
+    if len(new) != len(init_table) - n_old:
+        raise RuntimeError(
+            f"{len(new)} new tokens in the tokenizer, {len(init_table) - n_old} rows"
+        )
+    t0 = time.process_time()
+    x_old = teacher.encode([w for _, w in old], batch_size=256).astype(np.float64)
+    x_new = teacher.encode([w for _, w in new], batch_size=256).astype(np.float64)
+    cpu = time.process_time() - t0
+    ids_old = np.array([i for i, _ in old])
+    y = table[ids_old].astype(np.float64)
+    design = np.hstack([x_old, np.ones((len(x_old), 1))])  # with a bias column
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    fit = design @ coef
+    r2 = 1.0 - float(((y - fit) ** 2).sum() / ((y - y.mean(0)) ** 2).sum())
+    cos_fit = np.einsum("ij,ij->i", fit, y) / (
+        np.linalg.norm(fit, axis=1) * np.linalg.norm(y, axis=1) + 1e-12
+    )
+    mapped = np.hstack([x_new, np.ones((len(x_new), 1))]) @ coef
+    out = init_table.astype(np.float64).copy()
+    ids_new = np.array([i for i, _ in new])
+    piece_norm = np.linalg.norm(out[ids_new], axis=1)
+    out[ids_new] = (
+        mapped * (piece_norm / np.maximum(np.linalg.norm(mapped, axis=1), 1e-12))[:, None]
+    )
+    cos_pieces = np.einsum("ij,ij->i", mapped, init_table[ids_new]) / (
+        np.linalg.norm(mapped, axis=1) * piece_norm + 1e-12
+    )
+    del weights  # the new rows keep their pieces' summed weight (set by extended_arrays)
+    info = {
+        "teacher": str(teacher.path),
+        "fit_words": len(old),
+        "new_tokens": len(new),
+        "fit_r2": r2,
+        "fit_cosine_mean": float(cos_fit.mean()),
+        "cosine_to_piece_mean": float(cos_pieces.mean()),
+        "teacher_cpu_s": cpu,
+    }
+    return out.astype(np.float32), info
+
+
 # --------------------------------------------------------------------------- 3. pairs
 
 
@@ -368,6 +435,14 @@ def main(argv: list[str] | None = None) -> int:
         help="which models the train stage trains: base (32k vocabulary), vocab (extended)",
     )
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--init",
+        choices=("pieces", "teacher"),
+        default="pieces",
+        help="new rows from their pieces' mean, or from the teacher (all-MiniLM-L6-v2) "
+        "through a least-squares map; teacher models are named vocab<N>k-teacher-*",
+    )
+    parser.add_argument("--teacher-threads", type=int, default=2)
     args = parser.parse_args(argv)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     if unknown := [s for s in stages if s not in STAGES]:
@@ -391,11 +466,21 @@ def main(argv: list[str] | None = None) -> int:
     summary: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
 
     tag = f"vocab{args.words // 1000}k"  # folder prefix of this vocabulary's models
+    if args.init == "teacher":
+        tag += "-teacher"
+        summary_path = WORK / f"summary_{args.words}_teacher.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     counts = count_words(WORK / "word_counts.json")
     _log(f"{len(counts):,} distinct words counted")
     chosen = split_words(base.tokenizer, counts, args.words)
     new_tok, parts, failed = extend_tokenizer(base.tokenizer, chosen)
     new_table, new_weights = extended_arrays(table, weights, parts)
+    if args.init == "teacher" and ("tokenizer" in stages or "train" in stages):
+        new_table, summary["teacher_init"] = teacher_rows(
+            new_tok, table, weights, new_table, len(table), threads=args.teacher_threads
+        )
+        torch.set_num_threads(args.threads)
+        _log(f"teacher init: {summary['teacher_init']}")
     pieces = np.array([len(p) for _, p in chosen])
     covered = sum(counts[w] for w, _ in chosen)
     summary["vocabulary"] = {
