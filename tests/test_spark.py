@@ -71,6 +71,23 @@ def test_decide_local_is_the_greedy_rule(case):
     assert got == want
 
 
+def test_packed_vectors_round_trip():
+    """dedupe's packed vectors: raw float32 bytes per row, read back exactly from a sliced,
+    chunked Arrow array (as Spark hands them over); a value of the wrong width is refused."""
+    pa = pytest.importorskip("pyarrow")
+    from sememe.spark._frames import packed_array, packed_matrix
+
+    x = np.random.default_rng(0).standard_normal((7, 16)).astype(np.float32)
+    packed = packed_array(x, np.array([1, 1, 0, 1, 1, 1, 1], bool))
+    assert packed.null_count == 1 and packed.type == pa.binary()
+    assert np.array_equal(packed_matrix(packed, 16), x)  # a null keeps its bytes: one width
+    chunked = pa.chunked_array([packed.slice(3, 2), packed.slice(5)])
+    assert np.array_equal(packed_matrix(chunked, 16), x[3:])
+    assert packed_matrix(packed.slice(0, 0), 16).shape == (0, 16)
+    with pytest.raises(ValueError, match="64 bytes"):
+        packed_matrix(pa.array([b"\0" * 60]), 16)
+
+
 # ---------------------------------------------------------------------- data
 
 

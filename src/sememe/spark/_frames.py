@@ -70,24 +70,14 @@ def list_array(vectors: np.ndarray) -> Any:
     return pa.ListArray.from_arrays(offsets, values)
 
 
-def matrix(array: Any, dim: int) -> np.ndarray:
-    """The float32 ``(n, dim)`` matrix of a pyarrow ``list<float>`` array without nulls."""
-    import pyarrow as pa
-
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    values = array.flatten().to_numpy(zero_copy_only=False)
-    return np.asarray(values, np.float32).reshape(len(array), dim)
-
-
 def packed_array(vectors: np.ndarray, valid: np.ndarray | None = None) -> Any:
     """A pyarrow ``binary`` array holding each row of a float32 matrix as its raw bytes.
 
     :func:`sememe.spark.dedupe` moves its vectors in this form between its own steps: the JVM
     copies a binary value as one block, while an ``array<float>`` value is converted element
     by element at every Arrow/row boundary (most of the JVM's CPU time before). ``valid``
-    (bool per row) marks null rows; their bytes are still stored (zeros), so every value has
-    the same length and :func:`packed_matrix` reads them back without a loop.
+    (bool per row) marks null rows; their bytes are still stored (dedupe passes zeros), so every
+    value has the same length and :func:`packed_matrix` reads them back without a loop.
     """
     import pyarrow as pa
 
