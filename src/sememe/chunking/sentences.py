@@ -143,6 +143,13 @@ def _as_re(pattern: str, same_space: bool) -> str:
 
 
 _SENT_END = frozenset(".?!")
+#: ``_END_TABLE[min(code, 127)]``: the code is ``.``, ``?`` or ``!`` (Punkt's candidate ends).
+_END_TABLE = np.zeros(128, bool)
+_END_TABLE[[ord(c) for c in ".?!"]] = True
+#: ``_AFTER_TABLE[min(code, len - 1)]``: the code is in the period-context pattern's
+#: ``after_tok`` punctuation class (the last entry, for every larger code, is False).
+_AFTER_TABLE = np.zeros(0x201F, bool)
+_AFTER_TABLE[[ord(c) for c in ")\";}]*:@'({[\u2018\u2019\u201c\u201d\xab\xbb?!"]] = True
 _SPLITTERS = np.array([ord(c) for c in ')";}]*:@({['], np.uint32)
 #: ``_SPLITTER_TABLE[min(code, 127)]``: the code is one of :data:`_SPLITTERS` (all ASCII).
 _SPLITTER_TABLE = np.zeros(128, bool)
@@ -243,7 +250,7 @@ class PunktSplitter:
         if not self._same_space:
             space = space & ((codes < 0x1C) | (codes > 0x1F))
         solid = np.flatnonzero(~space)
-        cand = np.array([m.start() for m in self._period_re.finditer(text)], np.int64)
+        cand = _period_starts(codes, space)
         doc = np.searchsorted(offsets, cand, side="right") - 1
         if len(cand) and len(solid):
             # The pattern looks ahead for punctuation or whitespace and a token: keep
@@ -318,7 +325,7 @@ class PunktSplitter:
         space = info.space
         if not self._same_space:
             space = space & ((codes < 0x1C) | (codes > 0x1F))
-        cand = np.array([m.start() for m in self._period_re.finditer(text)], np.int64)
+        cand = _period_starts(codes, space)
         if len(cand) == 0:
             return np.zeros(1, np.int64), np.array([end_of_text], np.int64)
         word = self._word_starts(codes, cand)
@@ -546,6 +553,29 @@ class PunktSplitter:
                 forced[i] = True
         keep = forced | (ends > starts)
         return starts[keep], ends[keep], keep
+
+
+def _period_starts(codes: np.ndarray, space: np.ndarray) -> np.ndarray:
+    """Start of every match of Punkt's period-context pattern, as ``[m.start() for m in
+    PunktSplitter._period_re.finditer(text)]`` gives them, by array tests.
+
+    ``codes`` are the text's code points and ``space`` the pattern's ``\\s`` at each
+    position (:attr:`TextInfo.space`, less U+001C..U+001F where the `regex` engine does not
+    count them). A match is one character (the rest is look-ahead), so every position is
+    tried alone: a ``.``, ``?`` or ``!`` followed by one of the ``after_tok`` punctuation
+    marks, or by whitespace with a non-space character somewhere after it (``\\s+\\S+``).
+    A regex scan builds a match object per candidate; this is a few array passes.
+    """
+    n = len(codes)
+    if n < 2:
+        return np.zeros(0, np.int64)
+    pos = np.flatnonzero(_END_TABLE[np.minimum(codes[:-1], 127)])
+    nxt = codes[pos + 1]
+    solid = np.flatnonzero(~space)
+    last_solid = int(solid[-1]) if len(solid) else -1
+    ok = _AFTER_TABLE[np.minimum(nxt, len(_AFTER_TABLE) - 1)]
+    ok |= space[pos + 1] & (pos + 1 < last_solid)
+    return pos[ok].astype(np.int64)
 
 
 _SPACE_TABLE = np.array([chr(c).isspace() for c in range(0x3001)], bool)
