@@ -42,6 +42,13 @@ Stages (each cached under ``build/vocab/``, a git-ignored folder):
 vocab=build/vocab/vocab16k-trained,sememe:binary,base=build/vocab/base-trained:binary,\
 vocab=build/vocab/vocab16k-trained:binary
 
+``--init teacher`` starts the new rows from all-MiniLM-L6-v2's one-word vectors through a
+least-squares linear map instead of their pieces (``teacher_rows``); its models are
+``vocab<N>k-teacher-init`` / ``-trained`` and its summary ``summary_<N>_teacher.json``:
+
+    python scripts/vocab_ablation.py --words 16000 --init teacher --stages tokenizer,pairs,train \
+--variants vocab
+
 Torch runs on one thread (``--threads``): the machine is shared.
 """
 
