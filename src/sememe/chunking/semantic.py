@@ -433,7 +433,7 @@ class SemanticChunker(ChunkerBase):
             return groups
         start = [a for a, _ in groups]
         end = [b for _, b in groups]
-        size = [sizes(a, b) for a, b in groups]
+        size = sizes.many(np.array(start), np.array(end)).tolist()
         prev = list(range(-1, n - 1))
         nxt = [*range(1, n), -1]
         alive = [True] * n
@@ -506,9 +506,15 @@ class _Sizes:
         self.gaps = np.concatenate(([0.0], np.cumsum(doc.gap)))
         #: ``run[g] - run0(a)`` is the size of ``[a, g)``: non-decreasing, for searching.
         self.run = self.units + self.gaps
+        # The same sums as Python floats, for the size of one range at a time (a Python
+        # float sum, in the same order, is the float64 one bit for bit, without numpy's
+        # cost per scalar).
+        self._units_list: list[float] = self.units.tolist()
+        self._gaps_list: list[float] = self.gaps.tolist()
 
     def __call__(self, a: int, b: int) -> float:
-        return float(self.units[b] - self.units[a] + self.gaps[b] - self.gaps[a + 1])
+        units, gaps = self._units_list, self._gaps_list
+        return units[b] - units[a] + gaps[b] - gaps[a + 1]
 
     def many(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return self.units[b] - self.units[a] + self.gaps[b] - self.gaps[a + 1]
