@@ -698,17 +698,11 @@ class TokenMemo:
         table = self._table_index
         if miss.size and table is not None:  # a table's words first used: no tokenizing
             wanted = list(map(words.__getitem__, miss.tolist()))
-            # Each distinct word once in the (large, cache-unfriendly) table index; the
-            # repeats then come from the small index just filled.
-            distinct = list(dict.fromkeys(wanted))
-            got = np.fromiter(map(table.get, distinct, repeat(-1)), np.int64, len(distinct))
+            got = np.fromiter(map(table.get, wanted, repeat(-1)), np.int64, len(wanted))
             hit = got >= 0
-            with self._lock:
-                index.update(zip(compress(distinct, hit), got[hit].tolist(), strict=True))
-            if len(distinct) < len(wanted):
-                got = np.fromiter(map(index.get, wanted, repeat(-1)), np.int64, len(wanted))
-                hit = got >= 0
             rows[miss] = got
+            with self._lock:
+                index.update(zip(compress(wanted, hit), got[hit].tolist(), strict=True))
             miss = miss[~hit]
         if miss.size:
             wanted = list(map(words.__getitem__, miss.tolist()))
