@@ -518,16 +518,19 @@ class Engine:
             if bitmap is None
             else faiss.IDSelectorBitmap(self.next_serial, faiss.swig_ptr(bitmap))
         )
+        k = min(k, index.ntotal)
+        # A breadth past the structure's size finds nothing more but FAISS allocates for
+        # it (ef_search=2**31-1 asked for ~16 GB): cap it there, results unchanged.
         if self.family == "hnsw":
             params = faiss.SearchParametersHNSW()
             default = DEFAULT_EF_SEARCH if self.settings.kind == "float" else k
-            params.efSearch = max(ef or self.settings.ef_search or default, k)
+            wanted = ef or self.settings.ef_search or default
+            params.efSearch = max(min(wanted, index.ntotal), k, 1)
         else:
             params = faiss.SearchParametersIVF()
-            params.nprobe = nprobe or self.settings.nprobe
+            params.nprobe = nprobe or self.settings.nprobe  # FAISS caps it at nlist itself
         if sel is not None:
             params.sel = sel
-        k = min(k, index.ntotal)
         _, labels = index.search(np.ascontiguousarray(queries), k, params=params)
         serials = self.serials.view()
         pos = np.searchsorted(serials, labels).clip(0, max(len(serials) - 1, 0))
