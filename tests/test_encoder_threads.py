@@ -7,7 +7,9 @@ from __future__ import annotations
 import multiprocessing
 import re
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -51,9 +53,34 @@ def llama() -> sememe.Encoder:
     return tiny_encoder(llama_like_tokenizer())
 
 
+@pytest.fixture
+def threads_on(monkeypatch):
+    """The pooling thread allowed whatever the runner's cores (``_use_threads`` also asks
+    for two cores, so on a one-core runner the env var alone would test the serial loop)."""
+    monkeypatch.setattr(encoder_module, "_use_threads", lambda: True)
+
+
 def encode_with(monkeypatch, enc: sememe.Encoder, texts, threads: bool, **kwargs) -> np.ndarray:
-    monkeypatch.setenv(encoder_module.THREADS_ENV, "1" if threads else "0")
+    monkeypatch.setattr(encoder_module, "_use_threads", lambda: threads)
     return enc.encode(texts, **kwargs)
+
+
+class CountingPool(ThreadPoolExecutor):
+    """A ThreadPoolExecutor that records each one made (one per threaded call)."""
+
+    made: ClassVar[list[int]] = []
+
+    def __init__(self, *args, **kwargs):
+        CountingPool.made.append(1)
+        super().__init__(*args, **kwargs)
+
+
+@pytest.fixture
+def pools(monkeypatch) -> list[int]:
+    """The pools the encoder starts during the test (one entry per pooling thread)."""
+    CountingPool.made = []
+    monkeypatch.setattr(encoder_module, "ThreadPoolExecutor", CountingPool)
+    return CountingPool.made
 
 
 @pytest.mark.parametrize("normalize", [True, False])
@@ -91,7 +118,7 @@ def test_generators_and_sized_inputs_that_lie(llama, monkeypatch):
             return iter(texts)
 
     Longer, Shorter = (lambda _: Claims(3000)), (lambda _: Claims(9000))
-    monkeypatch.setenv(encoder_module.THREADS_ENV, "1")
+    monkeypatch.setattr(encoder_module, "_use_threads", lambda: True)
     np.testing.assert_array_equal(llama.encode(iter(texts), batch_size=999), want)
     np.testing.assert_array_equal(llama.encode(Longer(texts), batch_size=999), want)
     np.testing.assert_array_equal(llama.encode(Shorter(texts), batch_size=999), want)
@@ -121,18 +148,79 @@ def test_worker_thread_used_only_for_large_calls_and_turned_off_by_env(llama, mo
     assert made == [1]
 
 
-def test_error_in_the_worker_reaches_the_caller(llama, monkeypatch):
+def test_error_in_the_worker_reaches_the_caller(llama, monkeypatch, threads_on):
+    ran_on: list[str] = []
+
     def broken(*args):
+        ran_on.append(threading.current_thread().name)
         raise MemoryError("pooling failed")
 
     monkeypatch.setattr(llama, "_pool_batch", broken)
-    monkeypatch.setenv(encoder_module.THREADS_ENV, "1")
     with pytest.raises(MemoryError, match="pooling failed"):
         llama.encode(sentences(5000))
+    assert ran_on and ran_on[0].startswith("sememe-pool")
 
 
-def test_callers_in_many_threads_get_the_same_vectors(llama, monkeypatch):
-    monkeypatch.setenv(encoder_module.THREADS_ENV, "1")
+def test_small_generator_stays_in_the_callers_thread(llama, threads_on, pools):
+    texts = sentences(50)
+    want = llama.encode(texts)
+    assert pools == []
+    np.testing.assert_array_equal(llama.encode(iter(texts)), want)
+    np.testing.assert_array_equal(llama.encode(t for t in texts[:1]), want[:1])
+    np.testing.assert_array_equal(llama.encode(iter([])), np.zeros((0, llama.dim), np.float32))
+    # exactly the threshold is still small; one more text (over several batches) is not
+    limit = encoder_module.THREAD_MIN_TEXTS
+    llama.encode(iter(sentences(limit)), batch_size=300)
+    assert pools == []
+    big = sentences(limit + 1)
+    want_big = llama.encode(big, batch_size=300)  # a list over the threshold: threaded
+    assert pools == [1]
+    np.testing.assert_array_equal(llama.encode(iter(big), batch_size=300), want_big)
+    assert pools == [1, 1]
+
+
+def test_single_threaded_turns_the_thread_off_for_its_block_and_thread_only(llama, pools):
+    if not encoder_module._use_threads():
+        pytest.skip("the pooling thread needs two cores and SEMEME_ENCODE_THREADS not 0")
+    texts = sentences(3000)
+    with encoder_module.single_threaded():
+        assert not encoder_module._use_threads()
+        inside = llama.encode(texts)
+        assert pools == []
+        with ThreadPoolExecutor(1) as other:  # another thread is not affected
+            assert other.submit(encoder_module._use_threads).result()
+    assert encoder_module._use_threads()
+    np.testing.assert_array_equal(llama.encode(texts), inside)
+    assert pools == [1]
+
+
+def test_threaded_memo_replacement_matches_the_serial_loop(monkeypatch, threads_on):
+    """When a batch fills the memo the pooling thread starts a fresh one; the batch
+    prepared meanwhile against the old memo must use the fresh one, not start another."""
+    monkeypatch.setattr(_wordcache, "CAPACITY", 10_000)
+    # 3,500 new words per batch of 500 texts: a fresh memo every two or three batches
+    texts = [" ".join(f"cat{7 * i + k} the" for k in range(7)) for i in range(6000)]
+    counts = {}
+    results = {}
+    for threads in (False, True):
+        enc = tiny_encoder(llama_like_tokenizer())
+        made: list[int] = []
+        new_cache = enc._new_cache
+
+        def counted(new_cache=new_cache, made=made):
+            made.append(1)
+            return new_cache()
+
+        monkeypatch.setattr(enc, "_new_cache", counted)
+        monkeypatch.setattr(encoder_module, "_use_threads", lambda threads=threads: threads)
+        results[threads] = enc.encode(texts, batch_size=500)
+        counts[threads] = len(made)
+    np.testing.assert_array_equal(results[True], results[False])
+    assert counts[False] > 1  # the memo was replaced at all
+    assert counts[True] == counts[False]
+
+
+def test_callers_in_many_threads_get_the_same_vectors(llama, threads_on):
     chunks = [sentences(3000, seed=s) for s in range(4)]
     want = [tiny_encoder(llama_like_tokenizer()).encode(c) for c in chunks]
     with ThreadPoolExecutor(4) as pool:
@@ -149,9 +237,8 @@ _FORK_ENCODER: sememe.Encoder | None = None
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
-def test_forked_child_encodes_after_the_parent_used_threads(llama, monkeypatch):
+def test_forked_child_encodes_after_the_parent_used_threads(llama, monkeypatch, threads_on):
     global _FORK_ENCODER
-    monkeypatch.setenv(encoder_module.THREADS_ENV, "1")
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")  # its own fork warning
     texts = sentences(5000)
     want = llama.encode(texts)

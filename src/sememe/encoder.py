@@ -19,6 +19,8 @@ import threading
 import warnings
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from itertools import chain
 from pathlib import Path
@@ -53,6 +55,34 @@ THREAD_MIN_TEXTS = 8192
 #: Environment variable that turns the pooling thread off when set to ``0`` (or
 #: ``false``/``no``/``off``), e.g. where each process must stay on one core.
 THREADS_ENV = "SEMEME_ENCODE_THREADS"
+
+#: Set by :func:`single_threaded` for the calls made inside it (per thread and per
+#: asyncio task, so one caller turning the thread off never affects another).
+_THREADS_OFF: ContextVar[bool] = ContextVar("sememe_encode_threads_off", default=False)
+
+
+@contextmanager
+def single_threaded() -> Iterator[None]:
+    """Encode in the caller's thread only, for the calls made inside this block.
+
+    :meth:`Encoder.encode` pools large calls in a second thread (see
+    :data:`THREAD_MIN_TEXTS`); where every core already runs its own encoding process (a
+    Spark Python worker per core, a process pool) that thread only competes with the
+    other processes. Unlike :data:`THREADS_ENV`, this changes nothing for other threads
+    and needs no change to ``os.environ`` (unsafe while other threads run). The vectors
+    are the same either way.
+
+    Example::
+
+        with single_threaded():
+            vectors = encoder.encode(texts)
+    """
+    token = _THREADS_OFF.set(True)
+    try:
+        yield
+    finally:
+        _THREADS_OFF.reset(token)
+
 
 #: Texts longer than this many characters are tokenized in pieces by :meth:`Encoder.tokenize`
 #: and :meth:`Encoder.count_tokens` (tokenizing one huge string whole is superlinear in time
@@ -485,6 +515,8 @@ class Encoder:
             batch_size = -(-total // 2)  # two halves, so that the stages overlap
         with _progress(total, show_progress, "encode") as bar:
             batches = _text.iter_batches(texts, batch_size)
+            if threaded and total is None:  # a generator: read enough to know it is large
+                batches, threaded = _worth_a_thread(batches)
             out = self._encode_batches(batches, total, table, normalize, bar, threaded)
         return output.apply(out[0] if single else out)
 
@@ -1210,6 +1242,13 @@ class Encoder:
             return self._pool(prep.ids, table, normalize)
         batch, exact, words, idx, cache = prep.batch, prep.exact, prep.words, prep.rows, prep.cache
         missing = prep.missing
+        current = self._cache
+        if current is not None and cache is not current:
+            # A batch pooled meanwhile (the previous one, in the pooling thread) replaced a
+            # full memo: use its fresh one rather than filling the old one and replacing
+            # it again (each new memo re-seeds the word table).
+            cache = current
+            idx, missing = cache.lookup(words)
         if missing:
             if len(cache) + len(missing) > _wordcache.CAPACITY:
                 cache = self._cache = self._new_cache()
@@ -1290,9 +1329,26 @@ class Encoder:
         return out
 
 
+def _worth_a_thread(batches: Iterator[list[str]]) -> tuple[Iterator[list[str]], bool]:
+    """``batches`` (of an input of unknown length) unchanged, and whether they hold more
+    than :data:`THREAD_MIN_TEXTS` texts: reads batches until they do, or to the end, so a
+    small generator stays in the caller's thread like a small list."""
+    head: list[list[str]] = []
+    seen = 0
+    for batch in batches:
+        head.append(batch)
+        seen += len(batch)
+        if seen > THREAD_MIN_TEXTS:
+            return chain(head, batches), True
+    return iter(head), False
+
+
 def _use_threads() -> bool:
     """Whether :meth:`Encoder.encode` may pool in a second thread: more than one core is
-    available to this process and :data:`THREADS_ENV` does not say no."""
+    available to this process, the call is not inside :func:`single_threaded` and
+    :data:`THREADS_ENV` does not say no."""
+    if _THREADS_OFF.get():
+        return False
     if os.environ.get(THREADS_ENV, "").strip().lower() in ("0", "false", "no", "off"):
         return False
     try:

@@ -51,7 +51,7 @@ from ..deduplication import (
     shingles,
     uncovered,
 )
-from ..encoder import Encoder
+from ..encoder import Encoder, single_threaded
 from ..errors import InvalidArgumentError, InvalidTypeError
 from ._decide import DRIVER_EDGES, decide
 from ._frames import (
@@ -117,7 +117,8 @@ def _encode_items(batches: Iterator[Any], spec: ModelSpec, column: str) -> Itera
         vectors = np.zeros((n, enc.dim), np.float32)
         todo = np.flatnonzero(~weak)
         if len(todo):
-            vectors[todo] = enc.encode([texts[i] for i in todo.tolist()], normalize=True)
+            with single_threaded():  # one Python worker per core already (docs/spark.md)
+                vectors[todo] = enc.encode([texts[i] for i in todo.tolist()], normalize=True)
         has = ~weak & np.any(vectors != 0, axis=1)
         keys = [_vector_key(vectors[i]) if has[i] else None for i in range(n)]
         v = packed_array(vectors, has)

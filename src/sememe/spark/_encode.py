@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._validate import check_positive_int
-from ..encoder import Encoder
+from ..encoder import Encoder, single_threaded
 from ..errors import InvalidArgumentError, InvalidTypeError
 from ._frames import check_dataframe, check_new_column, check_text_column, list_array, null_error
 from ._model import ModelSpec, model_spec
@@ -36,12 +36,17 @@ def _encode_batches(
             raise null_error(column)
         items = texts.to_pylist()
         if binary:
-            codes = (
-                enc.encode_binary(items, dim=dim) if items else np.zeros((0, dim // 8), np.uint8)
-            )
+            with single_threaded():
+                codes = (
+                    enc.encode_binary(items, dim=dim)
+                    if items
+                    else np.zeros((0, dim // 8), np.uint8)
+                )
             arr = pa.array([c.tobytes() for c in codes], pa.binary())
         else:
-            vectors = enc.encode(items, dim=dim) if items else np.zeros((0, dim), np.float32)
+            # One Python worker per core already: no pooling thread (docs/spark.md).
+            with single_threaded():
+                vectors = enc.encode(items, dim=dim) if items else np.zeros((0, dim), np.float32)
             arr = list_array(vectors)
         yield pa.RecordBatch.from_arrays([*batch.columns, arr], [*batch.schema.names, output])
 
