@@ -3,8 +3,9 @@
 - ``SemanticChunker.chunk_batch`` (``chunking/_batch.py``) analyses many documents in
   flat arrays; ``split_units_many`` splits their sentences at once. Both are compared
   with the per-document code on random documents (hypothesis) and on real articles.
-- ``chunk_stream`` (``chunking/_pool.py``) and large ``chunk_batch`` calls use forked
-  worker processes; results, errors, clean-up and the no-fork fallback are checked.
+- ``chunk_stream`` batches are capped by characters; with ``workers=N`` (opt-in) it
+  forks helpers (``chunking/_pool.py``): results, errors, clean-up, Ctrl-C, dead and stuck
+  helpers, threads in the parent and the no-fork fallback are checked.
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ import gzip
 import itertools
 import json
 import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -259,31 +266,142 @@ def test_chunk_stream_in_process():
 
 
 needs_fork = pytest.mark.skipif(not _pool.fork_available(), reason="no fork here")
+#: A pool forks only while this process runs one thread (see ``_pool.can_fork``).
+needs_pool = pytest.mark.skipif(
+    not _pool.fork_available() or threading.active_count() != 1,
+    reason="no fork here, or other threads run in this test process",
+)
 
 
-@needs_fork
+def test_pool_is_opt_in(monkeypatch):
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a pool was started without workers=N or SEMEME_CHUNK_WORKERS")
+
+    monkeypatch.delenv("SEMEME_CHUNK_WORKERS", raising=False)
+    monkeypatch.setattr(_pool, "pooled_stream", no_pool)
+    chunker = SemanticChunker(llama_encoder(), max_tokens=12)
+    texts = stream_texts(200)
+    ref = per_document(chunker, texts)
+    assert list(chunker.chunk_stream(texts)) == ref
+    assert chunker.chunk_batch(texts) == ref
+    # The environment variable opts in (and is checked).
+    monkeypatch.setenv("SEMEME_CHUNK_WORKERS", "2")
+    with pytest.raises(AssertionError, match="pool was started"):
+        list(chunker.chunk_stream(texts))
+    monkeypatch.setenv("SEMEME_CHUNK_WORKERS", "two")
+    with pytest.raises(InvalidArgumentError, match="SEMEME_CHUNK_WORKERS"):
+        chunker.chunk_stream(texts)
+
+
+def test_no_pool_module_without_workers():
+    code = (
+        "import sys, sememe\n"
+        "from sememe.chunking import TokenChunker\n"
+        "c = TokenChunker(max_tokens=8)\n"
+        "list(c.chunk_stream(['the cat sat on the mat'] * 3)); c.chunk_batch(['a b', 'c d'])\n"
+        "assert 'sememe.chunking._pool' not in sys.modules, 'pool imported'\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SEMEME_CHUNK_WORKERS"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+
+
+def test_stream_batches_are_capped_by_characters(monkeypatch):
+    from sememe.chunking import _base, semantic
+
+    texts = [("the cat sat on the mat. " * (1 + i % 7)).strip() for i in range(60)]
+    texts[10] = "a dog ran in the park. " * 20  # 459 characters: chunked alone
+    batches = list(_base.stream_batches(iter(texts), 64, max_chars=300))
+    assert [t for b in batches for t in b] == texts
+    assert all(len(b) == 1 or sum(map(len, b)) <= 300 for b in batches)
+    seen: list[list[str]] = []
+    original = _batch.chunk_texts
+
+    def spy(chunker, group):
+        seen.append(list(group))
+        return original(chunker, group)
+
+    monkeypatch.setattr(_batch, "chunk_texts", spy)
+    monkeypatch.setattr(semantic, "BATCH_CHARS", 300)
+    monkeypatch.setattr(semantic, "ALONE_CHARS", 400)
+    chunker = SemanticChunker(llama_encoder(), max_tokens=12)
+    ref = per_document(chunker, texts)
+    assert chunker.chunk_batch(texts) == ref
+    assert list(chunker.chunk_stream(texts)) == ref
+    assert len(seen) > 2
+    assert all(sum(map(len, g)) <= 300 for g in seen)  # never over the cap
+    assert all(texts[10] not in g for g in seen)  # the long one went through chunk()
+
+
+def test_chunk_stream_of_a_one_column_frame():
+    pd = pytest.importorskip("pandas")
+    chunker = SemanticChunker(llama_encoder(), max_tokens=12)
+    texts = stream_texts(20)
+    frame = pd.DataFrame({"body": texts})
+    ref = per_document(chunker, texts)
+    assert list(chunker.chunk_stream(frame)) == ref  # the texts, not the column name
+    assert list(chunker.chunk_stream(frame["body"])) == ref
+    with pytest.raises(InvalidArgumentError):
+        chunker.chunk_stream(pd.DataFrame({"a": texts, "b": texts}))
+
+
+@needs_pool
 def test_chunk_stream_workers(monkeypatch):
     from langchain_core.documents import Document
 
-    monkeypatch.setattr(_pool, "PARALLEL_CHARS", 0)  # a pool for any input
+    started = []
+    original = _pool._start_pool
+
+    def spy(*args):
+        pool = original(*args)
+        started.append(pool)
+        return pool
+
+    monkeypatch.setattr(_pool, "_start_pool", spy)
     chunker = SemanticChunker(llama_encoder(), max_tokens=12)
     texts = [*stream_texts(60), Document(page_content="the cat sat.", metadata={"i": 9})]
     ref = per_document(chunker, texts)
     got = list(chunker.chunk_stream(iter(texts), batch_size=7, workers=2))
     assert got == ref
+    assert started and started[0] is not None  # a helper did take part
     assert got[-1][0].metadata == {"i": 9}
-    assert chunker.chunk_batch(texts[:-1]) == ref[:-1]  # large batches use the pool too
     assert multiprocessing.active_children() == []
-    # Closing the generator early shuts the workers down.
+    # Closing the generator early, or Ctrl-C, terminates the helpers; they ignore SIGINT.
     gen = chunker.chunk_stream(iter(texts), batch_size=3, workers=2)
     assert next(gen) == ref[0]
+    helpers = multiprocessing.active_children()
+    assert helpers
+    for p in helpers:
+        with open(f"/proc/{p.pid}/status") as f:
+            ignored = int(next(x for x in f if x.startswith("SigIgn:")).split()[1], 16)
+        assert ignored & (1 << (signal.SIGINT - 1))
     gen.close()
+    assert multiprocessing.active_children() == []
+    gen = chunker.chunk_stream(iter(texts), batch_size=3, workers=2)
+    next(gen)
+    with pytest.raises(KeyboardInterrupt):
+        gen.throw(KeyboardInterrupt)
     assert multiprocessing.active_children() == []
 
 
 @needs_fork
-def test_chunk_stream_worker_error_is_the_in_process_error(monkeypatch):
-    monkeypatch.setattr(_pool, "PARALLEL_CHARS", 0)
+def test_no_fork_while_other_threads_run():
+    chunker = SemanticChunker(llama_encoder(), max_tokens=12)
+    texts = stream_texts(40)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        gen = chunker.chunk_stream(texts, batch_size=3, workers=2)
+        assert next(gen) == chunker.chunk(texts[0])
+        assert multiprocessing.active_children() == []  # chunked in this process
+        assert [next(gen), *gen] == per_document(chunker, texts[1:])
+    finally:
+        stop.set()
+        other.join()
+
+
+@needs_pool
+def test_chunk_stream_worker_error_is_the_in_process_error():
     chunker = SemanticChunker(llama_encoder(), max_tokens=1)
     texts = ["the cat", "the dog", "日本"]
     with pytest.raises(InvalidArgumentError) as ref:
@@ -296,7 +414,6 @@ def test_chunk_stream_worker_error_is_the_in_process_error(monkeypatch):
 
 
 def test_chunk_stream_without_fork(monkeypatch):
-    monkeypatch.setattr(_pool, "PARALLEL_CHARS", 0)
     monkeypatch.setattr(_pool, "fork_available", lambda: False)
     chunker = SemanticChunker(llama_encoder(), max_tokens=12)
     texts = stream_texts(30)
@@ -306,34 +423,49 @@ def test_chunk_stream_without_fork(monkeypatch):
     assert multiprocessing.active_children() == []
 
 
-def test_small_inputs_stay_in_process(monkeypatch):
-    def no_pool(*args, **kwargs):
-        raise AssertionError("a pool was started for a small input")
-
-    monkeypatch.setattr(_pool, "_start_pool", no_pool)
-    chunker = SemanticChunker(llama_encoder(), max_tokens=12)
-    texts = stream_texts(200)
-    assert list(chunker.chunk_stream(texts)) == per_document(chunker, texts)
-    assert chunker.chunk_batch(texts) == per_document(chunker, texts)
-
-
 def _dying_work(texts):
-    import os
-
     if any("dog" in t for t in texts):
         os._exit(3)  # a worker killed mid-batch (out of memory, a signal)
+    return _ORIGINAL_WORK(texts)
+
+
+def _stuck_work(texts):
+    if any("dog" in t for t in texts):
+        time.sleep(600)  # a helper deadlocked (on a lock held at the fork, say)
     return _ORIGINAL_WORK(texts)
 
 
 _ORIGINAL_WORK = _pool._work
 
 
-@needs_fork
-def test_chunk_stream_survives_a_dead_worker(monkeypatch):
-    monkeypatch.setattr(_pool, "PARALLEL_CHARS", 0)
-    monkeypatch.setattr(_pool, "_work", _dying_work)  # forked workers inherit the patch
+@needs_pool
+@pytest.mark.parametrize("work", [_dying_work, _stuck_work])
+def test_chunk_stream_survives_a_dead_or_stuck_worker(monkeypatch, work):
+    monkeypatch.setattr(_pool, "_work", work)  # forked workers inherit the patch
+    monkeypatch.setattr(_pool, "STALL_S", 1.0)
     chunker = SemanticChunker(llama_encoder(), max_tokens=12)
     texts = stream_texts(40)
     got = list(chunker.chunk_stream(texts, batch_size=4, workers=2))
     assert got == per_document(chunker, texts)
     assert multiprocessing.active_children() == []
+
+
+def test_batched_path_needs_no_per_document_fallback(monkeypatch):
+    """The batched path's ``except Exception`` falls back to chunking one by one; on good
+    input that must never happen (it would hide a bug and cost the batching)."""
+    from sememe.chunking._base import ChunkerBase
+
+    chunker = SemanticChunker(llama_encoder(), max_tokens=12)
+    texts = stream_texts(120)
+    ref = per_document(chunker, texts)
+
+    def refuse(self, items):
+        raise AssertionError("the per-document fallback was taken")
+
+    monkeypatch.setattr(ChunkerBase, "_chunk_items", refuse)
+    assert chunker.chunk_batch(texts) == ref
+    assert list(chunker.chunk_stream(texts, batch_size=16)) == ref
+    if ARTICLES.is_file():
+        articles = read_articles(400)
+        big = SemanticChunker(bundled(), max_tokens=256)
+        assert len(big.chunk_batch(articles)) == 400

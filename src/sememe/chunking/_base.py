@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -69,6 +70,63 @@ def check_overlap(overlap: Any, max_tokens: int) -> int | float:
             "part of each chunk's token budget"
         )
     return value
+
+
+#: Most characters of one batch of :meth:`ChunkerBase.chunk_stream`, and of one call of
+#: the semantic chunker's batched path: the batched path holds a few arrays of one entry
+#: per character of its joined texts, so a cap keeps its memory near the per-document
+#: path's (16 articles of 292 kB in one batch took +267 MB, against +29 MB one by one).
+BATCH_CHARS = 1_000_000
+#: Documents at least this long are chunked alone (:meth:`ChunkerBase.chunk`): batching
+#: saves per-document set-up, which is nothing beside such a document's own work.
+ALONE_CHARS = 256_000
+#: The environment variable that opts :meth:`ChunkerBase.chunk_stream` (and ``sememe
+#: chunk``, ``Index.add_documents``) into helper processes: a number of processes.
+WORKERS_ENV = "SEMEME_CHUNK_WORKERS"
+
+
+def stream_workers(workers: int | None) -> int:
+    """The processes a stream uses: ``workers`` checked, or :data:`WORKERS_ENV`, or 1."""
+    if workers is not None:
+        return check_int("workers", workers, 1)
+    raw = os.environ.get(WORKERS_ENV, "").strip()
+    if not raw:
+        return 1
+    try:
+        n = int(raw)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"{WORKERS_ENV}={raw!r} is not a whole number of processes (unset it or use 1 "
+            "for none)"
+        ) from None
+    if n < 1:
+        raise InvalidArgumentError(f"{WORKERS_ENV}={raw!r}: the number of processes must be >= 1")
+    return n
+
+
+def item_chars(item: Any) -> int:
+    """The characters of an item's text, unchecked (0 for what is not text)."""
+    content = getattr(item, "page_content", item)
+    return len(content) if isinstance(content, str) else 0
+
+
+def stream_batches(
+    items: Iterator[Any], size: int, max_chars: int = BATCH_CHARS
+) -> Iterator[list[Any]]:
+    """``items`` in lists of at most ``size`` items and ``max_chars`` characters (an item
+    longer than ``max_chars`` comes alone)."""
+    batch: list[Any] = []
+    chars = 0
+    for item in items:
+        n = item_chars(item)
+        if batch and (len(batch) >= size or chars + n > max_chars):
+            yield batch
+            batch = []
+            chars = 0
+        batch.append(item)
+        chars += n
+    if batch:
+        yield batch
 
 
 class ChunkerBase:
@@ -163,15 +221,15 @@ class ChunkerBase:
 
         The result equals ``[chunker.chunk(t) for t in texts]``; chunkers with a batched
         path (:class:`~sememe.chunking.SemanticChunker`) process the items together,
-        which is several times faster on many small documents. An input of at least
-        :data:`sememe.chunking._pool.PARALLEL_CHARS` characters also uses forked
-        helper processes, as :meth:`chunk_stream` does.
+        which is several times faster on many small documents (in groups of at most
+        :data:`BATCH_CHARS` characters, so memory stays bounded). Everything runs in this
+        process unless ``SEMEME_CHUNK_WORKERS`` asks for helper processes, as for
+        :meth:`chunk_stream`.
         """
-        from . import _pool
-
         items = self._batch_items(texts)
-        if len(items) > BATCH_SIZE and _pool.worth_parallel(items, None):
-            return list(_pool.stream_batches(self, iter(items), BATCH_SIZE, None))
+        workers = stream_workers(None)
+        if workers > 1 and len(items) > BATCH_SIZE:
+            return list(self.chunk_stream(items, workers=workers))
         return self._chunk_items(items)
 
     def chunk_stream(
@@ -179,35 +237,50 @@ class ChunkerBase:
     ) -> Iterator[list[Chunk]]:
         """Chunks of each item of ``texts``, yielded one list per item, in input order.
 
-        ``texts`` may be any iterable (a generator over a file, say): it is read
-        ``batch_size`` items at a time and each batch goes through :meth:`chunk_batch`,
-        so memory stays bounded by a few batches. ``workers``: processes for a large
-        stream, this one included (None: the cores this process may use, at most 4; 1:
-        this process only). Once the stream has shown
-        :data:`sememe.chunking._pool.PARALLEL_CHARS` characters, ``workers - 1`` forked
-        helpers chunk some batches while this process chunks the others; never where
-        ``fork`` is unavailable, and always shut down when the generator is exhausted or
-        closed. A helper's error is raised here as the same exception the in-process
-        call gives. The results equal :meth:`chunk` of each item.
-        """
-        from ._pool import stream_batches
+        ``texts`` may be any iterable (a generator over a file, say) or a pandas, polars
+        or pyarrow column or one-column frame, as for :meth:`chunk_batch`. It is read in
+        batches of at most ``batch_size`` items and :data:`BATCH_CHARS` characters, each
+        chunked as :meth:`chunk_batch` chunks a list (the same batched path), so memory
+        stays bounded by a few batches and the first results come after the first batch.
 
+        ``workers``: processes that chunk (None: the ``SEMEME_CHUNK_WORKERS`` environment
+        variable, else 1, this process only). Helper processes are opt-in: measured on
+        never-seen articles they cost 9-37% more CPU in all and gave no wall-clock gain
+        (``benchmarks/results/chunk.md``), and forking inside a library call is unsafe in
+        threaded hosts. With ``workers=N > 1``, ``N - 1`` helpers are forked (see
+        :mod:`sememe.chunking._pool`) only where ``fork`` exists and this process runs a
+        single thread; otherwise everything is chunked here. The results equal
+        :meth:`chunk` of each item either way.
+        """
         size = check_int("batch_size", batch_size, 1)
-        if workers is not None:
-            workers = check_int("workers", workers, 1)
+        n_workers = stream_workers(workers)
         if isinstance(texts, str) or is_document(texts):
             texts = [texts]
         elif texts is None or isinstance(texts, (bytes, bytearray, Mapping)):
             raise InvalidTypeError(
                 f"texts is of type {type(texts).__name__}; expected an iterable of str or documents"
             )
+        elif hasattr(texts, "columns") or hasattr(texts, "tolist"):
+            # A frame or column: chunk_batch's handling (iterating a frame gives its
+            # column names, never its texts).
+            texts = self._batch_items(texts)
         try:
             iterator = iter(texts)
         except TypeError:
             raise InvalidTypeError(
                 f"texts is of type {type(texts).__name__}; expected an iterable of str or documents"
             ) from None
-        return stream_batches(self, iterator, size, workers)  # arguments checked now
+        batches = stream_batches(iterator, size)
+        if n_workers > 1:
+            from ._pool import pooled_stream  # only imported when asked for
+
+            return pooled_stream(self, batches, n_workers)
+        return self._stream_here(batches)
+
+    def _stream_here(self, batches: Iterator[list[Any]]) -> Iterator[list[Chunk]]:
+        """:meth:`chunk_stream`'s generator in this process (arguments already checked)."""
+        for batch in batches:
+            yield from self._chunk_items(self._batch_items(batch))
 
     def _batch_items(self, texts: Iterable[Any]) -> list[Any]:
         """The items of a :meth:`chunk_batch` argument, each a str or a document (checked)."""

@@ -62,3 +62,20 @@ def with_metadata(chunks: list[Chunk], metadata: dict[str, Any]) -> list[Documen
     return [
         DocumentChunk(c.text, c.start, c.end, c.n_tokens, c.index, dict(metadata)) for c in chunks
     ]
+
+
+def split_items(items: list[Any]) -> tuple[list[Any], list[Any]]:
+    """Items (str or documents) as their contents and metadata (None for a plain str).
+
+    The contents are not checked here: the callers check them as they need.
+    """
+    texts: list[Any] = []
+    metas: list[Any] = []
+    for item in items:
+        if is_document(item):
+            content, metadata = split_document(item)
+        else:
+            content, metadata = item, None
+        texts.append(content)
+        metas.append(metadata)
+    return texts, metas

@@ -1,50 +1,52 @@
-"""Chunking a long stream of documents on several cores: forked workers over batches.
+"""Opt-in helper processes for :meth:`ChunkerBase.chunk_stream` (``workers=N`` or
+``SEMEME_CHUNK_WORKERS=N``, N > 1); never imported otherwise.
 
-:meth:`ChunkerBase.chunk_stream` reads its input ``batch_size`` items at a time. A short
-input is chunked here, in this process. Once the input has shown at least
-:data:`PARALLEL_CHARS` characters (a forked helper costs some tens of milliseconds to
-start, and more while it first writes to the pages it shares with this process, which
-pays for itself only on longer inputs), ``workers - 1`` forked helper processes join in:
-each inherits the chunker as it is (encoder, tokenizer, warm word memo; nothing is
-pickled), chunks a batch's texts with :meth:`ChunkerBase.chunk_batch`'s own code and
-sends back plain ``(start, end, n_tokens)`` triples, from which this process builds the
-chunks (documents get their metadata back here). This process chunks a batch itself
-whenever the helpers have two batches queued each, and yields results in input order;
-at most ``4 * workers`` batches are held, so memory stays bounded whatever the input's
-length.
+``N - 1`` forked helpers inherit the chunker as it is (encoder, tokenizer, warm word
+memo; nothing is pickled), chunk whole batches with the in-process code and send back
+plain ``(start, end, n_tokens)`` triples, from which this process builds the chunks
+(documents get their metadata back here). This process chunks a batch itself whenever
+the helpers have two batches queued each, and yields results in input order as they
+come; at most ``4 * N`` batches are held, so memory stays bounded.
 
-Results are exactly the in-process ones. A batch whose worker fails is chunked again in
+Safety, since this runs inside library calls:
+
+- a pool is forked only where ``fork`` exists and this process runs one thread
+  (``threading.active_count() == 1``): forking while another thread holds a lock (a
+  word memo's, the encoder's) would leave the helper deadlocked; otherwise the stream is
+  chunked here. The environment is set (``TOKENIZERS_PARALLELISM=false``) only then.
+- helpers ignore SIGINT: Ctrl-C interrupts this process alone, which then terminates them.
+- results are awaited in short polls that check the helpers are alive; a helper that
+  died, or a batch that takes longer than :data:`STALL_S`, ends the pool (its helpers
+  are terminated) and the batch and the rest of the stream are chunked here.
+- on any exception, ``KeyboardInterrupt`` or the generator's close, the helpers are
+  terminated (never a ``shutdown(wait=True)`` that can hang).
+
+Results are exactly the in-process ones. A batch whose helper fails is chunked again in
 this process, which raises the same exception the in-process call raises (exceptions do
-not always survive pickling intact); if a worker dies, the pool is broken and the rest of
-the stream is chunked in this process. Where ``fork`` is unavailable (Windows, macOS's
-default), or a pool cannot start, everything runs in this process. The pool is shut
-down when the stream ends, fails, or its generator is closed.
+not always survive pickling intact).
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections import deque
 from collections.abc import Iterator
-from itertools import islice
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any
 
-from ._documents import is_document, split_document, with_metadata
+from ._documents import split_items, with_metadata
 from .types import Chunk
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._base import ChunkerBase
 
-#: Characters of input read before helper processes start (for a stream, and for one
-#: :meth:`ChunkerBase.chunk_batch` call, which starts its own). Starting a helper and its
-#: first writes to the pages it shares with this process cost about 0.09 CPU s, and a
-#: helper spends 10-20% more CPU than this process on the same batches (measured on
-#: 2,800 kB of never-seen articles at load 7-9: ``benchmarks/results/chunk.md``); from
-#: 2,000,000 characters that is a small part of the work. ``Index.from_documents`` and
-#: ``sememe chunk`` read their documents through one stream, so this applies to them.
-PARALLEL_CHARS = 2_000_000
-#: Most worker processes started by default.
-MAX_WORKERS = 4
+#: Seconds between checks that the helpers are alive, while waiting for a batch.
+POLL_S = 0.5
+#: Seconds one batch may take in a helper before the pool is deemed stuck (a batch holds
+#: at most about 1 MB of text: some seconds of work even on a loaded machine).
+STALL_S = 120.0
 
 #: The chunker a forked worker runs (set in the parent just before the pool forks).
 _WORKER_CHUNKER: ChunkerBase | None = None
@@ -52,15 +54,6 @@ _WORKER_CHUNKER: ChunkerBase | None = None
 _IN_WORKER = False
 
 Triples = list[list[tuple[int, int, int]]]  # per text: (start, end, n_tokens) per chunk
-
-
-def default_workers() -> int:
-    """Workers for a large stream: the cores this process may use, at most :data:`MAX_WORKERS`."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(MAX_WORKERS, cores))
 
 
 def fork_available() -> bool:
@@ -76,18 +69,13 @@ def _ping() -> bool:
 
 
 def _init_worker() -> None:
-    """In a new worker: mark the process as one (no nested pools)."""
+    """In a new helper: mark the process as one (no nested pools), leave Ctrl-C to the
+    parent (which terminates the helpers) and keep the tokenizers library's thread pool
+    off (its threads do not survive a fork)."""
     global _IN_WORKER
     _IN_WORKER = True
-
-
-def worth_parallel(items: list[Any], workers: int | None) -> bool:
-    """True when :meth:`ChunkerBase.chunk_batch` of ``items`` should use worker processes."""
-    n_workers = default_workers() if workers is None else workers
-    if n_workers < 2 or _IN_WORKER:
-        return False
-    chars = sum(len(t) if isinstance(t, str) else 0 for t in _split_loose(items))
-    return chars >= PARALLEL_CHARS and fork_available()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 
 def _work(texts: list[str]) -> Triples | None:
@@ -107,20 +95,6 @@ def _work(texts: list[str]) -> Triples | None:
     return [[(c.start, c.end, c.n_tokens) for c in chunks] for chunks in got]
 
 
-def _split(items: list[Any]) -> tuple[list[str], list[Any]]:
-    """Checked items as texts and metadata (None for a plain str)."""
-    texts: list[str] = []
-    metas: list[Any] = []
-    for item in items:
-        if is_document(item):
-            content, metadata = split_document(item)
-        else:
-            content, metadata = item, None
-        texts.append(content)
-        metas.append(metadata)
-    return texts, metas
-
-
 def _build(texts: list[str], metas: list[Any], got: Triples) -> list[list[Chunk]]:
     """The chunks of each text from a worker's triples (with metadata for documents)."""
     out = []
@@ -130,12 +104,19 @@ def _build(texts: list[str], metas: list[Any], got: Triples) -> list[list[Chunk]
     return out
 
 
+def can_fork() -> bool:
+    """True where a pool may be forked now: ``fork`` exists, this is not a helper, and
+    this process runs a single thread (no other thread can hold a lock a helper needs)."""
+    return not _IN_WORKER and threading.active_count() == 1 and fork_available()
+
+
 def _start_pool(chunker: ChunkerBase, workers: int) -> Any:
-    """A forked pool whose workers run ``chunker``, or None when one cannot start."""
+    """A forked pool whose helpers run ``chunker``, or None when one cannot start."""
     global _WORKER_CHUNKER
-    # Forked workers must not use the tokenizers library's thread pool (its threads do not
-    # survive a fork); saying so in the environment also keeps the library from printing
-    # a warning in each worker. Restored at once: this process keeps its own setting.
+    if not can_fork():
+        return None
+    # One thread runs (checked above), so setting the environment races with nobody; the
+    # variable keeps the tokenizers library from warning in each forked helper.
     key = "TOKENIZERS_PARALLELISM"
     saved = os.environ.get(key)
     os.environ[key] = "false"
@@ -148,11 +129,9 @@ def _start_pool(chunker: ChunkerBase, workers: int) -> Any:
         pool = ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker
         )
-        # Fork the workers now, while the chunker is in place: the executor forks them
-        # inside submit() (all at the first one with "fork", or one per submission), so
-        # there is no need to wait for the pings to run.
-        for _ in range(workers):
-            pool.submit(_ping)
+        # With "fork" the executor forks every helper in the first submit(), before it
+        # starts its own threads, while the chunker is in place.
+        pool.submit(_ping)
         return pool
     except (OSError, BrokenProcessPool):  # no processes to be had (limits): stay here
         return None
@@ -164,61 +143,74 @@ def _start_pool(chunker: ChunkerBase, workers: int) -> Any:
             os.environ[key] = saved
 
 
-def stream_batches(
-    chunker: ChunkerBase, items: Iterator[Any], size: int, workers: int | None
+def _processes(pool: Any) -> list[Any]:
+    """The pool's helper processes (a snapshot)."""
+    return list((getattr(pool, "_processes", None) or {}).values())
+
+
+def _close(pool: Any, kill: bool) -> None:
+    """End the pool without waiting on it: helpers terminated when ``kill`` (or when they
+    do not exit within a second of the shutdown)."""
+    procs = _processes(pool)
+    if kill:
+        for p in procs:
+            p.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        p.join(timeout=1.0)
+        if p.is_alive():
+            p.kill()
+            p.join(timeout=1.0)
+
+
+class _Stuck(Exception):
+    """A helper died or a batch took longer than :data:`STALL_S`: the pool is ended."""
+
+
+def pooled_stream(
+    chunker: ChunkerBase, batches: Iterator[list[Any]], n_workers: int
 ) -> Iterator[list[Chunk]]:
-    """:meth:`ChunkerBase.chunk_stream`'s generator (arguments already checked)."""
-    n_workers = default_workers() if workers is None else workers
-    parallel = n_workers > 1 and not _IN_WORKER
-    batches = iter(lambda: list(islice(items, size)), [])
-    # Read ahead until the input is long enough for a pool (or runs out).
-    ahead: list[list[Any]] = []
-    seen = 0
-    if parallel:
-        for batch in batches:
-            ahead.append(batch)
-            seen += sum(len(t) if isinstance(t, str) else 0 for t in _split_loose(batch))
-            if seen >= PARALLEL_CHARS:
-                break
-        else:
-            parallel = False
-        parallel = parallel and fork_available()
-    # This process chunks too: with n workers it forks n - 1 helpers and takes a batch
-    # itself whenever the helpers have enough queued (a forked helper pays for the
-    # pages it writes; this process does not).
+    """:meth:`ChunkerBase.chunk_stream`'s generator with ``n_workers`` processes (this
+    one included); everything runs here where a pool cannot be forked."""
     helpers = n_workers - 1
-    pool = _start_pool(chunker, helpers) if parallel else None
+    pool = _start_pool(chunker, helpers)
     if pool is None:
-        for batch in _chain(ahead, batches):
-            yield from chunker._chunk_items(chunker._batch_items(batch))
+        yield from chunker._stream_here(batches)
         return
     from concurrent.futures.process import BrokenProcessPool
 
+    state = {"pool": pool}
     try:
         pending: deque[_Entry] = deque()
-        for batch in _chain(ahead, batches):
+        for batch in batches:
             entry = _Entry(batch)
             try:
                 items_ = chunker._batch_items(batch)  # the in-process checks and errors
             except Exception as exc:  # raised in turn, after the batches before it
                 entry.error = exc
             else:
+                live = state["pool"]
                 queued = sum(1 for e in pending if e.future is not None and not e.future.done())
-                if queued < 2 * helpers:
-                    entry.texts, entry.metas = _split(items_)
+                if live is not None and queued < 2 * helpers:
+                    entry.texts, entry.metas = split_items(items_)
                     try:
-                        entry.future = pool.submit(_work, entry.texts)
+                        entry.future = live.submit(_work, entry.texts)
                     except BrokenProcessPool:  # a helper died: chunk here from now on
                         entry.local(chunker, items_)
                 else:
                     entry.local(chunker, items_)
             pending.append(entry)
             while pending and (pending[0].ready() or len(pending) > 4 * n_workers):
-                yield from pending.popleft().collect(chunker)
+                yield from pending.popleft().collect(chunker, state)
         while pending:
-            yield from pending.popleft().collect(chunker)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+            yield from pending.popleft().collect(chunker, state)
+    except BaseException:  # includes KeyboardInterrupt and GeneratorExit
+        if state["pool"] is not None:
+            _close(state["pool"], kill=True)
+            state["pool"] = None
+        raise
+    if state["pool"] is not None:
+        _close(state["pool"], kill=False)
 
 
 class _Entry:
@@ -245,30 +237,35 @@ class _Entry:
     def ready(self) -> bool:
         return self.future is None or self.future.done()
 
-    def collect(self, chunker: ChunkerBase) -> list[list[Chunk]]:
+    def _wait(self, pool: Any) -> Triples | None:
+        """The helper's triples (None: it failed), waiting in polls that check the
+        helpers are alive; raises :class:`_Stuck` when the pool is gone or stuck."""
+        if pool is None:
+            raise _Stuck
+        waited = 0.0
+        while True:
+            try:
+                return self.future.result(timeout=POLL_S)
+            except FutureTimeout:
+                waited += POLL_S
+                if waited >= STALL_S or not all(p.is_alive() for p in _processes(pool)):
+                    raise _Stuck from None
+            except Exception:  # the helper died (killed, out of memory): chunk here
+                return None
+
+    def collect(self, chunker: ChunkerBase, state: dict[str, Any]) -> list[list[Chunk]]:
         """The batch's chunks (waiting for its helper), or its error raised."""
         if self.error is not None:
             raise self.error
         if self.result is not None:
             return self.result
         try:
-            got = self.future.result()
-        except Exception:  # the helper died (killed, out of memory): chunk here
+            got = self._wait(state["pool"])
+        except _Stuck:  # end the pool; this batch and the rest are chunked here
+            if state["pool"] is not None:
+                _close(state["pool"], kill=True)
+                state["pool"] = None
             got = None
         if got is None:  # chunk here: the same result, or the in-process exception
             return chunker._chunk_items(chunker._batch_items(self.batch))
         return _build(self.texts, self.metas, got)
-
-
-def _split_loose(batch: list[Any]) -> Iterator[Any]:
-    """The texts of a batch's items, unchecked (only to measure the input's length)."""
-    for item in batch:
-        content = getattr(item, "page_content", item)
-        yield content
-
-
-def _chain(first: list[list[Any]], rest: Iterator[list[Any]]) -> Iterator[list[Any]]:
-    """The read-ahead batches, then the rest (the read-ahead list is released as it goes)."""
-    while first:
-        yield first.pop(0)
-    yield from rest

@@ -34,9 +34,9 @@ import scipy.sparse as sp
 
 from ..errors import InvalidArgumentError, InvalidTypeError
 from . import _batch
-from ._base import ChunkerBase, Span, check_int, check_text
+from ._base import ALONE_CHARS, BATCH_CHARS, ChunkerBase, Span, check_int, check_text
 from ._counting import TokenizerCounter, encoder_counter
-from ._documents import is_document, split_document, with_metadata
+from ._documents import split_items, with_metadata
 from .sentences import CODE, HEADING, ITEM, PARAGRAPH, SENTENCE, TextInfo, Units, split_units
 from .types import Chunk
 
@@ -182,15 +182,8 @@ class SemanticChunker(ChunkerBase):
         """
         if len(items) < 2 or not _batch.batchable(self):
             return super()._chunk_items(items)
-        texts: list[str] = []
-        metas: list[Any] = []
-        for item in items:
-            if is_document(item):
-                content, metadata = split_document(item)
-            else:
-                content, metadata = item, None
-            texts.append(check_text(content))
-            metas.append(metadata)
+        contents, metas = split_items(items)
+        texts: list[str] = [check_text(c) for c in contents]
         todo = [i for i, t in enumerate(texts) if t and not t.isspace()]
         inner = self
         if self.overlap_tokens:
@@ -199,15 +192,47 @@ class SemanticChunker(ChunkerBase):
                 return super()._chunk_items(items)  # raises chunk()'s error
             inner = self._content_chunker()  # type: ignore[assignment]
         try:
-            got = _batch.chunk_texts(inner, [texts[i] for i in todo])
-            if self.overlap_tokens:
-                got = [self._overlap(texts[i], c) for i, c in zip(todo, got, strict=True)]
+            got = self._batched(inner, texts, todo)
         except Exception:  # the per-document path raises the right error (or succeeds)
             return super()._chunk_items(items)
         out: list[list[Chunk]] = [[] for _ in items]
         for i, chunks in zip(todo, got, strict=True):
             out[i] = chunks
         return [c if m is None else with_metadata(c, m) for c, m in zip(out, metas, strict=True)]
+
+    def _batched(
+        self, inner: SemanticChunker, texts: list[str], todo: list[int]
+    ) -> list[list[Chunk]]:
+        """The chunks of ``texts[i]`` for each ``i`` in ``todo``: texts of at least
+        :data:`ALONE_CHARS` characters one by one, the others through the batched path in
+        groups of at most :data:`BATCH_CHARS` characters (its arrays hold an entry per
+        character of a group, so the cap bounds its memory)."""
+        got: list[list[Chunk]] = [[] for _ in todo]
+        group: list[int] = []  # positions in todo
+        chars = 0
+
+        def flush() -> None:
+            nonlocal chars
+            if group:
+                done = _batch.chunk_texts(inner, [texts[todo[k]] for k in group])
+                for k, chunks in zip(group, done, strict=True):
+                    got[k] = chunks
+                group.clear()
+            chars = 0
+
+        for k, i in enumerate(todo):
+            n = len(texts[i])
+            if n >= ALONE_CHARS:
+                got[k] = inner._chunk_text(texts[i])
+                continue
+            if chars + n > BATCH_CHARS:
+                flush()
+            group.append(k)
+            chars += n
+        flush()
+        if self.overlap_tokens:
+            got = [self._overlap(texts[i], c) for i, c in zip(todo, got, strict=True)]
+        return got
 
     def split_sentences(self, text: str) -> list[Chunk]:
         """The units the chunker groups: sentences, and lines of headings, tables and code.
