@@ -56,8 +56,11 @@ def llama() -> sememe.Encoder:
 @pytest.fixture
 def threads_on(monkeypatch):
     """The pooling thread allowed whatever the runner's cores (``_use_threads`` also asks
-    for two cores, so on a one-core runner the env var alone would test the serial loop)."""
-    monkeypatch.setattr(encoder_module, "_use_threads", lambda: True)
+    for two cores, so on a one-core runner the env var alone would test the serial loop),
+    except inside ``single_threaded()``."""
+    monkeypatch.setattr(
+        encoder_module, "_use_threads", lambda: not encoder_module._THREADS_OFF.get()
+    )
 
 
 def encode_with(monkeypatch, enc: sememe.Encoder, texts, threads: bool, **kwargs) -> np.ndarray:
@@ -350,3 +353,32 @@ def test_seeded_memo_shares_the_table_and_indexes_its_words_when_used(tmp_path):
     assert rows.tolist() == [loaded.index["cat"], 5, loaded.index["cat"], loaded.index["the"]]
     assert cache.row("mat") == loaded.index["mat"] and cache.row("zzz") is None
     assert "dog" not in loaded.index  # the shared table is never written
+
+
+def test_spark_worker_functions_encode_without_the_pooling_thread(llama, threads_on, pools):
+    """Spark runs one Python worker per core and sends Arrow batches of 10,000 rows (over
+    THREAD_MIN_TEXTS): the worker functions must not start a second thread each."""
+    pa = pytest.importorskip("pyarrow")
+    from types import SimpleNamespace
+
+    from sememe._resolve import encoder_state
+    from sememe.spark._dedupe import _encode_items
+    from sememe.spark._encode import _encode_batches
+    from sememe.spark._model import ModelSpec
+
+    texts = sentences(3000)
+    spec = ModelSpec(
+        key="test-threads-off", broadcast=SimpleNamespace(value=encoder_state(llama, portable=True))
+    )
+    batch = pa.RecordBatch.from_arrays([pa.array(texts)], ["text"])
+    (out,) = _encode_batches(iter([batch]), spec, "text", llama.dim, False, "embedding")
+    got = np.asarray(out.column("embedding").to_pylist(), np.float32)
+    (codes,) = _encode_batches(iter([batch]), spec, "text", llama.dim, True, "code")
+    items = pa.RecordBatch.from_arrays(
+        [pa.array(range(len(texts))), pa.array(texts)], ["_item", "text"]
+    )
+    (deduped,) = _encode_items(iter([items]), spec, "text")
+    assert pools == []  # none of the three started the pooling thread
+    np.testing.assert_array_equal(got, llama.encode(texts))
+    assert pools == [1]  # the same call outside the workers does (the test can fail)
+    assert codes.num_rows == deduped.num_rows == len(texts)
