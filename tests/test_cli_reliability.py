@@ -639,3 +639,14 @@ def test_classify_train_names_the_line_of_an_empty_label(tmp_path, capsys):
     assert main(["classify", "train", str(jsonl), "-o", str(tmp_path / "c2")]) == 1
     assert f"{jsonl}:2: --label-field 'label' is empty" in capsys.readouterr().err
     assert not (tmp_path / "c1").exists() and not (tmp_path / "c2").exists()
+
+
+def test_chunk_writes_earlier_files_before_a_bad_one(tmp_path, capsys):
+    good = _txt(tmp_path / "a.txt", LINES)
+    bad = tmp_path / "b.bin"
+    bad.write_bytes(b"caf\xe9 au lait\n")
+    assert main(["chunk", str(good), str(bad), "--quiet"]) == 1
+    captured = capsys.readouterr()
+    first = json.loads(captured.out.splitlines()[0])
+    assert first["source"] == str(good) and first["index"] == 0  # a.txt's chunks came first
+    assert "not UTF-8 text" in captured.err and str(bad) in captured.err

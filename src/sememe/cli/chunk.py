@@ -201,10 +201,18 @@ def run(args: argparse.Namespace) -> int:
         # text, for --html) until its chunks come back, in input order.
         read: deque[tuple[str, str]] = deque()
 
+        # A file that cannot be read ends the stream there; its error is raised once the
+        # chunks of every file before it are written (as one file at a time would).
+        failed: list[Exception] = []
+
         def texts() -> Iterator[str]:
             nonlocal n_chars
             for path in args.files:
-                text = _read(path)
+                try:
+                    text = _read(path)
+                except (InputError, OSError) as exc:
+                    failed.append(exc)
+                    return
                 n_chars += len(text)
                 read.append(
                     ("stdin" if path == "-" else path, text if html_tmp is not None else "")
@@ -225,6 +233,8 @@ def run(args: argparse.Namespace) -> int:
                         f"--- {source} chunk {c.index}: [{c.start}:{c.end}] "
                         f"{c.n_tokens} tokens ---\n{c.text}\n\n"
                     )
+        if failed:
+            raise failed[0]
         if html_tmp is not None:
             from ..chunking import documents_html
 
