@@ -27,8 +27,10 @@ from ._store import check_metadata
 #: Metadata keys a chunk's position takes; a document's own metadata may not use them.
 RESERVED = ("document", "start", "end")
 
-#: A chunker with ``chunk_stream`` (every sememe chunker) takes all the documents in one
-#: stream (its batched path; :data:`_BLOCK_DOCUMENTS` documents per step of the "chunking"
+#: A sememe chunker (a :class:`~sememe.chunking._base.ChunkerBase`) takes all the documents
+#: in one ``chunk_stream`` (its batched path, in batches of at most 64 documents and
+#: ``BATCH_CHARS`` characters; in this process unless ``SEMEME_CHUNK_WORKERS`` opts in
+#: to helper processes; :data:`_BLOCK_DOCUMENTS` documents per step of the "chunking"
 #: bar, shown only inside a CLI's progress scope). Any other chunker gets
 #: ``chunker.chunk_batch`` calls of at most these documents and characters, whichever
 #: fills first. A chunker cuts each document on its own, so either gives the chunks one
@@ -115,11 +117,12 @@ def chunk_documents(
     chunk_ids: list[DocId] = []
     chunk_meta: list[dict[str, Any]] = []
     batches: list[Any] = []
-    stream = getattr(chunker, "chunk_stream", None)
+    from ..chunking._base import ChunkerBase
+
     with _progress.phase("chunking", n, unit="document") as bar:
-        if callable(stream):  # a sememe chunker: every document through one stream
+        if isinstance(chunker, ChunkerBase):  # a sememe chunker: one stream, batched
             reported = 0
-            for chunks in stream(documents):
+            for chunks in chunker.chunk_stream(documents):
                 batches.append(chunks)
                 if len(batches) - reported >= _BLOCK_DOCUMENTS or len(batches) == n:
                     bar.update(len(batches) - reported)
