@@ -357,12 +357,28 @@ def test_chunk_stream_workers(monkeypatch):
         return pool
 
     monkeypatch.setattr(_pool, "_start_pool", spy)
+    # Every batch is chunked once: by a helper (its triples built here) or here; none
+    # falls back to being chunked again here (``_work``'s except) on good input.
+    done = {"helper": 0, "here": 0}
+    build, local = _pool._build, _pool._Entry.local
+
+    def built(*args):
+        done["helper"] += 1
+        return build(*args)
+
+    def here(*args):
+        done["here"] += 1
+        return local(*args)
+
+    monkeypatch.setattr(_pool, "_build", built)
+    monkeypatch.setattr(_pool._Entry, "local", here)
     chunker = SemanticChunker(llama_encoder(), max_tokens=12)
     texts = [*stream_texts(60), Document(page_content="the cat sat.", metadata={"i": 9})]
     ref = per_document(chunker, texts)
     got = list(chunker.chunk_stream(iter(texts), batch_size=7, workers=2))
     assert got == ref
     assert started and started[0] is not None  # a helper did take part
+    assert done["helper"] >= 1 and done["helper"] + done["here"] == -(-len(texts) // 7)
     assert got[-1][0].metadata == {"i": 9}
     assert multiprocessing.active_children() == []
     # Closing the generator early, or Ctrl-C, terminates the helpers; they ignore SIGINT.
