@@ -172,11 +172,7 @@ def stream_fn(name: str, max_tokens: int) -> tuple[ChunkFn, Callable[[list[str]]
 
         if "chunk_stream" not in name:
             return one, lambda docs: each(one, docs)
-        workers = 2 if name.endswith("2 processes") else 1
-        if workers == 2:  # the helper from the first batch (by default: from 2,000,000 chars)
-            from sememe.chunking import _pool
-
-            _pool.PARALLEL_CHARS = 0
+        workers = 2 if name.endswith("2 processes") else 1  # helpers are opt-in: workers=2
 
         def stream(docs: list[str]) -> None:
             for chunks in chunker.chunk_stream(docs, workers=workers):

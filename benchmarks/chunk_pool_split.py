@@ -1,9 +1,8 @@
 """How ``chunk_stream(workers=2)`` shares a cold stream between this process and its helper.
 
 Run: ``python benchmarks/chunk_pool_split.py --docs 1600`` (400 articles are 0.70 MB,
-1,600 are 2.8 MB; the articles of ``benchmarks/chunk.py``'s cold stream). The helper is
-started from the first batch (``PARALLEL_CHARS = 0``), as in that benchmark's
-two-process row. Prints the batches, how many this process chunked itself, the wall
+1,600 are 2.8 MB; the articles of ``benchmarks/chunk.py``'s cold stream). The helper (opt-in:
+``workers=2``) starts from the first batch, as in that benchmark's two-process row. Prints the batches, how many this process chunked itself, the wall
 time and this process's CPU time (the helper's CPU is in ``chunk.py``'s CPU column). On
 a machine whose cores are all busy the wall time cannot fall; this process's CPU shows
 how much of the work it handed off.
@@ -24,7 +23,6 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=400)
     ap.add_argument("--max-tokens", type=int, default=256)
     args = ap.parse_args()
-    _pool.PARALLEL_CHARS = 0
     chunker = SemanticChunker(sememe.load(), max_tokens=args.max_tokens)
     chunker.chunk("One line of set-up text.")
     docs = articles(args.docs)
