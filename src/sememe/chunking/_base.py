@@ -96,8 +96,7 @@ def stream_workers(workers: int | None) -> int:
         n = int(raw)
     except ValueError:
         raise InvalidArgumentError(
-            f"{WORKERS_ENV}={raw!r} is not a whole number of processes (unset it or use 1 "
-            "for none)"
+            f"{WORKERS_ENV}={raw!r} is not a whole number of processes (unset it or use 1 for none)"
         ) from None
     if n < 1:
         raise InvalidArgumentError(f"{WORKERS_ENV}={raw!r}: the number of processes must be >= 1")
