@@ -27,7 +27,7 @@ from ._store import check_metadata
 #: Metadata keys a chunk's position takes; a document's own metadata may not use them.
 RESERVED = ("document", "start", "end")
 
-#: A sememe chunker (a :class:`~sememe.chunking._base.ChunkerBase`) takes all the documents
+#: A sememe chunker (Semantic-, Token- or RecursiveChunker) takes all the documents
 #: in one ``chunk_stream`` (its batched path, in batches of at most 64 documents and
 #: ``BATCH_CHARS`` characters; in this process unless ``SEMEME_CHUNK_WORKERS`` opts in
 #: to helper processes; :data:`_BLOCK_DOCUMENTS` documents per step of the "chunking"
@@ -117,10 +117,11 @@ def chunk_documents(
     chunk_ids: list[DocId] = []
     chunk_meta: list[dict[str, Any]] = []
     batches: list[Any] = []
-    from ..chunking._base import ChunkerBase
+    from ..chunking import RecursiveChunker, SemanticChunker, TokenChunker
 
     with _progress.phase("chunking", n, unit="document") as bar:
-        if isinstance(chunker, ChunkerBase):  # a sememe chunker: one stream, batched
+        sememe_chunker = isinstance(chunker, (SemanticChunker, TokenChunker, RecursiveChunker))
+        if sememe_chunker:  # one stream, batched
             reported = 0
             for chunks in chunker.chunk_stream(documents):
                 batches.append(chunks)
