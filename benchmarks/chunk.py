@@ -264,7 +264,7 @@ def stream_table(args: argparse.Namespace) -> None:
     print(
         "\n`chunk_stream` takes the whole stream (64 articles a batch, the batched path); "
         "`2 processes`: `workers=2`, this process and one forked helper from the first "
-        "batch (by default a helper starts only from 2,000,000 characters). `chunk per document`: one `chunk()` call per "
+        "batch (helpers are opt-in: `workers=` or `SEMEME_CHUNK_WORKERS`). `chunk per document`: one `chunk()` call per "
         "article. CPU s: this process's and its workers' CPU time over the stream (on a "
         "busy machine, MB per CPU s moves less than MB/s). Set-up: the first call (a "
         "one-line text), e.g. sememe's sentence splitter and tokenizer probes; load: "
@@ -377,8 +377,9 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"## Chunking benchmark (max_tokens={args.max_tokens})\n")
     print(
-        "Timings were taken on a 2-core machine shared with other jobs (under contention); "
-        "compare ratios within a run rather than absolute figures.\n"
+        f"Machine: {os.cpu_count()} CPUs, load average at the start "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; on a busy machine compare "
+        "ratios within a run rather than absolute figures.\n"
     )
     if not args.skip_stream and ARTICLES.is_file():
         stream_table(args)
