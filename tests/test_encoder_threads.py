@@ -182,9 +182,20 @@ def test_small_generator_stays_in_the_callers_thread(llama, threads_on, pools):
     assert pools == [1, 1]
 
 
-def test_single_threaded_turns_the_thread_off_for_its_block_and_thread_only(llama, pools):
+def test_the_thread_is_opt_in(monkeypatch):
+    monkeypatch.delenv(encoder_module.THREADS_ENV, raising=False)
+    assert not encoder_module._use_threads()  # off by default
+    for bad in ("", "2", "maybe"):
+        monkeypatch.setenv(encoder_module.THREADS_ENV, bad)
+        assert not encoder_module._use_threads()
+
+
+def test_single_threaded_turns_the_thread_off_for_its_block_and_thread_only(
+    llama, pools, monkeypatch
+):
+    monkeypatch.setenv(encoder_module.THREADS_ENV, "1")
     if not encoder_module._use_threads():
-        pytest.skip("the pooling thread needs two cores and SEMEME_ENCODE_THREADS not 0")
+        pytest.skip("the pooling thread needs two cores")
     texts = sentences(3000)
     with encoder_module.single_threaded():
         assert not encoder_module._use_threads()

@@ -3,11 +3,11 @@
 A text's vector is the weighted mean of the table rows of its tokens, optionally
 L2-normalised. Pooling a whole batch is one sparse-matrix product (texts x vocab
 times vocab x dim), so the cost beyond tokenization is small. A call over more than
-8,192 texts runs in two stages: the caller's thread splits a batch into words and looks
+8,192 texts can run in two stages: the caller's thread splits a batch into words and looks
 them up in the word memo (Python work) while one worker thread, started for that call,
 tokenizes the previous batch's new words and pools it (the tokenizer, numpy and scipy,
-which release the GIL), so a large call uses two cores; ``SEMEME_ENCODE_THREADS=0`` keeps
-it in one thread. Either way every text's vector is the same, bit for bit.
+which release the GIL), when ``SEMEME_ENCODE_THREADS=1`` opts in (off by default: it did
+not pay on a quiet 2-core machine). Either way every text's vector is the same, bit for bit.
 """
 
 from __future__ import annotations
@@ -46,14 +46,16 @@ CHARS_PER_TOKEN = 8
 
 _DEFAULT_BATCH = 8192
 
-#: Calls with more texts than this prepare one batch while a worker thread pools the
-#: previous one (two cores); smaller calls stay in the caller's thread, so they never pay
-#: for a thread's hand-over (``benchmarks/encode_threads.py`` measures it by call size; with
-#: no free core a thread loses 25-45% on warm calls of 1-2k texts, 5% at 8k).
-#: See :data:`THREADS_ENV` to turn it off.
+#: With the pooling thread turned on (:data:`THREADS_ENV`), calls with more texts than this
+#: prepare one batch while a worker thread pools the previous one; smaller calls stay in
+#: the caller's thread, so they never pay for a thread's hand-over
+#: (``benchmarks/encode_threads.py`` measures it by call size; with no free core a thread
+#: loses 25-45% on warm calls of 1-2k texts, 5% at 8k). The thread is off by default: on a
+#: quiet 2-core machine (``benchmarks/encode.py``, 2026-12-02 07:11-07:19) it lost on warm
+#: 100k-line calls (0.82 / 0.75 s against 0.70 / 0.65 s in one thread) and did not win cold.
 THREAD_MIN_TEXTS = 8192
-#: Environment variable that turns the pooling thread off when set to ``0`` (or
-#: ``false``/``no``/``off``), e.g. where each process must stay on one core.
+#: Environment variable that turns the pooling thread on when set to ``1`` (or
+#: ``true``/``yes``/``on``); anything else, or unset, keeps every call in one thread.
 THREADS_ENV = "SEMEME_ENCODE_THREADS"
 
 #: Set by :func:`single_threaded` for the calls made inside it (per thread and per
@@ -1346,11 +1348,11 @@ def _worth_a_thread(batches: Iterator[list[str]]) -> tuple[Iterator[list[str]], 
 def _use_threads() -> bool:
     """Whether :meth:`Encoder.encode` may pool in a second thread: more than one core is
     available to this process, the call is not inside :func:`single_threaded` and
-    :data:`THREADS_ENV` does not say no."""
+    :data:`THREADS_ENV` opts in."""
     if _THREADS_OFF.get():
         return False
-    if os.environ.get(THREADS_ENV, "").strip().lower() in ("0", "false", "no", "off"):
-        return False
+    if os.environ.get(THREADS_ENV, "").strip().lower() not in ("1", "true", "yes", "on"):
+        return False  # opt-in: on a quiet 2-core machine the thread lost (see THREAD_MIN_TEXTS)
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
