@@ -87,22 +87,12 @@ def _log(msg: str) -> None:
 
 
 def corpus_lines() -> Iterator[str]:
-    """Sentence files (minus the Wikipedia slice) and the first articles' text."""
-    for path in sorted((SHARED / "corpus" / "sentences").glob("*.txt.gz")):
-        if "wikitasks" in path.name:
-            continue
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            yield from f
-    with gzip.open(ARTICLES, "rt", encoding="utf-8") as f:
-        for i, line in enumerate(f):
-            if i >= COUNT_ARTICLES:
-                break
-            article = json.loads(line)
-            yield article["title"]
-            for section in article["sections"]:
-                if section["heading"]:
-                    yield section["heading"]
-                yield from section["paragraphs"]
+    """Sentence files (minus the Wikipedia slice) and the first articles' text: the text the
+    word table is counted on (``scripts/build_word_table.py``, the same reader)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from build_word_table import corpus_lines as word_table_lines
+
+    return word_table_lines(SHARED, COUNT_ARTICLES)
 
 
 def count_words(path: Path) -> collections.Counter[str]:
