@@ -309,6 +309,17 @@ def no_children_left(within: float = 10.0) -> bool:
     return True
 
 
+def fork_allowed_again(within: float = 10.0) -> bool:
+    """True once a new pool may be forked: a closed pool's manager thread ends shortly
+    after its helpers, and until then this process runs two threads."""
+    deadline = time.monotonic() + within
+    while not _pool.can_fork():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def spy_pool(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """The pools ``_pool._start_pool`` starts from now on (filled as they start)."""
     started: list[object] = []
@@ -434,6 +445,7 @@ def test_chunk_stream_workers(monkeypatch, request):
     assert got[-1][0].metadata == {"i": 9}
     assert no_children_left()
     # Closing the generator early, or Ctrl-C, terminates the helpers; they ignore SIGINT.
+    assert fork_allowed_again()
     gen = chunker.chunk_stream(iter(texts), batch_size=3, workers=2)
     assert next(gen) == ref[0]
     helpers = multiprocessing.active_children()
@@ -444,6 +456,7 @@ def test_chunk_stream_workers(monkeypatch, request):
         assert ignored & (1 << (signal.SIGINT - 1))
     gen.close()
     assert no_children_left()
+    assert fork_allowed_again()
     gen = chunker.chunk_stream(iter(texts), batch_size=3, workers=2)
     next(gen)
     with pytest.raises(KeyboardInterrupt):

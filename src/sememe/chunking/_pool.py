@@ -107,7 +107,8 @@ def _build(texts: list[str], metas: list[Any], got: Triples) -> list[list[Chunk]
 def can_fork() -> bool:
     """True where a pool may be forked now: ``fork`` exists, this is not a helper, and
     this process runs a single thread (no other thread can hold a lock a helper needs)."""
-    return not _IN_WORKER and threading.active_count() == 1 and fork_available()
+    alive = sum(t.is_alive() for t in threading.enumerate())  # an ended one may linger
+    return not _IN_WORKER and alive == 1 and fork_available()
 
 
 def _start_pool(chunker: ChunkerBase, workers: int) -> Any:
@@ -161,6 +162,11 @@ def _close(pool: Any, kill: bool) -> None:
         if p.is_alive():
             p.kill()
             p.join(timeout=1.0)
+    # The executor's manager thread ends once its helpers have: wait for it (briefly), so
+    # that this process is back to one thread and the next stream may fork again.
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if manager is not None:
+        manager.join(timeout=2.0)
 
 
 class _Stuck(Exception):
