@@ -54,7 +54,7 @@ def chunk_texts(chunker: SemanticChunker, texts: list[str]) -> list[list[Chunk]]
     ``chunker`` must be :func:`batchable` and have no overlap (the caller extends the
     chunks afterwards, as :meth:`ChunkerBase.chunk` does).
     """
-    from .semantic import SEGMENT_DIM, _depth_bounded, _Doc, _window_matrix, bonus_table
+    from .semantic import SEGMENT_DIM, _depth_bounded, _Doc, bonus_table, window_similarity
 
     if not texts:
         return []
@@ -145,13 +145,7 @@ def chunk_texts(chunker: SemanticChunker, texts: list[str]) -> list[list[Chunk]]
         w = chunker.window
         lo = np.maximum(gaps - w, section_start[gaps - 1])
         hi = np.minimum(gaps + w, section_end[gaps])
-        left = _window_matrix(lo, gaps, n_all) @ vectors
-        right = _window_matrix(gaps, hi, n_all) @ vectors
-        nl = np.sqrt(np.einsum("ij,ij->i", left, left))
-        nr = np.sqrt(np.einsum("ij,ij->i", right, right))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sim = np.einsum("ij,ij->i", left, right) / (nl * nr)
-        sim = np.where((nl > 0) & (nr > 0), sim, 1.0)
+        sim = window_similarity(vectors, lo, gaps, hi)
         # A gap starts a run where it is a text's first gap; ends one at a text's last.
         last = np.ones(len(gaps), bool)
         last[:-1] = gaps[1:] != gaps[:-1] + 1

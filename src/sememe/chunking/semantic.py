@@ -345,13 +345,7 @@ class SemanticChunker(ChunkerBase):
         lo = np.maximum(i - w, section_start[i - 1])
         hi = np.minimum(i + w, section_end[i])
         vectors = doc.vectors
-        left = _window_matrix(lo, i, n) @ vectors
-        right = _window_matrix(i, hi, n) @ vectors
-        nl = np.sqrt(np.einsum("ij,ij->i", left, left))
-        nr = np.sqrt(np.einsum("ij,ij->i", right, right))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sim = np.einsum("ij,ij->i", left, right) / (nl * nr)
-        sim = np.where((nl > 0) & (nr > 0), sim, 1.0)
+        sim = window_similarity(vectors, lo, i, hi)
         depth = _depth(sim)
         score = depth + bonus_table()[doc.kinds[1:]]
         return (
@@ -543,6 +537,21 @@ class _Sizes:
 
     def many(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return self.units[b] - self.units[a] + self.gaps[b] - self.gaps[a + 1]
+
+
+def window_similarity(
+    vectors: np.ndarray, lo: np.ndarray, gap: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
+    """Cosine between the summed unit vectors ``lo[k]:gap[k]`` and ``gap[k]:hi[k]`` of each
+    gap ``k`` (1 where either window sums to zero): how alike the text on each side is."""
+    n = len(vectors)
+    left = _window_matrix(lo, gap, n) @ vectors
+    right = _window_matrix(gap, hi, n) @ vectors
+    nl = np.sqrt(np.einsum("ij,ij->i", left, left))
+    nr = np.sqrt(np.einsum("ij,ij->i", right, right))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sim = np.einsum("ij,ij->i", left, right) / (nl * nr)
+    return np.where((nl > 0) & (nr > 0), sim, 1.0)
 
 
 def _window_matrix(lo: np.ndarray, hi: np.ndarray, n: int) -> sp.csr_matrix:
