@@ -55,6 +55,7 @@ ARTICLES = SHARED / "corpus" / "documents" / "wikipedia_articles.jsonl.gz"
 FIRST_ARTICLE = 60_000
 #: Contenders of the cold stream, each in its own fresh process.
 STREAM = (
+    "sememe SemanticChunker.chunk_stream (default)",
     "sememe SemanticChunker.chunk_stream, 2 processes",
     "sememe SemanticChunker.chunk_stream, 1 process",
     "sememe SemanticChunker.chunk per document",
@@ -172,7 +173,9 @@ def stream_fn(name: str, max_tokens: int) -> tuple[ChunkFn, Callable[[list[str]]
 
         if "chunk_stream" not in name:
             return one, lambda docs: each(one, docs)
-        workers = 2 if name.endswith("2 processes") else 1  # helpers are opt-in: workers=2
+        # The default decides from the input (helpers for a stream of 1 MB or more);
+        # "2 processes" asks for one helper from the first batch, "1 process" for none.
+        workers = {"2 processes": 2, "1 process": 1}.get(name.rsplit(", ", 1)[-1])
 
         def stream(docs: list[str]) -> None:
             for chunks in chunker.chunk_stream(docs, workers=workers):
@@ -262,10 +265,12 @@ def stream_table(args: argparse.Namespace) -> None:
             f"| {load:.2f} |"
         )
     print(
-        "\n`chunk_stream` takes the whole stream (64 articles a batch, the batched path); "
+        "\n`chunk_stream` takes the whole stream (a list; 64 articles a batch, the batched "
+        "path). `(default)`: `workers=None`, which forks one helper per further core from "
+        "the first batch when the list holds 1 MB of text or more, none below; "
         "`2 processes`: `workers=2`, this process and one forked helper from the first "
-        "batch (helpers are opt-in: `workers=` or `SEMEME_CHUNK_WORKERS`). `chunk per document`: one `chunk()` call per "
-        "article. CPU s: this process's and its workers' CPU time over the stream (on a "
+        "batch whatever the size; `1 process`: `workers=1`. `chunk per document`: one "
+        "`chunk()` call per article. CPU s: this process's and its workers' CPU time over the stream (on a "
         "busy machine, MB per CPU s moves less than MB/s). Set-up: the first call (a "
         "one-line text), e.g. sememe's sentence splitter and tokenizer probes; load: "
         "importing the library and reading the model and the articles. WordLlama sizes "

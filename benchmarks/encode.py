@@ -11,10 +11,11 @@ from (``scripts/build_word_table.py``), so to a fresh process it is text never s
 **Cold** (reported first): every run is a fresh Python process that loads its library and
 model, reads the lines, then times one call that embeds all of them: the first call of a
 process on text it has never seen (sememe's word memo starts from the model's shipped word
-table, or empty for "sememe, no word table"). "sememe, pooling thread" turns on the opt-in
-second thread (``SEMEME_ENCODE_THREADS=1``: the caller's thread prepares one batch's words
-while it tokenizes the previous batch's new words and pools it); "sememe" is the default,
-one thread.
+table, or empty for "sememe, no word table"). "sememe" is the default: a list of 2 MB of
+text or more is shared out over one process per usable core (this one and forked children,
+``sememe.encoder.FORK_MIN_CHARS``); "sememe, one process" keeps it in this process
+(``SEMEME_ENCODE_WORKERS=1``). Model2Vec's default (``use_multiprocessing=True``) is its
+multiprocessing row.
 Runs of all contenders are interleaved, so machine noise hits them alike; medians are
 reported. Loading is timed apart.
 
@@ -29,6 +30,7 @@ are checked to agree before timing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -36,20 +38,20 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 import sememe
-from sememe.encoder import THREADS_ENV
+from sememe.encoder import WORKERS_ENV
 
 BENCH = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "corpus_100k.txt.gz"
 #: Contenders of the cold table, each timed in its own fresh process.
 COLD = (
     "sememe",
     "sememe, no word table",
-    "sememe, pooling thread",
+    "sememe, one process",
     "model2vec (1 process)",
     "model2vec (multiprocessing)",
     "wordllama (256-d)",
@@ -89,10 +91,10 @@ def make_run(name: str, model: str | None) -> Callable[[list[str]], object]:
 
         wl = load_wordllama()
         return lambda texts: wl.embed(texts, norm=True)
-    if name == "sememe, pooling thread":  # the opt-in second thread
-        os.environ[THREADS_ENV] = "1"
+    if name == "sememe, one process":  # no forked helpers
+        os.environ[WORKERS_ENV] = "1"
     enc = sememe.load(model)
-    if name in ("sememe", "sememe, pooling thread"):
+    if name in ("sememe", "sememe, one process"):
         return enc.encode
     if name == "sememe, no word table":
         return plain_encoder(enc).encode
@@ -155,26 +157,33 @@ def cold_table(args: argparse.Namespace, n_texts: int, mb: float) -> None:
     print()
 
 
+@contextlib.contextmanager
+def one_process_env() -> Iterator[None]:
+    """``SEMEME_ENCODE_WORKERS=1`` for the block: sememe encodes in this process only."""
+    before = os.environ.get(WORKERS_ENV)
+    os.environ[WORKERS_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[WORKERS_ENV]
+        else:
+            os.environ[WORKERS_ENV] = before
+
+
 def warm_contenders(enc: sememe.Encoder, texts: list[str]) -> dict[str, Callable[[], object]]:
     """Name -> zero-argument callable that embeds all ``texts`` (one process, warm)."""
     tok = enc.tokenizer
     tok.no_truncation()
     tok.no_padding()
 
-    def pooling_thread() -> object:
-        before = os.environ.get(THREADS_ENV)
-        os.environ[THREADS_ENV] = "1"
-        try:
+    def one_process() -> object:
+        with one_process_env():
             return enc.encode(texts)
-        finally:
-            if before is None:
-                del os.environ[THREADS_ENV]
-            else:
-                os.environ[THREADS_ENV] = before
 
     runs: dict[str, Callable[[], object]] = {
         "sememe (warm memo)": lambda: enc.encode(texts),
-        "sememe (warm memo, pooling thread)": pooling_thread,
+        "sememe (warm memo, one process)": one_process,
         "tokenizer alone": lambda: tok.encode_batch_fast(texts, add_special_tokens=False),
     }
     try:
@@ -205,7 +214,10 @@ def warm_contenders(enc: sememe.Encoder, texts: list[str]) -> dict[str, Callable
 def warm_table(args: argparse.Namespace, texts: list[str], mb: float) -> None:
     """Repeats in this process (sememe's memo warm after the first); prints the warm table."""
     enc = sememe.load(args.model)
-    enc.encode(texts)  # fills the memo: every later sememe run is warm
+    # Fill the memo in one process (a call shared out over forked children leaves their
+    # words in the children): every later sememe run is warm.
+    with one_process_env():
+        enc.encode(texts)
     runs = warm_contenders(enc, texts)
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(args.repeats):

@@ -3,7 +3,7 @@
 - ``SemanticChunker.chunk_batch`` (``chunking/_batch.py``) analyses many documents in
   flat arrays; ``split_units_many`` splits their sentences at once. Both are compared
   with the per-document code on random documents (hypothesis) and on real articles.
-- ``chunk_stream`` batches are capped by characters; with ``workers=N`` (opt-in) it
+- ``chunk_stream`` batches are capped by characters; with ``workers=N`` (or by default on a large input) it
   forks helpers (``chunking/_pool.py``): results, errors, clean-up, Ctrl-C, dead and stuck
   helpers, threads in the parent and the no-fork fallback are checked.
 """
@@ -334,24 +334,68 @@ def spy_pool(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     return started
 
 
-def test_pool_is_opt_in(monkeypatch):
-    def no_pool(*args, **kwargs):
-        raise AssertionError("a pool was started without workers=N or SEMEME_CHUNK_WORKERS")
+def test_default_starts_helpers_only_for_large_inputs(monkeypatch):
+    """workers=None: no pool below AUTO_CHARS characters (a list: in all), one from the
+    first batch for a large list, and for a generator once AUTO_CHARS have been chunked
+    here; SEMEME_CHUNK_WORKERS overrides (and is checked)."""
+    from sememe.chunking import _base
+
+    calls: list[int] = []
+
+    def no_pool(chunker, batches, n_workers):
+        calls.append(n_workers)
+        raise AssertionError("a pool was started")
 
     monkeypatch.delenv("SEMEME_CHUNK_WORKERS", raising=False)
     monkeypatch.setattr(_pool, "pooled_stream", no_pool)
+    monkeypatch.setattr(_base, "auto_workers", lambda: 2)
     chunker = SemanticChunker(llama_encoder(), max_tokens=12)
     texts = stream_texts(200)
     ref = per_document(chunker, texts)
-    assert list(chunker.chunk_stream(texts)) == ref
+    assert list(chunker.chunk_stream(texts)) == ref  # far below AUTO_CHARS
     assert chunker.chunk_batch(texts) == ref
-    # The environment variable opts in (and is checked).
+    assert list(chunker.chunk_stream(iter(texts))) == ref
+    size = sum(map(len, texts))
+    monkeypatch.setattr(_base, "AUTO_CHARS", size // 2)
+    with pytest.raises(AssertionError, match="pool was started"):
+        chunker.chunk_stream(texts)  # a large list: helpers from the first batch
+    with pytest.raises(AssertionError, match="pool was started"):
+        chunker.chunk_batch(texts)
+    got = []
+    with pytest.raises(AssertionError, match="pool was started"):
+        for chunks in chunker.chunk_stream(iter(texts), batch_size=16):
+            got.append(chunks)
+    assert got == ref[: len(got)] and 0 < len(got) < len(texts)  # chunked here first
+    assert calls == [2, 2, 2]
+    # One usable core (or not Linux): never a pool.
+    monkeypatch.setattr(_base, "auto_workers", lambda: 1)
+    assert list(chunker.chunk_stream(texts)) == ref
+    # The environment variable decides when set (and is checked).
+    monkeypatch.setattr(_base, "auto_workers", lambda: 2)
+    monkeypatch.setenv("SEMEME_CHUNK_WORKERS", "1")
+    assert list(chunker.chunk_stream(texts)) == ref
+    monkeypatch.setattr(_base, "AUTO_CHARS", 10**9)
     monkeypatch.setenv("SEMEME_CHUNK_WORKERS", "2")
     with pytest.raises(AssertionError, match="pool was started"):
         list(chunker.chunk_stream(texts))
     monkeypatch.setenv("SEMEME_CHUNK_WORKERS", "two")
     with pytest.raises(InvalidArgumentError, match="SEMEME_CHUNK_WORKERS"):
         chunker.chunk_stream(texts)
+
+
+def test_auto_workers_counts_usable_cores(monkeypatch):
+    from sememe.chunking import _base
+
+    monkeypatch.setattr(
+        os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5, 6, 7}, raising=False
+    )
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert _base.auto_workers() == _base.AUTO_MAX
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    assert _base.auto_workers() == 1
+    monkeypatch.setattr(sys, "platform", "darwin")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert _base.auto_workers() == 1
 
 
 def test_no_pool_module_without_workers():

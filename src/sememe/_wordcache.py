@@ -193,9 +193,6 @@ class WordCache:
             got = self._table_index.get(word)
         return got
 
-    def _known(self, word: str) -> bool:
-        return word in self.index or (self._table_index is not None and word in self._table_index)
-
     @property
     def matrix(self) -> sp.csr_matrix:
         """(words x table rows) pooling weights of every word's tokens."""
@@ -219,24 +216,23 @@ class WordCache:
         )
         return matrix, self._n_tokens[:words], self._denominator[:words]
 
-    def add(self, words: Iterable[str], token_ids: Callable[[list[str]], list[list[int]]]) -> None:
-        """Tokenize ``words`` (with ``token_ids``: one list of ids per word) and append them."""
-        with self.lock:
-            new = [w for w in words if not self._known(w)]
-            if not new:
-                return
-            ids = token_ids(new)
-            lens = np.fromiter(map(len, ids), np.int64, len(ids))
-            flat = np.fromiter((i for row in ids for i in row), np.int32, int(lens.sum()))
-            self._append(new, flat, lens)
-
     def add_words(self, words: Iterable[str], tokenize: WordIdsFn) -> None:
         """Append the ``words`` not yet known, tokenized by ``tokenize`` (:func:`word_ids`
         with the owner's tokenizer: whole batches at once, flat arrays, no lists per word)."""
         with self.lock:
-            new = [w for w in words if not self._known(w)]
+            new = self._unknown(words)
             if new:
                 self._append(*tokenize(new))
+
+    def _unknown(self, words: Iterable[str]) -> list[str]:
+        """The distinct ``words`` in neither index, by set differences against the
+        dictionaries (done in C with the strings' cached hashes, no Python call per word:
+        a first call on new text brings tens of thousands of words)."""
+        new = words if isinstance(words, set) else set(words)
+        new = new.difference(self.index)
+        if self._table_index is not None and new:
+            new = new.difference(self._table_index)
+        return list(new)
 
     def lookup(self, words: list[str]) -> tuple[np.ndarray, set[str]]:
         """Each word's row (-1 for a word not in the memo) and the set of those words.
@@ -252,11 +248,12 @@ class WordCache:
         missing = set(map(words.__getitem__, unknown.tolist()))
         table = self._table_index
         if table is not None:  # words of the table seen for the first time: no tokenizing
-            found = {w: table[w] for w in missing if w in table}
-            if found:
+            rest = missing.difference(table)  # in C, with the words' cached hashes
+            if len(rest) < len(missing):
+                found = missing.difference(rest)
                 with self.lock:
-                    self.index.update(found)
-                missing.difference_update(found)
+                    self.index.update(zip(found, map(table.__getitem__, found), strict=True))
+                missing = rest
         return rows, missing
 
     def fill(self, rows: np.ndarray, words: list[str]) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Iterable, Iterator
@@ -58,6 +59,31 @@ THREAD_MIN_TEXTS = 8192
 #: ``true``/``yes``/``on``); anything else, or unset, keeps every call in one thread.
 THREADS_ENV = "SEMEME_ENCODE_THREADS"
 
+#: Environment variable: processes of a large :meth:`Encoder.encode` call. ``1``: this
+#: process only; ``N``: ``N`` processes for a list of at least ``N *``
+#: :data:`FORK_MIN_TEXTS` texts; unset: the default, see :data:`FORK_MIN_CHARS`.
+WORKERS_ENV = "SEMEME_ENCODE_WORKERS"
+#: By default a list (or other sized input) of at least this many characters is encoded
+#: by one process per usable core (at most :data:`FORK_MAX`), on Linux, from a process
+#: running one thread: this process takes the first part and forked children, which
+#: inherit the encoder unpickled, the others (:mod:`sememe._fork`). Forking costs a few
+#: tens of milliseconds; one process encodes never-seen text at about 6 MB/s
+#: (``benchmarks/encode.py``), so from about 1 MB on a child pays for itself.
+FORK_MIN_CHARS = 2_000_000
+#: Most processes (this one included) of one call.
+FORK_MAX = 4
+#: Fewest texts per process when :data:`WORKERS_ENV` asks for processes.
+FORK_MIN_TEXTS = 1024
+#: Texts per step of a shared-out call: each process claims the next step not yet
+#: taken, so a faster process takes over a slower one's work.
+FORK_STEP = 4096
+#: Children are forked only when the call's first step (encoded here) added at least
+#: this many new words per text to the memo: on a warm memo (100k lines seen before)
+#: two processes were slower than one (1.19 s against 0.88 s, ``benchmarks/encode.py``),
+#: on never-seen text faster (1.16 s against 1.53 s), where the first step adds about
+#: 1.5 new words per text. :data:`WORKERS_ENV` set to ``N > 1`` always forks.
+FORK_NEW_WORDS = 0.25
+
 #: Set by :func:`single_threaded` for the calls made inside it (per thread and per
 #: asyncio task, so one caller turning the thread off never affects another).
 _THREADS_OFF: ContextVar[bool] = ContextVar("sememe_encode_threads_off", default=False)
@@ -65,14 +91,15 @@ _THREADS_OFF: ContextVar[bool] = ContextVar("sememe_encode_threads_off", default
 
 @contextmanager
 def single_threaded() -> Iterator[None]:
-    """Encode in the caller's thread only, for the calls made inside this block.
+    """Encode in the caller's thread and process only, for the calls made inside this block.
 
-    :meth:`Encoder.encode` pools large calls in a second thread (see
-    :data:`THREAD_MIN_TEXTS`); where every core already runs its own encoding process (a
-    Spark Python worker per core, a process pool) that thread only competes with the
-    other processes. Unlike :data:`THREADS_ENV`, this changes nothing for other threads
-    and needs no change to ``os.environ`` (unsafe while other threads run). The vectors
-    are the same either way.
+    :meth:`Encoder.encode` shares a large list out over forked processes (see
+    :data:`FORK_MIN_CHARS`) and, when :data:`THREADS_ENV` asks for it, pools large calls
+    in a second thread (see :data:`THREAD_MIN_TEXTS`); where every core already runs its
+    own encoding process (a Spark Python worker per core, a process pool) both only
+    compete with the other processes. Unlike the environment variables, this changes
+    nothing for other threads and needs no change to ``os.environ`` (unsafe while other
+    threads run). The vectors are the same either way.
 
     Example::
 
@@ -512,6 +539,11 @@ class Encoder:
         normalize = self._check_normalize(normalize)
         total = 1 if single else len(texts) if hasattr(texts, "__len__") else None
         table = self._table_for(dim)
+        processes = 1 if single or total is None else _processes_for(texts, total)
+        if processes > 1:
+            items = list(chain.from_iterable(_text.iter_batches(texts, batch_size)))
+            out = self._encode_split(items, processes, batch_size, table, normalize, show_progress)
+            return output.apply(out)
         threaded = _use_threads() and (total is None or total > THREAD_MIN_TEXTS)
         if threaded and total is not None and total <= batch_size:
             batch_size = -(-total // 2)  # two halves, so that the stages overlap
@@ -522,6 +554,39 @@ class Encoder:
             out = self._encode_batches(batches, total, table, normalize, bar, threaded)
         return output.apply(out[0] if single else out)
 
+    def _encode_split(
+        self,
+        items: list[str],
+        processes: int,
+        batch_size: int,
+        table: np.ndarray,
+        normalize: bool,
+        show_progress: bool | None,
+    ) -> np.ndarray:
+        """The vectors of ``items`` (checked), parts computed by forked children
+        (:class:`sememe._fork.RowSplit`); the same vectors as one process's."""
+        from . import _fork
+
+        def compute(lo: int, hi: int, rows: np.ndarray) -> None:
+            batches = _text.iter_batches(items[lo:hi], batch_size)
+            self._encode_batches(batches, hi - lo, table, normalize, _NO_BAR, False, dest=rows)
+
+        memo = self._memo()  # the word table read before forking: the children share it
+        split = _fork.RowSplit(len(items), table.shape[1], processes, FORK_STEP, compute)
+        try:
+            # The first step here: children pay only while many words are new (a warm
+            # memo's work is lookups and products, which share memory bandwidth badly).
+            grown = len(memo)
+            lo, hi = split.first()
+            asked = bool(os.environ.get(WORKERS_ENV, "").strip())  # then always
+            if asked or len(self._memo()) - grown >= FORK_NEW_WORDS * (hi - lo):
+                split.fork()  # before the bar exists: a bar may start a thread
+            with _progress(len(items), show_progress, "encode") as bar:
+                bar.update(hi - lo)
+                return split.run(on_rows=bar.update)
+        finally:
+            split.close()
+
     def _encode_batches(
         self,
         batches: Iterator[list[str]],
@@ -530,8 +595,10 @@ class Encoder:
         normalize: bool,
         bar: Any,
         threaded: bool,
+        dest: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Every batch's vectors, in order, in one array.
+        """Every batch's vectors, in order, in one array (``dest``, of ``total`` rows,
+        when given).
 
         ``threaded``: pool each batch in a worker thread while this thread prepares the
         next (``_prepare_batch`` is mostly Python, ``_pool_batch`` mostly numpy and scipy,
@@ -541,7 +608,9 @@ class Encoder:
         """
         # Written in place when the input's length is known (no copy of every batch at the
         # end); an input yielding more texts than its len() falls back to a list of parts.
-        out = np.empty((total, table.shape[1]), np.float32) if total is not None else None
+        out = dest
+        if out is None and total is not None:
+            out = np.empty((total, table.shape[1]), np.float32)
         parts: list[np.ndarray] = []
         done = 0
 
@@ -552,14 +621,18 @@ class Encoder:
                 out = None
             if out is None:
                 parts.append(vectors)
-            else:
+            elif not np.shares_memory(vectors, out):  # not written in place already
                 out[done : done + len(vectors)] = vectors
             done += len(vectors)
             bar.update(len(vectors))
 
         if not threaded:
             for batch in batches:
-                put(self._encode_batch(batch, table, normalize))
+                # Pooled straight into the output's rows where they exist (one pass over
+                # the vectors fewer: normalising writes them there).
+                fits = out is not None and done + len(batch) <= len(out)
+                dest = out[done : done + len(batch)] if fits else None  # type: ignore[index]
+                put(self._encode_batch(batch, table, normalize, dest))
         else:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sememe-pool") as pool:
                 pending: Future[np.ndarray] | None = None
@@ -1201,9 +1274,16 @@ class Encoder:
             return None
         return table if self._split_mode is not None else None
 
-    def _encode_batch(self, batch: list[str], table: np.ndarray, normalize: bool) -> np.ndarray:
-        """Vectors for one batch: through the word memo where exact, else whole-text tokenizing."""
-        return self._pool_batch(self._prepare_batch(batch), table, normalize)
+    def _encode_batch(
+        self,
+        batch: list[str],
+        table: np.ndarray,
+        normalize: bool,
+        dest: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Vectors for one batch: through the word memo where exact, else whole-text
+        tokenizing; written into ``dest`` (``len(batch)`` rows) when given."""
+        return self._pool_batch(self._prepare_batch(batch), table, normalize, dest)
 
     def _prepare_batch(self, batch: list[str]) -> _Prepared:
         """First stage of a batch: its words and their memo rows (the words not yet known
@@ -1226,22 +1306,28 @@ class Encoder:
             indptr = np.zeros(n + 1, np.int64)
             np.cumsum(np.fromiter(map(len, parts), np.int64, n), out=indptr[1:])
             words = list(chain.from_iterable(parts))
-        cache = self._cache
-        if cache is None:  # first encode with a word table: read it and start from it
-            with self._lock:
-                if self._cache is None:
-                    self._cache = self._new_cache()
-                cache = self._cache
+        cache = self._memo()
         rows, missing = cache.lookup(words)
         return _Prepared(batch, None, exact, words, indptr, rows, missing, cache)
 
-    def _pool_batch(self, prep: _Prepared, table: np.ndarray, normalize: bool) -> np.ndarray:
+    def _pool_batch(
+        self,
+        prep: _Prepared,
+        table: np.ndarray,
+        normalize: bool,
+        dest: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Second stage of a batch: tokenize its unknown words into the memo, then pool.
         Mostly the tokenizer, numpy and scipy, which release the GIL, so it can run in a
         thread beside the next batch's first stage (one such thread: batches add their
-        words in order, and the first stage only reads the memo)."""
+        words in order, and the first stage only reads the memo). ``dest``: the rows to
+        write the vectors into (returned), else a new array."""
         if prep.ids is not None:
-            return self._pool(prep.ids, table, normalize)
+            vectors = self._pool(prep.ids, table, normalize)
+            if dest is None:
+                return vectors
+            dest[...] = vectors
+            return dest
         batch, exact, words, idx, cache = prep.batch, prep.exact, prep.words, prep.rows, prep.cache
         missing = prep.missing
         current = self._cache
@@ -1278,12 +1364,22 @@ class Encoder:
         else:
             norms = texts_words @ denominator[uniq]
         norms[norms <= 0] = 1.0
-        out /= norms[:, None].astype(np.float32)
+        out = np.divide(out, norms[:, None].astype(np.float32), out=out if dest is None else dest)
         if exact.any():
             rows = np.flatnonzero(exact)
             out[rows] = self._pool(self._token_ids([batch[i] for i in rows]), table, normalize)
         out[np.fromiter(map(str.isspace, batch), bool, len(batch))] = 0.0  # e.g. "\x85"
         return out
+
+    def _memo(self) -> _wordcache.WordCache:
+        """The word memo, made on first use (then reading the shipped word table)."""
+        cache = self._cache
+        if cache is None:
+            with self._lock:
+                if self._cache is None:
+                    self._cache = self._new_cache()
+                cache = self._cache
+        return cache
 
     def _new_cache(self) -> _wordcache.WordCache:
         """An empty word memo, or one holding the shipped word table's words."""
@@ -1329,6 +1425,48 @@ class Encoder:
         norms[norms <= 0] = 1.0
         out /= norms[:, None].astype(np.float32)
         return out
+
+
+def _processes_for(texts: Any, total: int) -> int:
+    """Processes for one call of ``total`` texts: 1 inside :func:`single_threaded`, else
+    :data:`WORKERS_ENV` if set, else by size (:data:`FORK_MIN_CHARS`) and usable cores."""
+    from . import _fork
+
+    if _THREADS_OFF.get() or total < 2 or _fork.in_child():
+        return 1
+    raw = os.environ.get(WORKERS_ENV, "").strip()
+    if raw:
+        try:
+            n = int(raw)
+        except ValueError:
+            raise InvalidArgumentError(
+                f"{WORKERS_ENV}={raw!r} is not a whole number of processes "
+                "(unset it, or use 1 for this process only)"
+            ) from None
+        if n < 1:
+            raise InvalidArgumentError(
+                f"{WORKERS_ENV}={raw!r}: the number of processes must be >= 1"
+            )
+        return n if total >= n * FORK_MIN_TEXTS else max(1, total // FORK_MIN_TEXTS)
+    if not sys.platform.startswith("linux"):
+        return 1
+    chars = 0
+    for t in _text.as_list(texts) if not isinstance(texts, (list, tuple)) else texts:
+        if isinstance(t, str):
+            chars += len(t)
+            if chars >= FORK_MIN_CHARS:
+                return max(1, min(_fork.usable_cores(), FORK_MAX))
+    return 1
+
+
+class _NullBar:
+    """A progress bar that shows nothing (a forked child's)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+
+_NO_BAR = _NullBar()
 
 
 def _worth_a_thread(batches: Iterator[list[str]]) -> tuple[Iterator[list[str]], bool]:

@@ -80,18 +80,32 @@ BATCH_CHARS = 1_000_000
 #: Documents at least this long are chunked alone (:meth:`ChunkerBase.chunk`): batching
 #: saves per-document set-up, which is nothing beside such a document's own work.
 ALONE_CHARS = 256_000
-#: The environment variable that opts :meth:`ChunkerBase.chunk_stream` (and ``sememe
-#: chunk``, ``Index.add_documents``) into helper processes: a number of processes.
+#: The environment variable that sets the processes of :meth:`ChunkerBase.chunk_stream`
+#: (and ``chunk_batch``, ``sememe chunk``, ``Index.add_documents``): ``1`` never starts a
+#: helper, ``N`` uses ``N`` processes from the first batch; unset: :data:`AUTO`.
 WORKERS_ENV = "SEMEME_CHUNK_WORKERS"
+#: ``stream_workers`` value for "decide from the input" (the default): one helper
+#: process per further usable core (at most :data:`AUTO_MAX` processes in all) once the
+#: input is known to hold at least :data:`AUTO_CHARS` characters beyond what is done, on
+#: Linux only; everything in this process otherwise.
+AUTO = 0
+#: Characters a stream must hold (a list: in all; a generator: read so far) before the
+#: default starts helpers. Starting one costs about 0.05-0.1 s of CPU; one process chunks
+#: never-seen articles at about 4 MB/s and two at about 7 (``benchmarks/chunk.py``), so
+#: from about 0.8 MB on the helper pays for itself.
+AUTO_CHARS = 1_000_000
+#: Most processes (this one included) the default uses.
+AUTO_MAX = 4
 
 
 def stream_workers(workers: int | None) -> int:
-    """The processes a stream uses: ``workers`` checked, or :data:`WORKERS_ENV`, or 1."""
+    """The processes a stream uses: ``workers`` checked, or :data:`WORKERS_ENV`, or
+    :data:`AUTO` (decided from the input and the machine, see :func:`auto_workers`)."""
     if workers is not None:
         return check_int("workers", workers, 1)
     raw = os.environ.get(WORKERS_ENV, "").strip()
     if not raw:
-        return 1
+        return AUTO
     try:
         n = int(raw)
     except ValueError:
@@ -103,10 +117,32 @@ def stream_workers(workers: int | None) -> int:
     return n
 
 
+def auto_workers() -> int:
+    """Processes the default may use here: the usable cores (at most :data:`AUTO_MAX`),
+    on Linux only (elsewhere ``fork`` is unsafe or missing: 1)."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - Linux has it
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, AUTO_MAX))
+
+
 def item_chars(item: Any) -> int:
     """The characters of an item's text, unchecked (0 for what is not text)."""
     content = getattr(item, "page_content", item)
     return len(content) if isinstance(content, str) else 0
+
+
+def _known_chars(texts: Any) -> int | None:
+    """Characters of a sized input (a list, tuple or checked column), None for an
+    iterator or generator (reading it to count would consume it)."""
+    if isinstance(texts, (list, tuple)):
+        return sum(map(item_chars, texts))
+    return None
 
 
 def stream_batches(
@@ -227,6 +263,9 @@ class ChunkerBase:
         """
         items = self._batch_items(texts)
         workers = stream_workers(None)
+        if workers == AUTO:
+            big = sum(map(item_chars, items)) >= AUTO_CHARS
+            workers = auto_workers() if big and self._helpers_pay() else 1
         if workers > 1 and len(items) > BATCH_SIZE:
             return list(self.chunk_stream(items, workers=workers))
         return self._chunk_items(items)
@@ -242,14 +281,19 @@ class ChunkerBase:
         chunked as :meth:`chunk_batch` chunks a list (the same batched path), so memory
         stays bounded by a few batches and the first results come after the first batch.
 
-        ``workers``: processes that chunk (None: the ``SEMEME_CHUNK_WORKERS`` environment
-        variable, else 1, this process only). Helper processes are opt-in: measured on
-        never-seen articles they cost 9-37% more CPU in all and gave no wall-clock gain
-        (``benchmarks/results/chunk.md``), and forking inside a library call is unsafe in
-        threaded hosts. With ``workers=N > 1``, ``N - 1`` helpers are forked (see
-        :mod:`sememe.chunking._pool`) only where ``fork`` exists and this process runs a
-        single thread; otherwise everything is chunked here. The results equal
-        :meth:`chunk` of each item either way.
+        ``workers``: processes that chunk. ``1``: this process only. ``N > 1``: ``N - 1``
+        helper processes are forked from the first batch. None (the default): the
+        ``SEMEME_CHUNK_WORKERS`` environment variable if set, else decided from the
+        input: a stream holding at least :data:`AUTO_CHARS` characters (a list or other
+        sized input: in all; a generator: once that much has been read and chunked
+        here) on a Linux machine with several usable cores gets one helper per further
+        core (at most :data:`AUTO_MAX` processes), started then; smaller inputs never
+        start one. On never-seen Wikipedia articles a helper takes a 6 MB stream from
+        about 4 to about 7 MB/s on two cores (``benchmarks/results/chunk.md``). Helpers
+        are forked (see :mod:`sememe.chunking._pool`) only where ``fork`` exists and
+        this process runs a single thread (a threaded host, such as a notebook kernel or
+        a web server, chunks everything here); a helper that dies or stalls is replaced
+        by this process. The results equal :meth:`chunk` of each item either way.
         """
         size = check_int("batch_size", batch_size, 1)
         n_workers = stream_workers(workers)
@@ -269,12 +313,42 @@ class ChunkerBase:
             raise InvalidTypeError(
                 f"texts is of type {type(texts).__name__}; expected an iterable of str or documents"
             ) from None
+        if n_workers == AUTO:
+            n_workers = auto_workers() if self._helpers_pay() else 1
+            if n_workers > 1:
+                known = _known_chars(texts)
+                if known is not None and known < AUTO_CHARS:
+                    n_workers = 1  # too small to pay for a helper
+                elif known is None:  # a generator: helpers once AUTO_CHARS are read
+                    return self._stream_then_pool(stream_batches(iterator, size), n_workers)
         batches = stream_batches(iterator, size)
         if n_workers > 1:
             from ._pool import pooled_stream  # only imported when asked for
 
             return pooled_stream(self, batches, n_workers)
         return self._stream_here(batches)
+
+    def _helpers_pay(self) -> bool:
+        """True when this chunker chunks a batch faster than one text at a time (then
+        helpers pay on a large input); subclasses with a batched path say so."""
+        return False
+
+    def _stream_then_pool(
+        self, batches: Iterator[list[Any]], n_workers: int
+    ) -> Iterator[list[Chunk]]:
+        """The default for an input of unknown size: batches chunked here until
+        :data:`AUTO_CHARS` characters are done, the rest (if any) with helpers."""
+        done = 0
+        for batch in batches:
+            yield from self._chunk_items(self._batch_items(batch))
+            done += sum(map(item_chars, batch))
+            if done >= AUTO_CHARS:
+                break
+        else:
+            return
+        from ._pool import pooled_stream
+
+        yield from pooled_stream(self, batches, n_workers)
 
     def _stream_here(self, batches: Iterator[list[Any]]) -> Iterator[list[Chunk]]:
         """:meth:`chunk_stream`'s generator in this process (arguments already checked)."""

@@ -107,8 +107,10 @@ def _build(texts: list[str], metas: list[Any], got: Triples) -> list[list[Chunk]
 def can_fork() -> bool:
     """True where a pool may be forked now: ``fork`` exists, this is not a helper, and
     this process runs a single thread (no other thread can hold a lock a helper needs)."""
+    from .. import _fork
+
     alive = sum(t.is_alive() for t in threading.enumerate())  # an ended one may linger
-    return not _IN_WORKER and alive == 1 and fork_available()
+    return not _IN_WORKER and not _fork.in_child() and alive == 1 and fork_available()
 
 
 def _start_pool(chunker: ChunkerBase, workers: int) -> Any:

@@ -172,6 +172,14 @@ class SemanticChunker(ChunkerBase):
         spans = [(int(doc.starts[a]), int(doc.ends[b - 1])) for a, b in groups]
         return self._finish(text, spans, lambda span: self._recut(doc, span), doc.info, doc.words)
 
+    def _helpers_pay(self) -> bool:
+        """Helper processes pay on large inputs where the batched path applies (measured
+        there: ``benchmarks/chunk.py``)."""
+        try:
+            return _batch.batchable(self)
+        except Exception:  # the chunking itself reports the problem, in its turn
+            return False
+
     def _chunk_items(self, items: list[Any]) -> list[list[Chunk]]:
         """The chunks of each checked item, through the batched path where it applies.
 

@@ -1,0 +1,267 @@
+"""Helper processes for one large call: a list's parts computed in forked children.
+
+The encoder embeds a large list of texts faster on several cores: each forked child
+inherits the encoder as it is (table, tokenizer, warm word memo; nothing is pickled),
+computes one contiguous part of the rows and writes it into an anonymous shared
+memory buffer made before the fork; this process computes the first part meanwhile,
+then copies the children's parts into the result. A child's words do not reach this
+process's memo (a later call on the same words tokenizes them here).
+
+Safety, since this runs inside a library call:
+
+- a child is forked only on Linux, where ``fork`` exists, from a process that runs a
+  single thread (another thread could hold a lock the child would then need forever),
+  and never from a child;
+- children ignore SIGINT (Ctrl-C interrupts this process, which then kills them), leave
+  through ``os._exit`` (no ``atexit`` handlers, no flushing of inherited buffers) and
+  keep the tokenizers library's thread pool off (its threads do not survive a fork);
+- a child that fails, dies or takes more than :data:`STALL_S` seconds longer than this
+  process's own part is killed and its part computed here, so the result, and any
+  exception, is the one-process call's;
+- on any exception or ``KeyboardInterrupt`` here, the children are killed and reaped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import mmap
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+#: Seconds a child may take beyond this process's own part before it is deemed stuck.
+STALL_S = 120.0
+#: Seconds between checks on the children while this process waits for them.
+POLL_S = 0.002
+
+#: True in a forked child: children never fork children of their own.
+_IN_CHILD = False
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - Linux has it
+        return os.cpu_count() or 1
+
+
+def in_child() -> bool:
+    """True in a forked child (it draws no progress bar, forks no children)."""
+    return _IN_CHILD
+
+
+def can_fork() -> bool:
+    """True where children may be forked now: Linux, not a child (of this module or a
+    chunking helper), one live thread."""
+    if _IN_CHILD or not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return False
+    pool = sys.modules.get("sememe.chunking._pool")
+    if pool is not None and getattr(pool, "_IN_WORKER", False):  # a chunking helper
+        return False
+    return sum(t.is_alive() for t in threading.enumerate()) == 1  # an ended one may linger
+
+
+def bounds(n: int, parts: int) -> list[tuple[int, int]]:
+    """``[0, n)`` cut into ``parts`` contiguous ranges of near-equal size."""
+    cuts = [n * i // parts for i in range(parts + 1)]
+    return list(itertools.pairwise(cuts))
+
+
+class RowSplit:
+    """An ``(n, width)`` float32 result whose rows are computed by several processes.
+
+    The rows are cut into steps of ``step`` rows; every process (this one and each
+    forked child) walks the steps from its own starting point, claims each step no one
+    has claimed yet (a flag in shared memory), computes it with ``compute(lo, hi, rows)``
+    straight into the shared result and marks it done. A faster process so takes over
+    the steps a slower one has not reached. Two processes may both claim a step at the
+    very moment they meet; they then write the same bytes (``compute`` must give the same
+    rows wherever it runs), so no lock is needed. After its own walk this process waits
+    for the children and computes any step not marked done (a child that failed, died or
+    stalled), so the result, and any exception, is the one-process call's::
+
+        split = RowSplit(n, width, processes, step, compute)
+        try:
+            split.first()                 # optional: step 0 here, before deciding
+            split.fork()                  # the children start walking
+            split.run(on_rows=...)        # this process's walk, then the children's leftovers
+        finally:
+            split.close()
+        split.out                         # the result
+
+    Without :meth:`fork` (or where children cannot be forked, or one process is asked
+    for) ``run`` computes everything here. The caller starts no thread (a progress
+    bar's) before :meth:`fork`. ``out`` lives in anonymous shared memory when children
+    may be forked (freed with the array).
+    """
+
+    def __init__(
+        self,
+        n: int,
+        width: int,
+        processes: int,
+        step: int,
+        compute: Callable[[int, int, np.ndarray], None],
+    ) -> None:
+        self._compute = compute
+        self._children: dict[int, int] = {}
+        self._steps = bounds(n, max(1, -(-n // max(1, step))))
+        k = len(self._steps)
+        self._processes = processes if processes > 1 and k >= processes and can_fork() else 1
+        self._started = time.monotonic()
+        self._first_rows = 0
+        if self._processes == 1:
+            self.out = np.empty((n, width), np.float32)
+            self._claimed = np.zeros(k, np.uint8)
+            self._done = np.zeros(k, np.uint8)
+            return
+        shared = mmap.mmap(-1, n * width * 4 + 2 * k)  # anonymous, MAP_SHARED
+        self.out = np.frombuffer(shared, np.float32, n * width).reshape(n, width)
+        self._claimed = np.frombuffer(shared, np.uint8, k, n * width * 4)
+        self._done = np.frombuffer(shared, np.uint8, k, n * width * 4 + k)
+
+    def first(self) -> tuple[int, int]:
+        """Compute step 0 here (before :meth:`fork`, say to judge the work); its rows."""
+        lo, hi = self._steps[0]
+        if not self._claimed[0]:
+            self._claimed[0] = 1
+            self._compute(lo, hi, self.out[lo:hi])
+            self._done[0] = 1
+            self._first_rows = hi - lo
+        return lo, hi
+
+    def fork(self) -> int:
+        """Fork the children (none where they cannot be: one process asked for, too few
+        steps left, another thread running); the number forked."""
+        left = int((self._claimed == 0).sum())
+        if self._processes == 1 or self._children or left < 2 or not can_fork():
+            return len(self._children)
+        k = len(self._steps)
+        key = "TOKENIZERS_PARALLELISM"
+        saved = os.environ.get(key)
+        os.environ[key] = "false"  # one thread runs (checked): races with nobody
+        try:
+            for p in range(1, min(self._processes, left)):
+                pid = _fork_child(self._walk, p * k // self._processes)
+                if pid is None:
+                    break
+                self._children[pid] = p
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            if saved is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = saved
+        self._started = time.monotonic()
+        return len(self._children)
+
+    @property
+    def forked(self) -> int:
+        """Children forked (0: everything is computed here)."""
+        return len(self._children)
+
+    def _walk(self, start: int, on_rows: Callable[[int], None] | None = None) -> int:
+        """Claim and compute every unclaimed step, from step ``start`` on (cyclically);
+        the rows computed."""
+        claimed, done, steps = self._claimed, self._done, self._steps
+        k = len(steps)
+        rows = 0
+        for j in range(k):
+            i = (start + j) % k
+            if claimed[i]:
+                continue
+            claimed[i] = 1
+            lo, hi = steps[i]
+            self._compute(lo, hi, self.out[lo:hi])
+            done[i] = 1
+            rows += hi - lo
+            if on_rows is not None:
+                on_rows(hi - lo)
+        return rows
+
+    def run(self, on_rows: Callable[[int], None] | None = None) -> np.ndarray:
+        """Compute what is left here (this process's walk), wait for the children and
+        return :attr:`out`.
+
+        After :data:`STALL_S` plus the time taken so far, a child still running is
+        killed. If any child did not exit cleanly, every row is computed again here: a
+        child stopped while writing a step it had claimed at the same moment as another
+        process may have left rows half written. ``on_rows(k)`` hears of every ``k``
+        rows done after :meth:`first` (the children's once they have exited)."""
+        n = len(self.out)
+        before = self._first_rows
+        here = self._walk(0, on_rows)
+        if not self._children:
+            return self.out
+        waited = time.monotonic() - self._started
+        clean = _reap(self._children, deadline=time.monotonic() + STALL_S + waited)
+        if not (all(clean.values()) and self._done.all()):
+            self._compute(0, n, self.out)  # the rare path: correct over fast
+        if on_rows is not None and n > before + here:
+            on_rows(n - before - here)
+        return self.out
+
+    def close(self) -> None:
+        """Kill any child still running (idempotent)."""
+        _kill(self._children)
+
+
+def _fork_child(walk: Callable[[int], None], start: int) -> int | None:
+    """Fork a child that runs ``walk(start)`` and exits 0, or 1 on any error; its pid,
+    or None when no process could be made."""
+    global _IN_CHILD
+    try:
+        pid = os.fork()
+    except OSError:  # process or memory limits: the other processes do its share
+        return None
+    if pid:
+        return pid
+    code = 1
+    try:  # the child: never returns
+        _IN_CHILD = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        walk(start)
+        code = 0
+    except BaseException:  # reported by the exit code; the parent redoes the steps
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _reap(children: dict[int, int], deadline: float) -> dict[int, bool]:
+    """Wait for the children (polling); True for each that exited 0. Each reaped child
+    leaves ``children``; those still running at ``deadline`` are killed (False)."""
+    done: dict[int, bool] = {}
+    while children:
+        for pid in list(children):
+            got, status = os.waitpid(pid, os.WNOHANG)
+            if got:
+                done[pid] = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+                del children[pid]
+        if children:
+            if time.monotonic() > deadline:
+                done.update(dict.fromkeys(children, False))
+                _kill(children)
+                break
+            time.sleep(POLL_S)
+    return done
+
+
+def _kill(children: dict[int, int]) -> None:
+    """Kill and reap ``children`` (not yet reaped, so no pid has been reused), emptying it."""
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):  # a zombie still takes signals
+            os.kill(pid, signal.SIGKILL)
+    for pid in list(children):
+        with contextlib.suppress(ChildProcessError):  # reaped by someone else
+            os.waitpid(pid, 0)
+        del children[pid]
