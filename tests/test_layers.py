@@ -24,6 +24,7 @@ LAYERS = {
     "_atomic": 0,
     "_vectors": 0,
     "_inputs": 0,
+    "_fork": 0,
     "config": 0,
     "__version__": 0,
     "encoder": 1,
