@@ -384,17 +384,23 @@ def test_default_starts_helpers_only_for_large_inputs(monkeypatch):
 
 
 def test_auto_workers_counts_usable_cores(monkeypatch):
+    from sememe import _fork
     from sememe.chunking import _base
+    from sememe.encoder import single_threaded
 
-    monkeypatch.setattr(
-        os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5, 6, 7}, raising=False
-    )
+    monkeypatch.setattr(_fork, "usable_cores", lambda: 8)
+    monkeypatch.setattr(_fork, "in_worker_process", lambda: False)
     monkeypatch.setattr(sys, "platform", "linux")
     assert _base.auto_workers() == _base.AUTO_MAX
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    with single_threaded():  # Spark workers, process pools: one process
+        assert _base.auto_workers() == 1
+    monkeypatch.setattr(_fork, "in_worker_process", lambda: True)
     assert _base.auto_workers() == 1
+    monkeypatch.setattr(_fork, "in_worker_process", lambda: False)
+    monkeypatch.setattr(_fork, "usable_cores", lambda: 1)
+    assert _base.auto_workers() == 1
+    monkeypatch.setattr(_fork, "usable_cores", lambda: 2)
     monkeypatch.setattr(sys, "platform", "darwin")
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     assert _base.auto_workers() == 1
 
 

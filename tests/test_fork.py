@@ -190,48 +190,123 @@ def test_encode_shared_out_gives_the_one_process_vectors(monkeypatch, request):
 def test_processes_by_size_environment_and_context(monkeypatch):
     monkeypatch.delenv(encoder_module.WORKERS_ENV, raising=False)
     monkeypatch.setattr(_fork, "usable_cores", lambda: 8)
-    monkeypatch.setattr(sys, "platform", "linux")
-    choose = encoder_module._processes_for
+    monkeypatch.setattr(_fork, "can_fork", lambda: True)
+    allowed, by_size = encoder_module._processes_allowed, encoder_module._by_size
     small = ["a few words"] * 1000
     big = ["w" * 1000] * (encoder_module.FORK_MIN_CHARS // 1000)
-    assert choose(small, len(small)) == 1
-    assert choose(big, len(big)) == encoder_module.FORK_MAX
+    assert allowed(len(big)) == encoder_module.FORK_MAX
+    assert by_size(small, 4) == 1 and by_size(big, 4) == 4
     monkeypatch.setattr(_fork, "usable_cores", lambda: 1)
-    assert choose(big, len(big)) == 1
+    assert allowed(len(big)) == 1
     monkeypatch.setattr(_fork, "usable_cores", lambda: 2)
     with encoder_module.single_threaded():
-        assert choose(big, len(big)) == 1
-    monkeypatch.setattr(sys, "platform", "darwin")
-    assert choose(big, len(big)) == 1
-    monkeypatch.setenv(encoder_module.WORKERS_ENV, "3")  # asked for: any platform
-    assert choose(small, len(small)) == 1  # under FORK_MIN_TEXTS per process
-    many = ["a"] * (3 * encoder_module.FORK_MIN_TEXTS)
-    assert choose(many, len(many)) == 3
+        assert allowed(len(big)) == 1
+    monkeypatch.setattr(_fork, "in_worker_process", lambda: True)  # a pool's worker
+    assert allowed(len(big)) == 1
+    monkeypatch.setattr(_fork, "in_worker_process", lambda: False)
+    monkeypatch.setattr(_fork, "can_fork", lambda: False)  # threads, not Linux, a child
+    assert allowed(len(big)) == 1
+    monkeypatch.setattr(_fork, "can_fork", lambda: True)
+    monkeypatch.setenv(encoder_module.WORKERS_ENV, "3")  # asked for: not by size
+    assert allowed(1000) == 1  # under FORK_MIN_TEXTS per process
+    assert allowed(3 * encoder_module.FORK_MIN_TEXTS) == 3
+    assert by_size(small, 3) == 3
+    monkeypatch.setenv(encoder_module.WORKERS_ENV, "1")
+    assert allowed(len(big)) == 1
     for raw in ("two", "0", "-1"):
         monkeypatch.setenv(encoder_module.WORKERS_ENV, raw)
         with pytest.raises(InvalidArgumentError, match=encoder_module.WORKERS_ENV):
-            choose(many, len(many))
+            allowed(10_000)
+
+
+def test_usable_cores_respects_a_cgroup_quota(monkeypatch, tmp_path):
+    import builtins
+
+    real_open = builtins.open
+    quota = tmp_path / "cpu.max"
+
+    def fake_open(path, *args, **kwargs):
+        if str(path) == "/sys/fs/cgroup/cpu.max":
+            return real_open(quota, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(32)), raising=False)
+    quota.write_text("100000 100000\n")
+    assert _fork.usable_cores() == 1
+    quota.write_text("250000 100000\n")
+    assert _fork.usable_cores() == 2
+    quota.write_text("max 100000\n")
+    assert _fork.usable_cores() == 32
 
 
 @needs_fork
-def test_first_step_here_then_children(request):
+def test_a_sized_iterator_is_read_once(monkeypatch, request):
+    """An input with len() that can be read once (tqdm over a generator) is encoded in
+    this process, in full."""
     if ran_in_a_child(request):
         return
-    split = _fork.RowSplit(1000, 2, 2, 100, rows_of)
+
+    class Once:
+        def __init__(self, items):
+            self._items, self._n = iter(items), len(items)
+
+        def __len__(self):
+            return self._n
+
+        def __iter__(self):
+            return self._items
+
+    monkeypatch.setenv(encoder_module.WORKERS_ENV, "2")
+    enc = sememe.load()
+    texts = sentences(3000, seed=9)
+    got = enc.encode(Once(texts))
+    monkeypatch.setenv(encoder_module.WORKERS_ENV, "1")
+    np.testing.assert_array_equal(got, enc.encode(texts))
+
+
+@needs_fork
+def test_children_reaped_elsewhere_still_count(request):
+    """With SIGCHLD ignored the kernel reaps children itself (waitpid fails): their
+    clean-exit flags decide, and the rows are right."""
+    if ran_in_a_child(request):
+        return
+    before = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     try:
-        assert split.first() == (0, 100)
-        assert split.fork() == 1
-        seen: list[int] = []
-        out = split.run(on_rows=seen.append)
+        split = _fork.RowSplit(1000, 3, 2, 10, rows_of)
+        try:
+            assert split.fork() == 1
+            out = split.run()
+        finally:
+            split.close()
     finally:
-        split.close()
-    np.testing.assert_array_equal(out, expected(1000, 2))
-    assert sum(seen) == 900  # the rows after the first step
-    assert no_children()
-    # never forked: run computes the rest here
-    split = _fork.RowSplit(1000, 2, 2, 100, rows_of)
-    split.first()
-    np.testing.assert_array_equal(split.run(), expected(1000, 2))
+        signal.signal(signal.SIGCHLD, before)
+    np.testing.assert_array_equal(out, expected(1000, 3))
+
+
+@needs_fork
+def test_no_fork_in_a_daemonic_pool_worker(request):
+    """A multiprocessing pool's worker may not have children: encode and chunk_stream
+    stay in it (before, chunk_stream's helpers raised AssertionError there)."""
+    if ran_in_a_child(request):
+        return
+    code = (
+        "import multiprocessing as mp, os\n"
+        "os.environ['SEMEME_ENCODE_WORKERS'] = '2'\n"
+        "os.environ['SEMEME_CHUNK_WORKERS'] = '2'\n"
+        "def work(n):\n"
+        "    import sememe\n"
+        "    from sememe.chunking import SemanticChunker\n"
+        "    enc = sememe.load()\n"
+        "    texts = [f'word{i} and some more text here.' for i in range(n)]\n"
+        "    v = enc.encode(texts)\n"
+        "    chunks = list(SemanticChunker(enc, max_tokens=32).chunk_stream(texts))\n"
+        "    return v.shape[0], len(chunks)\n"
+        "if __name__ == '__main__':\n"
+        "    with mp.get_context('fork').Pool(1) as pool:\n"
+        "        assert pool.apply(work, (5000,)) == (5000, 5000)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
 
 
 @needs_fork

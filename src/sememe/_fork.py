@@ -1,22 +1,24 @@
-"""Helper processes for one large call: a list's parts computed in forked children.
+"""Helper processes for one large call: a list's rows computed by forked children.
 
-The encoder embeds a large list of texts faster on several cores: each forked child
-inherits the encoder as it is (table, tokenizer, warm word memo; nothing is pickled),
-computes one contiguous part of the rows and writes it into an anonymous shared
-memory buffer made before the fork; this process computes the first part meanwhile,
-then copies the children's parts into the result. A child's words do not reach this
+The encoder embeds a large list of never-seen texts faster on several cores: each forked
+child inherits the encoder as it is (table, tokenizer, warm word memo; nothing is
+pickled). The rows are cut into steps; every process claims the next step no one has
+taken and writes its rows into an anonymous shared memory buffer (:class:`RowSplit`),
+which the caller copies into its own array at the end. A child's words do not reach this
 process's memo (a later call on the same words tokenizes them here).
 
 Safety, since this runs inside a library call:
 
-- a child is forked only on Linux, where ``fork`` exists, from a process that runs a
-  single thread (another thread could hold a lock the child would then need forever),
-  and never from a child;
-- children ignore SIGINT (Ctrl-C interrupts this process, which then kills them), leave
-  through ``os._exit`` (no ``atexit`` handlers, no flushing of inherited buffers) and
-  keep the tokenizers library's thread pool off (its threads do not survive a fork);
+- a child is forked only on Linux, from a process that runs a single Python thread
+  (another thread could hold a lock the child would then need forever), that is not
+  itself a daemonic ``multiprocessing`` worker, and never from a child; the garbage
+  collector's objects are frozen for the fork (a child neither scans nor finalizes them);
+- SIGINT is blocked around ``fork()``; children ignore it (Ctrl-C interrupts this
+  process, which then kills them), reset other signal handlers, die with this process
+  (``PR_SET_PDEATHSIG``), leave through ``os._exit`` (no ``atexit`` handlers, no
+  flushing of inherited buffers) and keep the tokenizers library's thread pool off;
 - a child that fails, dies or takes more than :data:`STALL_S` seconds longer than this
-  process's own part is killed and its part computed here, so the result, and any
+  process is killed, and then every row is computed again here, so the result, and any
   exception, is the one-process call's;
 - on any exception or ``KeyboardInterrupt`` here, the children are killed and reaped.
 """
@@ -24,6 +26,7 @@ Safety, since this runs inside a library call:
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import mmap
 import os
@@ -45,11 +48,27 @@ _IN_CHILD = False
 
 
 def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity)."""
+    """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota
+    (``/sys/fs/cgroup/cpu.max``, as a container limited to fewer CPUs has)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - Linux has it
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    try:
+        with open("/sys/fs/cgroup/cpu.max", encoding="ascii") as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
+
+
+def in_worker_process() -> bool:
+    """True in a ``multiprocessing`` child (a pool's worker, say): the defaults then use
+    one process, as every core likely runs such a worker already."""
+    mp = sys.modules.get("multiprocessing")
+    return mp is not None and mp.parent_process() is not None
 
 
 def in_child() -> bool:
@@ -59,11 +78,14 @@ def in_child() -> bool:
 
 def can_fork() -> bool:
     """True where children may be forked now: Linux, not a child (of this module or a
-    chunking helper), one live thread."""
+    chunking helper), not a daemonic ``multiprocessing`` worker, one live thread."""
     if _IN_CHILD or not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return False
     pool = sys.modules.get("sememe.chunking._pool")
     if pool is not None and getattr(pool, "_IN_WORKER", False):  # a chunking helper
+        return False
+    mp = sys.modules.get("multiprocessing")
+    if mp is not None and mp.current_process().daemon:  # may not have children
         return False
     return sum(t.is_alive() for t in threading.enumerate()) == 1  # an ended one may linger
 
@@ -82,24 +104,23 @@ class RowSplit:
     has claimed yet (a flag in shared memory), computes it with ``compute(lo, hi, rows)``
     straight into the shared result and marks it done. A faster process so takes over
     the steps a slower one has not reached. Two processes may both claim a step at the
-    very moment they meet; they then write the same bytes (``compute`` must give the same
-    rows wherever it runs), so no lock is needed. After its own walk this process waits
-    for the children and computes any step not marked done (a child that failed, died or
-    stalled), so the result, and any exception, is the one-process call's::
+    very moment they meet and both compute it (``compute`` must give the same final rows
+    wherever it runs; rows may hold other values while it runs): no lock is needed,
+    because this process waits for every child and, if any did not exit cleanly,
+    computes every row again. So the result, and any exception, is the one-process
+    call's::
 
         split = RowSplit(n, width, processes, step, compute)
         try:
-            split.first()                 # optional: step 0 here, before deciding
             split.fork()                  # the children start walking
-            split.run(on_rows=...)        # this process's walk, then the children's leftovers
+            rows = split.run(on_rows=...) # this process's walk, then wait for the children
         finally:
             split.close()
-        split.out                         # the result
 
     Without :meth:`fork` (or where children cannot be forked, or one process is asked
     for) ``run`` computes everything here. The caller starts no thread (a progress
     bar's) before :meth:`fork`. ``out`` lives in anonymous shared memory when children
-    may be forked (freed with the array).
+    may be forked: copy it into an array of your own.
     """
 
     def __init__(
@@ -116,26 +137,19 @@ class RowSplit:
         k = len(self._steps)
         self._processes = processes if processes > 1 and k >= processes and can_fork() else 1
         self._started = time.monotonic()
-        self._first_rows = 0
         if self._processes == 1:
             self.out = np.empty((n, width), np.float32)
             self._claimed = np.zeros(k, np.uint8)
             self._done = np.zeros(k, np.uint8)
             return
-        shared = mmap.mmap(-1, n * width * 4 + 2 * k)  # anonymous, MAP_SHARED
+        p = self._processes
+        shared = mmap.mmap(-1, n * width * 4 + 2 * k + p)  # anonymous, MAP_SHARED
         self.out = np.frombuffer(shared, np.float32, n * width).reshape(n, width)
         self._claimed = np.frombuffer(shared, np.uint8, k, n * width * 4)
         self._done = np.frombuffer(shared, np.uint8, k, n * width * 4 + k)
-
-    def first(self) -> tuple[int, int]:
-        """Compute step 0 here (before :meth:`fork`, say to judge the work); its rows."""
-        lo, hi = self._steps[0]
-        if not self._claimed[0]:
-            self._claimed[0] = 1
-            self._compute(lo, hi, self.out[lo:hi])
-            self._done[0] = 1
-            self._first_rows = hi - lo
-        return lo, hi
+        #: Set by child ``i`` just before its clean exit (read where ``waitpid`` cannot
+        #: tell: a SIGCHLD ignored or handled elsewhere reaps children itself).
+        self._clean = np.frombuffer(shared, np.uint8, p, n * width * 4 + 2 * k)
 
     def fork(self) -> int:
         """Fork the children (none where they cannot be: one process asked for, too few
@@ -147,9 +161,10 @@ class RowSplit:
         key = "TOKENIZERS_PARALLELISM"
         saved = os.environ.get(key)
         os.environ[key] = "false"  # one thread runs (checked): races with nobody
+        gc.freeze()  # children neither scan nor finalize what exists now
         try:
             for p in range(1, min(self._processes, left)):
-                pid = _fork_child(self._walk, p * k // self._processes)
+                pid = _fork_child(self._child_main, p, p * k // self._processes)
                 if pid is None:
                     break
                 self._children[pid] = p
@@ -157,6 +172,7 @@ class RowSplit:
             self.close()
             raise
         finally:
+            gc.unfreeze()
             if saved is None:
                 os.environ.pop(key, None)
             else:
@@ -168,6 +184,11 @@ class RowSplit:
     def forked(self) -> int:
         """Children forked (0: everything is computed here)."""
         return len(self._children)
+
+    def _child_main(self, p: int, start: int) -> None:
+        """A child's work: its walk, then its clean-exit flag."""
+        self._walk(start)
+        self._clean[p] = 1
 
     def _walk(self, start: int, on_rows: Callable[[int], None] | None = None) -> int:
         """Claim and compute every unclaimed step, from step ``start`` on (cyclically);
@@ -198,16 +219,20 @@ class RowSplit:
         process may have left rows half written. ``on_rows(k)`` hears of every ``k``
         rows done after :meth:`first` (the children's once they have exited)."""
         n = len(self.out)
-        before = self._first_rows
         here = self._walk(0, on_rows)
         if not self._children:
             return self.out
         waited = time.monotonic() - self._started
+        children = dict(self._children)
         clean = _reap(self._children, deadline=time.monotonic() + STALL_S + waited)
-        if not (all(clean.values()) and self._done.all()):
+        ok = all(
+            self._clean[p] if clean.get(pid) is None else clean[pid]
+            for pid, p in children.items()
+        )
+        if not (ok and self._done.all()):
             self._compute(0, n, self.out)  # the rare path: correct over fast
-        if on_rows is not None and n > before + here:
-            on_rows(n - before - here)
+        if on_rows is not None and n > here:
+            on_rows(n - here)
         return self.out
 
     def close(self) -> None:
@@ -215,35 +240,63 @@ class RowSplit:
         _kill(self._children)
 
 
-def _fork_child(walk: Callable[[int], None], start: int) -> int | None:
-    """Fork a child that runs ``walk(start)`` and exits 0, or 1 on any error; its pid,
-    or None when no process could be made."""
+def _fork_child(main: Callable[[int, int], None], p: int, start: int) -> int | None:
+    """Fork a child that runs ``main(p, start)`` and exits 0, or 1 on any error; its pid,
+    or None when no process could be made. SIGINT is blocked around the fork, so Ctrl-C
+    can neither leave an unrecorded child nor reach the child's copy of the caller."""
     global _IN_CHILD
+    parent = os.getpid()
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         pid = os.fork()
     except OSError:  # process or memory limits: the other processes do its share
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         return None
     if pid:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)  # pid recorded by the caller
         return pid
     code = 1
     try:  # the child: never returns
         _IN_CHILD = True
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        walk(start)
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+            signal.signal(sig, signal.SIG_DFL)
+        with contextlib.suppress(ValueError, OSError):
+            signal.set_wakeup_fd(-1)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        _die_with_parent(parent)
+        main(p, start)
         code = 0
-    except BaseException:  # reported by the exit code; the parent redoes the steps
+    except BaseException:  # reported by the exit code; the parent redoes the rows
         code = 1
     finally:
         os._exit(code)
 
 
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this child when its parent dies (Linux ``prctl``), so no
+    orphan works on for nobody; exit at once if the parent is already gone."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _reap(children: dict[int, int], deadline: float) -> dict[int, bool]:
-    """Wait for the children (polling); True for each that exited 0. Each reaped child
-    leaves ``children``; those still running at ``deadline`` are killed (False)."""
+    """Wait for the children (polling); True for each that exited 0 (a child reaped by
+    someone else is left out: its status is unknown). Each child that has gone leaves
+    ``children``; those still running at ``deadline`` are killed (False)."""
     done: dict[int, bool] = {}
     while children:
         for pid in list(children):
-            got, status = os.waitpid(pid, os.WNOHANG)
+            try:
+                got, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere (SIGCHLD ignored): status unknown
+                del children[pid]
+                continue
             if got:
                 done[pid] = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
                 del children[pid]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import sys
 import threading
 import warnings
 from collections.abc import Iterable, Iterator
@@ -32,6 +31,7 @@ import scipy.sparse as sp
 from tokenizers import Tokenizer
 
 from . import _compare, _st_habits, _text, _wordcache
+from ._inputs import is_frame
 from ._progress import progress as _progress
 from ._validate import check_float, check_positive_int
 from ._wordcache import forced_cut as _forced_cut
@@ -89,12 +89,18 @@ FORK_NEW_WORDS = 0.25
 _THREADS_OFF: ContextVar[bool] = ContextVar("sememe_encode_threads_off", default=False)
 
 
+def runs_single() -> bool:
+    """True inside :func:`single_threaded` (the caller's thread and process only)."""
+    return _THREADS_OFF.get()
+
+
 @contextmanager
 def single_threaded() -> Iterator[None]:
     """Encode in the caller's thread and process only, for the calls made inside this block.
 
     :meth:`Encoder.encode` shares a large list out over forked processes (see
-    :data:`FORK_MIN_CHARS`) and, when :data:`THREADS_ENV` asks for it, pools large calls
+    :data:`FORK_MIN_CHARS`), as the chunkers' ``chunk_stream`` does by default with a large
+    input, and, when :data:`THREADS_ENV` asks for it, pools large calls
     in a second thread (see :data:`THREAD_MIN_TEXTS`); where every core already runs its
     own encoding process (a Spark Python worker per core, a process pool) both only
     compete with the other processes. Unlike the environment variables, this changes
@@ -539,12 +545,21 @@ class Encoder:
         normalize = self._check_normalize(normalize)
         total = 1 if single else len(texts) if hasattr(texts, "__len__") else None
         table = self._table_for(dim)
-        processes = 1 if single or total is None else _processes_for(texts, total)
-        if processes > 1:
-            items = list(chain.from_iterable(_text.iter_batches(texts, batch_size)))
-            out = self._encode_split(items, processes, batch_size, table, normalize, show_progress)
-            return output.apply(out)
+        processes = 1
+        if not single and total is not None and _splittable(texts):
+            processes = _processes_allowed(total)
+            if processes > 1:
+                # Read once and checked (an error names its row) before anything forks.
+                texts = (
+                    _text.check_texts(texts) if isinstance(texts, list) else _text.as_list(texts)
+                )
+                processes = _by_size(texts, processes)
         threaded = _use_threads() and (total is None or total > THREAD_MIN_TEXTS)
+        if processes > 1:
+            out = self._encode_split(
+                texts, processes, batch_size, table, normalize, show_progress, threaded
+            )
+            return output.apply(out)
         if threaded and total is not None and total <= batch_size:
             batch_size = -(-total // 2)  # two halves, so that the stages overlap
         with _progress(total, show_progress, "encode") as bar:
@@ -556,36 +571,52 @@ class Encoder:
 
     def _encode_split(
         self,
-        items: list[str],
+        texts: list[str],
         processes: int,
         batch_size: int,
         table: np.ndarray,
         normalize: bool,
         show_progress: bool | None,
+        threaded: bool,
     ) -> np.ndarray:
-        """The vectors of ``items`` (checked), parts computed by forked children
-        (:class:`sememe._fork.RowSplit`); the same vectors as one process's."""
+        """The vectors of ``texts``, the same as one process's: the first
+        :data:`FORK_STEP` texts here, then, when they brought many new words (or
+        :data:`WORKERS_ENV` asks for processes), the rest shared out over forked children
+        (:class:`sememe._fork.RowSplit`), else the rest here as usual."""
         from . import _fork
 
-        def compute(lo: int, hi: int, rows: np.ndarray) -> None:
-            batches = _text.iter_batches(items[lo:hi], batch_size)
-            self._encode_batches(batches, hi - lo, table, normalize, _NO_BAR, False, dest=rows)
-
+        n = len(texts)
+        out = np.empty((n, table.shape[1]), np.float32)
         memo = self._memo()  # the word table read before forking: the children share it
-        split = _fork.RowSplit(len(items), table.shape[1], processes, FORK_STEP, compute)
+        grown = len(memo)
+        head = min(FORK_STEP, n)
+        batches = _text.iter_batches(texts[:head], batch_size)  # checks them (names the row)
+        self._encode_batches(batches, head, table, normalize, _NO_BAR, False, dest=out[:head])
+        asked = bool(os.environ.get(WORKERS_ENV, "").strip())  # then always
+        # Children pay only while many words are new: a warm memo's work is look-ups and
+        # sparse products, which two processes share badly (memory bandwidth).
+        if not (asked or len(self._memo()) - grown >= FORK_NEW_WORDS * head) or n == head:
+            with _progress(n, show_progress, "encode") as bar:
+                bar.update(head)
+                rest = _text.iter_batches(texts[head:], batch_size)
+                self._encode_batches(
+                    rest, n - head, table, normalize, bar, threaded, dest=out[head:]
+                )
+            return out
+
+        def compute(lo: int, hi: int, rows: np.ndarray) -> None:
+            part = _text.iter_batches(texts[head + lo : head + hi], batch_size)  # checked
+            self._encode_batches(part, hi - lo, table, normalize, _NO_BAR, False, dest=rows)
+
+        split = _fork.RowSplit(n - head, table.shape[1], processes, FORK_STEP, compute)
         try:
-            # The first step here: children pay only while many words are new (a warm
-            # memo's work is lookups and products, which share memory bandwidth badly).
-            grown = len(memo)
-            lo, hi = split.first()
-            asked = bool(os.environ.get(WORKERS_ENV, "").strip())  # then always
-            if asked or len(self._memo()) - grown >= FORK_NEW_WORDS * (hi - lo):
-                split.fork()  # before the bar exists: a bar may start a thread
-            with _progress(len(items), show_progress, "encode") as bar:
-                bar.update(hi - lo)
-                return split.run(on_rows=bar.update)
+            split.fork()  # before the bar exists: a bar may start a thread
+            with _progress(n, show_progress, "encode") as bar:
+                bar.update(head)
+                out[head:] = split.run(on_rows=bar.update)  # a private copy of shared rows
         finally:
             split.close()
+        return out
 
     def _encode_batches(
         self,
@@ -1427,14 +1458,26 @@ class Encoder:
         return out
 
 
-def _processes_for(texts: Any, total: int) -> int:
-    """Processes for one call of ``total`` texts: 1 inside :func:`single_threaded`, else
-    :data:`WORKERS_ENV` if set, else by size (:data:`FORK_MIN_CHARS`) and usable cores."""
+def _splittable(texts: Any) -> bool:
+    """True for inputs that may be read twice (a list, tuple, numpy array, or a pandas,
+    polars or pyarrow column or frame): only those are shared out over processes. A
+    sized iterator (``tqdm(generator, total=n)``) is read once, in this process."""
+    if isinstance(texts, (list, tuple)) or hasattr(texts, "tolist"):
+        return True
+    return is_frame(texts) or hasattr(texts, "to_pylist")
+
+
+def _processes_allowed(total: int) -> int:
+    """The most processes a call of ``total`` texts may use here: 1 inside
+    :func:`single_threaded`, in a forked child or a daemonic process, where forking is not
+    possible now (:func:`sememe._fork.can_fork`); else :data:`WORKERS_ENV` if set (checked),
+    else the usable cores (at most :data:`FORK_MAX`)."""
     from . import _fork
 
-    if _THREADS_OFF.get() or total < 2 or _fork.in_child():
+    if _THREADS_OFF.get() or total < 2:
         return 1
     raw = os.environ.get(WORKERS_ENV, "").strip()
+    n = None
     if raw:
         try:
             n = int(raw)
@@ -1444,18 +1487,24 @@ def _processes_for(texts: Any, total: int) -> int:
                 "(unset it, or use 1 for this process only)"
             ) from None
         if n < 1:
-            raise InvalidArgumentError(
-                f"{WORKERS_ENV}={raw!r}: the number of processes must be >= 1"
-            )
-        return n if total >= n * FORK_MIN_TEXTS else max(1, total // FORK_MIN_TEXTS)
-    if not sys.platform.startswith("linux"):
+            raise InvalidArgumentError(f"{WORKERS_ENV}={raw!r}: the number of processes must be >= 1")
+    if n == 1 or not _fork.can_fork() or (n is None and _fork.in_worker_process()):
         return 1
+    if n is not None:
+        return n if total >= n * FORK_MIN_TEXTS else max(1, total // FORK_MIN_TEXTS)
+    return max(1, min(_fork.usable_cores(), FORK_MAX))
+
+
+def _by_size(texts: list[str], processes: int) -> int:
+    """``processes`` if :data:`WORKERS_ENV` asked for them or ``texts`` hold at least
+    :data:`FORK_MIN_CHARS` characters, else 1."""
+    if os.environ.get(WORKERS_ENV, "").strip():
+        return processes
     chars = 0
-    for t in _text.as_list(texts) if not isinstance(texts, (list, tuple)) else texts:
-        if isinstance(t, str):
-            chars += len(t)
-            if chars >= FORK_MIN_CHARS:
-                return max(1, min(_fork.usable_cores(), FORK_MAX))
+    for t in texts:
+        chars += len(t)
+        if chars >= FORK_MIN_CHARS:
+            return processes
     return 1
 
 

@@ -118,17 +118,18 @@ def stream_workers(workers: int | None) -> int:
 
 
 def auto_workers() -> int:
-    """Processes the default may use here: the usable cores (at most :data:`AUTO_MAX`),
-    on Linux only (elsewhere ``fork`` is unsafe or missing: 1)."""
+    """Processes the default may use here: the usable cores (CPU affinity and cgroup
+    quota, at most :data:`AUTO_MAX`), on Linux only (elsewhere ``fork`` is unsafe or
+    missing); 1 inside :func:`sememe.encoder.single_threaded` and in a
+    ``multiprocessing`` child (every core likely runs such a worker already)."""
     import sys
 
-    if not sys.platform.startswith("linux"):
+    from .. import _fork
+    from ..encoder import runs_single
+
+    if not sys.platform.startswith("linux") or runs_single() or _fork.in_worker_process():
         return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - Linux has it
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, AUTO_MAX))
+    return max(1, min(_fork.usable_cores(), AUTO_MAX))
 
 
 def item_chars(item: Any) -> int:
@@ -257,15 +258,16 @@ class ChunkerBase:
         The result equals ``[chunker.chunk(t) for t in texts]``; chunkers with a batched
         path (:class:`~sememe.chunking.SemanticChunker`) process the items together,
         which is several times faster on many small documents (in groups of at most
-        :data:`BATCH_CHARS` characters, so memory stays bounded). Everything runs in this
-        process unless ``SEMEME_CHUNK_WORKERS`` asks for helper processes, as for
-        :meth:`chunk_stream`.
+        :data:`BATCH_CHARS` characters, so memory stays bounded). Helper processes as for
+        :meth:`chunk_stream`'s default: for an input of :data:`AUTO_CHARS` characters or
+        more, or as ``SEMEME_CHUNK_WORKERS`` sets.
         """
         items = self._batch_items(texts)
         workers = stream_workers(None)
         if workers == AUTO:
             big = sum(map(item_chars, items)) >= AUTO_CHARS
-            workers = auto_workers() if big and self._helpers_pay() else 1
+            workers = auto_workers() if big else 1
+            workers = workers if workers > 1 and self._helpers_pay() else 1
         if workers > 1 and len(items) > BATCH_SIZE:
             return list(self.chunk_stream(items, workers=workers))
         return self._chunk_items(items)
@@ -314,7 +316,8 @@ class ChunkerBase:
                 f"texts is of type {type(texts).__name__}; expected an iterable of str or documents"
             ) from None
         if n_workers == AUTO:
-            n_workers = auto_workers() if self._helpers_pay() else 1
+            n_workers = auto_workers()
+            n_workers = n_workers if n_workers > 1 and self._helpers_pay() else 1
             if n_workers > 1:
                 known = _known_chars(texts)
                 if known is not None and known < AUTO_CHARS:

@@ -1,5 +1,6 @@
-"""Opt-in helper processes for :meth:`ChunkerBase.chunk_stream` (``workers=N`` or
-``SEMEME_CHUNK_WORKERS=N``, N > 1); never imported otherwise.
+"""Helper processes for :meth:`ChunkerBase.chunk_stream` (``workers=N``,
+``SEMEME_CHUNK_WORKERS=N`` with N > 1, or the default on a large input, see
+:func:`sememe.chunking._base.auto_workers`); never imported otherwise.
 
 ``N - 1`` forked helpers inherit the chunker as it is (encoder, tokenizer, warm word
 memo; nothing is pickled), chunk whole batches with the in-process code and send back
@@ -107,10 +108,14 @@ def _build(texts: list[str], metas: list[Any], got: Triples) -> list[list[Chunk]
 def can_fork() -> bool:
     """True where a pool may be forked now: ``fork`` exists, this is not a helper, and
     this process runs a single thread (no other thread can hold a lock a helper needs)."""
+    import multiprocessing
+
     from .. import _fork
 
+    if _IN_WORKER or _fork.in_child() or multiprocessing.current_process().daemon:
+        return False  # a daemonic process (a multiprocessing pool's worker) has no children
     alive = sum(t.is_alive() for t in threading.enumerate())  # an ended one may linger
-    return not _IN_WORKER and not _fork.in_child() and alive == 1 and fork_available()
+    return alive == 1 and fork_available()
 
 
 def _start_pool(chunker: ChunkerBase, workers: int) -> Any:
@@ -136,7 +141,7 @@ def _start_pool(chunker: ChunkerBase, workers: int) -> Any:
         # starts its own threads, while the chunker is in place.
         pool.submit(_ping)
         return pool
-    except (OSError, BrokenProcessPool):  # no processes to be had (limits): stay here
+    except (OSError, BrokenProcessPool, AssertionError):  # limits, or a daemonic process
         return None
     finally:
         _WORKER_CHUNKER = None

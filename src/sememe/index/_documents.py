@@ -29,8 +29,8 @@ RESERVED = ("document", "start", "end")
 
 #: A sememe chunker (Semantic-, Token- or RecursiveChunker) takes all the documents
 #: in one ``chunk_stream`` (its batched path, in batches of at most 64 documents and
-#: ``BATCH_CHARS`` characters; in this process unless ``SEMEME_CHUNK_WORKERS`` opts in
-#: to helper processes; :data:`_BLOCK_DOCUMENTS` documents per step of the "chunking"
+#: ``BATCH_CHARS`` characters; with helper processes as ``chunk_stream``'s default or
+#: ``SEMEME_CHUNK_WORKERS`` decides; :data:`_BLOCK_DOCUMENTS` documents per step of the "chunking"
 #: bar, shown only inside a CLI's progress scope). Any other chunker gets
 #: ``chunker.chunk_batch`` calls of at most these documents and characters, whichever
 #: fills first. A chunker cuts each document on its own, so either gives the chunks one
