@@ -215,4 +215,37 @@ def apply_steps(index: Index, steps: list[tuple[bool, int, int]]) -> dict[int, s
 
 
 # The session-scoped local Spark session of tests/test_spark.py (skips without Java).
+#: Set in the fresh pytest process :func:`ran_in_a_fresh_process` starts.
+FRESH_PROCESS_ENV = "SEMEME_TEST_FRESH_PROCESS"
+
+
+def ran_in_a_fresh_process(request: pytest.FixtureRequest) -> bool:
+    """Run the calling test in a fresh one-thread pytest process when this one runs other
+    threads, and return True once it passed there (the caller then returns).
+
+    sememe forks helpers only from a process with one thread (``sememe._fork.can_fork``,
+    ``chunking._pool.can_fork``); earlier tests of a full run leave threads behind
+    (Spark's, the hybrid index's), so there the fork tests would pass without forking.
+    """
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    if threading.active_count() == 1:
+        return False
+    assert not os.environ.get(FRESH_PROCESS_ENV), "the fresh process runs other threads"
+    nodeid = f"{request.node.path.resolve()}::{request.node.name}"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", nodeid],
+        env={**os.environ, FRESH_PROCESS_ENV: "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout and "skipped" not in run.stdout, run.stdout[-2000:]
+    return True
+
+
 from spark_fixture import spark  # noqa: E402, F401

@@ -20,11 +20,10 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED, llama_like_tokenizer, tiny_encoder
+from conftest import SHARED, llama_like_tokenizer, ran_in_a_fresh_process, tiny_encoder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -270,33 +269,6 @@ needs_fork = pytest.mark.skipif(not _pool.fork_available(), reason="no fork here
 #: A pool forks only while this process runs one thread (see ``_pool.can_fork``).
 needs_pool = pytest.mark.skipif(not _pool.fork_available(), reason="no fork here")
 
-#: Set in the child process :func:`ran_in_a_child` starts.
-_POOL_CHILD = "SEMEME_TEST_POOL_CHILD"
-
-
-def ran_in_a_child(request: pytest.FixtureRequest) -> bool:
-    """Run this test in a fresh one-thread pytest process when this one runs other threads.
-
-    A pool is forked only from a process with one thread (``_pool.can_fork``); earlier
-    tests of a full run leave threads behind (Spark's, the hybrid index's), so there the
-    pool would never start and the pool tests would pass without testing it. True when
-    the child ran it (and passed); the caller then returns.
-    """
-    if threading.active_count() == 1:
-        return False
-    assert not os.environ.get(_POOL_CHILD), "the child process runs other threads"
-    nodeid = f"{Path(__file__).resolve()}::{request.node.name}"
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", nodeid],
-        env={**os.environ, _POOL_CHILD: "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert " passed" in run.stdout and "skipped" not in run.stdout, run.stdout[-2000:]
-    return True
-
 
 def no_children_left(within: float = 10.0) -> bool:
     """True once this process has no live child processes (helpers end asynchronously
@@ -457,7 +429,7 @@ def test_chunk_stream_of_a_one_column_frame():
 
 @needs_pool
 def test_chunk_stream_workers(monkeypatch, request):
-    if ran_in_a_child(request):
+    if ran_in_a_fresh_process(request):
         return
     from langchain_core.documents import Document
 
@@ -533,7 +505,7 @@ def test_no_fork_while_other_threads_run():
 
 @needs_pool
 def test_chunk_stream_worker_error_is_the_in_process_error(monkeypatch, request):
-    if ran_in_a_child(request):
+    if ran_in_a_fresh_process(request):
         return
     started = spy_pool(monkeypatch)
     chunker = SemanticChunker(llama_encoder(), max_tokens=1)
@@ -576,7 +548,7 @@ _ORIGINAL_WORK = _pool._work
 @needs_pool
 @pytest.mark.parametrize("work", [_dying_work, _stuck_work])
 def test_chunk_stream_survives_a_dead_or_stuck_worker(monkeypatch, work, request):
-    if ran_in_a_child(request):
+    if ran_in_a_fresh_process(request):
         return
     started = spy_pool(monkeypatch)
     monkeypatch.setattr(_pool, "_work", work)  # forked workers inherit the patch

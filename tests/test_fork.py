@@ -10,11 +10,10 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import sentences
+from conftest import ran_in_a_fresh_process, sentences
 
 import sememe
 from sememe import _fork
@@ -22,27 +21,20 @@ from sememe import encoder as encoder_module
 from sememe.errors import InvalidArgumentError, InvalidTypeError
 
 needs_fork = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
-_CHILD = "SEMEME_TEST_FORK_CHILD"
 
 
-def ran_in_a_child(request: pytest.FixtureRequest) -> bool:
-    """Run this test in a fresh one-thread pytest process when this one runs other
-    threads (children are forked only from a one-thread process; a full run leaves
-    Spark's and others' threads). True when the child ran it and passed."""
-    if threading.active_count() == 1:
-        return False
-    assert not os.environ.get(_CHILD), "the child process runs other threads"
-    nodeid = f"{Path(__file__).resolve()}::{request.node.name}"
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", nodeid],
-        env={**os.environ, _CHILD: "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert " passed" in run.stdout and "skipped" not in run.stdout, run.stdout[-2000:]
-    return True
+@pytest.fixture
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The children each ``RowSplit.fork`` started from now on (one entry per call)."""
+    got: list[int] = []
+    original = _fork.RowSplit.fork
+
+    def spy(self: _fork.RowSplit) -> int:
+        got.append(original(self))
+        return got[-1]
+
+    monkeypatch.setattr(_fork.RowSplit, "fork", spy)
+    return got
 
 
 def no_children() -> bool:
@@ -67,7 +59,7 @@ def expected(n: int, width: int) -> np.ndarray:
 
 @needs_fork
 def test_row_split_equals_one_process_and_leaves_no_child(request):
-    if ran_in_a_child(request):
+    if ran_in_a_fresh_process(request):
         return
     for n, processes, step in [(1000, 2, 64), (1000, 3, 100), (7, 2, 1), (5, 4, 1)]:
         split = _fork.RowSplit(n, 3, processes, step, rows_of)
@@ -89,7 +81,7 @@ def test_row_split_equals_one_process_and_leaves_no_child(request):
 @needs_fork
 @pytest.mark.parametrize("how", ["raises", "dies", "stalls"])
 def test_row_split_redoes_what_a_child_did_not_deliver(monkeypatch, request, how):
-    if ran_in_a_child(request):
+    if ran_in_a_fresh_process(request):
         return
     monkeypatch.setattr(_fork, "STALL_S", 0.5)
 
@@ -117,7 +109,7 @@ def test_row_split_redoes_what_a_child_did_not_deliver(monkeypatch, request, how
 
 @needs_fork
 def test_row_split_kills_children_on_an_error_here(request):
-    if ran_in_a_child(request):
+    if ran_in_a_fresh_process(request):
         return
 
     def parent_fails(lo: int, hi: int, rows: np.ndarray) -> None:
@@ -137,7 +129,7 @@ def test_row_split_kills_children_on_an_error_here(request):
 
 @needs_fork
 def test_no_fork_while_another_thread_runs(request):
-    if ran_in_a_child(request):
+    if ran_in_a_fresh_process(request):
         return
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
@@ -154,22 +146,14 @@ def test_no_fork_while_another_thread_runs(request):
 
 
 @needs_fork
-def test_encode_shared_out_gives_the_one_process_vectors(monkeypatch, request):
+def test_encode_shared_out_gives_the_one_process_vectors(monkeypatch, request, forks):
     """Every option of encode (normalised, raw, truncated, a generator, a tuple) with
     children equals the one-process call bit for bit; errors name the global row."""
-    if ran_in_a_child(request):
+    if ran_in_a_fresh_process(request):
         return
     monkeypatch.setattr(encoder_module, "FORK_STEP", 1000)
     enc = sememe.load()
     texts = [*sentences(6000, seed=3), "", "   ", "x" * 50_000, "<s> literal", *sentences(3000)]
-    forks: list[int] = []
-    original = _fork.RowSplit.fork
-
-    def spy(self):
-        forks.append(original(self))
-        return forks[-1]
-
-    monkeypatch.setattr(_fork.RowSplit, "fork", spy)
     for kwargs in ({}, {"normalize": False}, {"dim": 64}, {"batch_size": 700}):
         monkeypatch.setenv(encoder_module.WORKERS_ENV, "1")
         one = enc.encode(texts, **kwargs)
@@ -244,7 +228,7 @@ def test_usable_cores_respects_a_cgroup_quota(monkeypatch, tmp_path):
 def test_a_sized_iterator_is_read_once(monkeypatch, request):
     """An input with len() that can be read once (tqdm over a generator) is encoded in
     this process, in full."""
-    if ran_in_a_child(request):
+    if ran_in_a_fresh_process(request):
         return
 
     class Once:
@@ -269,7 +253,7 @@ def test_a_sized_iterator_is_read_once(monkeypatch, request):
 def test_children_reaped_elsewhere_still_count(request):
     """With SIGCHLD ignored the kernel reaps children itself (waitpid fails): their
     clean-exit flags decide, and the rows are right."""
-    if ran_in_a_child(request):
+    if ran_in_a_fresh_process(request):
         return
     before = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     try:
@@ -288,7 +272,7 @@ def test_children_reaped_elsewhere_still_count(request):
 def test_no_fork_in_a_daemonic_pool_worker(request):
     """A multiprocessing pool's worker may not have children: encode and chunk_stream
     stay in it (before, chunk_stream's helpers raised AssertionError there)."""
-    if ran_in_a_child(request):
+    if ran_in_a_fresh_process(request):
         return
     code = (
         "import multiprocessing as mp, os\n"
@@ -310,21 +294,13 @@ def test_no_fork_in_a_daemonic_pool_worker(request):
 
 
 @needs_fork
-def test_default_forks_on_new_text_not_on_a_warm_memo(monkeypatch, request):
-    if ran_in_a_child(request):
+def test_default_forks_on_new_text_not_on_a_warm_memo(monkeypatch, request, forks):
+    if ran_in_a_fresh_process(request):
         return
     monkeypatch.delenv(encoder_module.WORKERS_ENV, raising=False)
     monkeypatch.setattr(encoder_module, "FORK_MIN_CHARS", 10_000)
     monkeypatch.setattr(_fork, "usable_cores", lambda: 2)
     enc = sememe.load()
-    forks: list[int] = []
-    original = _fork.RowSplit.fork
-
-    def spy(self):
-        forks.append(original(self))
-        return forks[-1]
-
-    monkeypatch.setattr(_fork.RowSplit, "fork", spy)
     texts = [f"{t} zq{i}x" for i, t in enumerate(sentences(20_000, seed=5))]  # new words
     first = enc.encode(texts)
     assert forks == [1]
