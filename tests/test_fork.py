@@ -175,32 +175,37 @@ def test_processes_by_size_environment_and_context(monkeypatch):
     monkeypatch.delenv(encoder_module.WORKERS_ENV, raising=False)
     monkeypatch.setattr(_fork, "usable_cores", lambda: 8)
     monkeypatch.setattr(_fork, "can_fork", lambda: True)
-    allowed, by_size = encoder_module._processes_allowed, encoder_module._by_size
+    allowed, holds = encoder_module._processes_allowed, encoder_module._holds_chars
     small = ["a few words"] * 1000
     big = ["w" * 1000] * (encoder_module.FORK_MIN_CHARS // 1000)
-    assert allowed(len(big)) == encoder_module.FORK_MAX
-    assert by_size(small, 4) == 1 and by_size(big, 4) == 4
+    assert allowed(len(big), None) == encoder_module.FORK_MAX
+    assert not holds(small, encoder_module.FORK_MIN_CHARS)
+    assert holds(big, encoder_module.FORK_MIN_CHARS)
     monkeypatch.setattr(_fork, "usable_cores", lambda: 1)
-    assert allowed(len(big)) == 1
+    assert allowed(len(big), None) == 1
     monkeypatch.setattr(_fork, "usable_cores", lambda: 2)
     with encoder_module.single_threaded():
-        assert allowed(len(big)) == 1
+        assert allowed(len(big), None) == 1
     monkeypatch.setattr(_fork, "in_worker_process", lambda: True)  # a pool's worker
-    assert allowed(len(big)) == 1
+    assert allowed(len(big), None) == 1
     monkeypatch.setattr(_fork, "in_worker_process", lambda: False)
     monkeypatch.setattr(_fork, "can_fork", lambda: False)  # threads, not Linux, a child
-    assert allowed(len(big)) == 1
+    assert allowed(len(big), None) == 1
     monkeypatch.setattr(_fork, "can_fork", lambda: True)
-    monkeypatch.setenv(encoder_module.WORKERS_ENV, "3")  # asked for: not by size
-    assert allowed(1000) == 1  # under FORK_MIN_TEXTS per process
-    assert allowed(3 * encoder_module.FORK_MIN_TEXTS) == 3
-    assert by_size(small, 3) == 3
-    monkeypatch.setenv(encoder_module.WORKERS_ENV, "1")
-    assert allowed(len(big)) == 1
+    # asked for (SEMEME_ENCODE_WORKERS): not by size
+    assert allowed(1000, 3) == 1  # under FORK_MIN_TEXTS per process
+    assert allowed(3 * encoder_module.FORK_MIN_TEXTS, 3) == 3
+    assert allowed(len(big), 1) == 1
+    monkeypatch.setenv(encoder_module.WORKERS_ENV, "3")
+    assert _fork.env_processes(encoder_module.WORKERS_ENV) == 3
+    monkeypatch.setenv(encoder_module.WORKERS_ENV, " ")
+    assert _fork.env_processes(encoder_module.WORKERS_ENV) is None
     for raw in ("two", "0", "-1"):
         monkeypatch.setenv(encoder_module.WORKERS_ENV, raw)
         with pytest.raises(InvalidArgumentError, match=encoder_module.WORKERS_ENV):
-            allowed(10_000)
+            _fork.env_processes(encoder_module.WORKERS_ENV)
+        with pytest.raises(InvalidArgumentError, match=encoder_module.WORKERS_ENV):
+            sememe.load().encode(["some text"] * 10)
 
 
 def test_usable_cores_respects_a_cgroup_quota(monkeypatch, tmp_path):

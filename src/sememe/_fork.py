@@ -76,18 +76,44 @@ def in_child() -> bool:
     return _IN_CHILD
 
 
-def can_fork() -> bool:
-    """True where children may be forked now: Linux, not a child (of this module or a
-    chunking helper), not a daemonic ``multiprocessing`` worker, one live thread."""
-    if _IN_CHILD or not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+def fork_is_safe_here() -> bool:
+    """True where this process may fork now, whatever the platform: not a child (of this
+    module or a chunking helper), not a daemonic ``multiprocessing`` worker (it may not
+    have children), one live thread (another could hold a lock the child would need)."""
+    if _IN_CHILD:
         return False
     pool = sys.modules.get("sememe.chunking._pool")
     if pool is not None and getattr(pool, "_IN_WORKER", False):  # a chunking helper
         return False
     mp = sys.modules.get("multiprocessing")
-    if mp is not None and mp.current_process().daemon:  # may not have children
+    if mp is not None and mp.current_process().daemon:
         return False
     return sum(t.is_alive() for t in threading.enumerate()) == 1  # an ended one may linger
+
+
+def can_fork() -> bool:
+    """True where children may be forked now: Linux and :func:`fork_is_safe_here`."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and fork_is_safe_here()
+
+
+def env_processes(name: str) -> int | None:
+    """The number of processes the environment variable ``name`` asks for (a whole
+    number >= 1), None where it is unset or blank; anything else is an error."""
+    from .errors import InvalidArgumentError
+
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        n = int(raw)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"{name}={raw!r} is not a whole number of processes "
+            "(unset it, or use 1 for this process only)"
+        ) from None
+    if n < 1:
+        raise InvalidArgumentError(f"{name}={raw!r}: the number of processes must be >= 1")
+    return n
 
 
 def bounds(n: int, parts: int) -> list[tuple[int, int]]:
@@ -217,7 +243,7 @@ class RowSplit:
         killed. If any child did not exit cleanly, every row is computed again here: a
         child stopped while writing a step it had claimed at the same moment as another
         process may have left rows half written. ``on_rows(k)`` hears of every ``k``
-        rows done after :meth:`first` (the children's once they have exited)."""
+        rows done (the children's once they have exited)."""
         n = len(self.out)
         here = self._walk(0, on_rows)
         if not self._children:
@@ -226,8 +252,7 @@ class RowSplit:
         children = dict(self._children)
         clean = _reap(self._children, deadline=time.monotonic() + STALL_S + waited)
         ok = all(
-            self._clean[p] if clean.get(pid) is None else clean[pid]
-            for pid, p in children.items()
+            self._clean[p] if clean.get(pid) is None else clean[pid] for pid, p in children.items()
         )
         if not (ok and self._done.all()):
             self._compute(0, n, self.out)  # the rare path: correct over fast

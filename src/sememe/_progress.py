@@ -70,6 +70,11 @@ class _NullBar:
         pass
 
 
+#: The one bar that shows nothing, for callers that need a bar object and never a display
+#: (a forked child's part of a call).
+NULL_BAR = _NullBar()
+
+
 def delay() -> float:
     """Seconds before a bar appears in a showing scope (``SEMEME_PROGRESS_DELAY``)."""
     text = os.environ.get("SEMEME_PROGRESS_DELAY")

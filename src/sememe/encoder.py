@@ -31,6 +31,7 @@ import scipy.sparse as sp
 from tokenizers import Tokenizer
 
 from . import _compare, _st_habits, _text, _wordcache
+from . import _progress as _progress_mod
 from ._inputs import is_frame
 from ._progress import progress as _progress
 from ._validate import check_float, check_positive_int
@@ -545,19 +546,30 @@ class Encoder:
         normalize = self._check_normalize(normalize)
         total = 1 if single else len(texts) if hasattr(texts, "__len__") else None
         table = self._table_for(dim)
-        processes = 1
-        if not single and total is not None and _splittable(texts):
-            processes = _processes_allowed(total)
+        processes, asked = 1, None
+        if not (single or total is None or total < 2 or _THREADS_OFF.get()) and _splittable(texts):
+            from . import _fork
+
+            asked = _fork.env_processes(WORKERS_ENV)
+            processes = _processes_allowed(total, asked)
             if processes > 1:
                 # Read once and checked (an error names its row) before anything forks.
                 texts = (
                     _text.check_texts(texts) if isinstance(texts, list) else _text.as_list(texts)
                 )
-                processes = _by_size(texts, processes)
+                if asked is None and not _holds_chars(texts, FORK_MIN_CHARS):
+                    processes = 1
         threaded = _use_threads() and (total is None or total > THREAD_MIN_TEXTS)
         if processes > 1:
             out = self._encode_split(
-                texts, processes, batch_size, table, normalize, show_progress, threaded
+                texts,
+                processes,
+                asked is not None,
+                batch_size,
+                table,
+                normalize,
+                show_progress,
+                threaded,
             )
             return output.apply(out)
         if threaded and total is not None and total <= batch_size:
@@ -573,6 +585,7 @@ class Encoder:
         self,
         texts: list[str],
         processes: int,
+        asked: bool,
         batch_size: int,
         table: np.ndarray,
         normalize: bool,
@@ -581,7 +594,7 @@ class Encoder:
     ) -> np.ndarray:
         """The vectors of ``texts``, the same as one process's: the first
         :data:`FORK_STEP` texts here, then, when they brought many new words (or
-        :data:`WORKERS_ENV` asks for processes), the rest shared out over forked children
+        ``asked``: :data:`WORKERS_ENV` asks for processes), the rest shared out over forked children
         (:class:`sememe._fork.RowSplit`), else the rest here as usual."""
         from . import _fork
 
@@ -591,8 +604,9 @@ class Encoder:
         grown = len(memo)
         head = min(FORK_STEP, n)
         batches = _text.iter_batches(texts[:head], batch_size)  # checks them (names the row)
-        self._encode_batches(batches, head, table, normalize, _NO_BAR, False, dest=out[:head])
-        asked = bool(os.environ.get(WORKERS_ENV, "").strip())  # then always
+        self._encode_batches(
+            batches, head, table, normalize, _progress_mod.NULL_BAR, False, dest=out[:head]
+        )
         # Children pay only while many words are new: a warm memo's work is look-ups and
         # sparse products, which two processes share badly (memory bandwidth).
         if not (asked or len(self._memo()) - grown >= FORK_NEW_WORDS * head) or n == head:
@@ -606,7 +620,9 @@ class Encoder:
 
         def compute(lo: int, hi: int, rows: np.ndarray) -> None:
             part = _text.iter_batches(texts[head + lo : head + hi], batch_size)  # checked
-            self._encode_batches(part, hi - lo, table, normalize, _NO_BAR, False, dest=rows)
+            self._encode_batches(
+                part, hi - lo, table, normalize, _progress_mod.NULL_BAR, False, dest=rows
+            )
 
         split = _fork.RowSplit(n - head, table.shape[1], processes, FORK_STEP, compute)
         try:
@@ -1467,55 +1483,31 @@ def _splittable(texts: Any) -> bool:
     return is_frame(texts) or hasattr(texts, "to_pylist")
 
 
-def _processes_allowed(total: int) -> int:
+def _processes_allowed(total: int, asked: int | None) -> int:
     """The most processes a call of ``total`` texts may use here: 1 inside
-    :func:`single_threaded`, in a forked child or a daemonic process, where forking is not
-    possible now (:func:`sememe._fork.can_fork`); else :data:`WORKERS_ENV` if set (checked),
-    else the usable cores (at most :data:`FORK_MAX`)."""
+    :func:`single_threaded` or where forking is not possible now
+    (:func:`sememe._fork.can_fork`: threads, not Linux, a child, a daemonic process); else
+    ``asked`` (:data:`WORKERS_ENV`, at most one per :data:`FORK_MIN_TEXTS` texts) if set,
+    else, outside ``multiprocessing`` children, the usable cores (at most :data:`FORK_MAX`)."""
     from . import _fork
 
-    if _THREADS_OFF.get() or total < 2:
+    if _THREADS_OFF.get() or total < 2 or asked == 1 or not _fork.can_fork():
         return 1
-    raw = os.environ.get(WORKERS_ENV, "").strip()
-    n = None
-    if raw:
-        try:
-            n = int(raw)
-        except ValueError:
-            raise InvalidArgumentError(
-                f"{WORKERS_ENV}={raw!r} is not a whole number of processes "
-                "(unset it, or use 1 for this process only)"
-            ) from None
-        if n < 1:
-            raise InvalidArgumentError(f"{WORKERS_ENV}={raw!r}: the number of processes must be >= 1")
-    if n == 1 or not _fork.can_fork() or (n is None and _fork.in_worker_process()):
+    if asked is not None:
+        return asked if total >= asked * FORK_MIN_TEXTS else max(1, total // FORK_MIN_TEXTS)
+    if _fork.in_worker_process():
         return 1
-    if n is not None:
-        return n if total >= n * FORK_MIN_TEXTS else max(1, total // FORK_MIN_TEXTS)
     return max(1, min(_fork.usable_cores(), FORK_MAX))
 
 
-def _by_size(texts: list[str], processes: int) -> int:
-    """``processes`` if :data:`WORKERS_ENV` asked for them or ``texts`` hold at least
-    :data:`FORK_MIN_CHARS` characters, else 1."""
-    if os.environ.get(WORKERS_ENV, "").strip():
-        return processes
-    chars = 0
+def _holds_chars(texts: list[str], chars: int) -> bool:
+    """True when ``texts`` hold at least ``chars`` characters (stops counting there)."""
+    seen = 0
     for t in texts:
-        chars += len(t)
-        if chars >= FORK_MIN_CHARS:
-            return processes
-    return 1
-
-
-class _NullBar:
-    """A progress bar that shows nothing (a forked child's)."""
-
-    def update(self, n: int = 1) -> None:
-        pass
-
-
-_NO_BAR = _NullBar()
+        seen += len(t)
+        if seen >= chars:
+            return True
+    return False
 
 
 def _worth_a_thread(batches: Iterator[list[str]]) -> tuple[Iterator[list[str]], bool]:

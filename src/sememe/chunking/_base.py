@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -103,18 +102,10 @@ def stream_workers(workers: int | None) -> int:
     :data:`AUTO` (decided from the input and the machine, see :func:`auto_workers`)."""
     if workers is not None:
         return check_int("workers", workers, 1)
-    raw = os.environ.get(WORKERS_ENV, "").strip()
-    if not raw:
-        return AUTO
-    try:
-        n = int(raw)
-    except ValueError:
-        raise InvalidArgumentError(
-            f"{WORKERS_ENV}={raw!r} is not a whole number of processes (unset it or use 1 for none)"
-        ) from None
-    if n < 1:
-        raise InvalidArgumentError(f"{WORKERS_ENV}={raw!r}: the number of processes must be >= 1")
-    return n
+    from .. import _fork
+
+    n = _fork.env_processes(WORKERS_ENV)
+    return AUTO if n is None else n
 
 
 def auto_workers() -> int:
@@ -266,8 +257,7 @@ class ChunkerBase:
         workers = stream_workers(None)
         if workers == AUTO:
             big = sum(map(item_chars, items)) >= AUTO_CHARS
-            workers = auto_workers() if big else 1
-            workers = workers if workers > 1 and self._helpers_pay() else 1
+            workers = self._auto_workers() if big else 1
         if workers > 1 and len(items) > BATCH_SIZE:
             return list(self.chunk_stream(items, workers=workers))
         return self._chunk_items(items)
@@ -316,8 +306,7 @@ class ChunkerBase:
                 f"texts is of type {type(texts).__name__}; expected an iterable of str or documents"
             ) from None
         if n_workers == AUTO:
-            n_workers = auto_workers()
-            n_workers = n_workers if n_workers > 1 and self._helpers_pay() else 1
+            n_workers = self._auto_workers()
             if n_workers > 1:
                 known = _known_chars(texts)
                 if known is not None and known < AUTO_CHARS:
@@ -330,6 +319,12 @@ class ChunkerBase:
 
             return pooled_stream(self, batches, n_workers)
         return self._stream_here(batches)
+
+    def _auto_workers(self) -> int:
+        """Processes the default may use for this chunker: :func:`auto_workers` where
+        helpers pay (:meth:`_helpers_pay`, asked only then: it may load the encoder)."""
+        n = auto_workers()
+        return n if n > 1 and self._helpers_pay() else 1
 
     def _helpers_pay(self) -> bool:
         """True when this chunker chunks a batch faster than one text at a time (then

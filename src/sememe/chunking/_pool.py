@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -106,16 +105,12 @@ def _build(texts: list[str], metas: list[Any], got: Triples) -> list[list[Chunk]
 
 
 def can_fork() -> bool:
-    """True where a pool may be forked now: ``fork`` exists, this is not a helper, and
-    this process runs a single thread (no other thread can hold a lock a helper needs)."""
-    import multiprocessing
-
+    """True where a pool may be forked now: ``fork`` exists and
+    :func:`sememe._fork.fork_is_safe_here` (not a helper, not a daemonic process, one
+    thread: no other thread can hold a lock a helper needs)."""
     from .. import _fork
 
-    if _IN_WORKER or _fork.in_child() or multiprocessing.current_process().daemon:
-        return False  # a daemonic process (a multiprocessing pool's worker) has no children
-    alive = sum(t.is_alive() for t in threading.enumerate())  # an ended one may linger
-    return alive == 1 and fork_available()
+    return _fork.fork_is_safe_here() and fork_available()
 
 
 def _start_pool(chunker: ChunkerBase, workers: int) -> Any:
