@@ -266,10 +266,11 @@ def stream_table(args: argparse.Namespace) -> None:
         )
     print(
         "\n`chunk_stream` takes the whole stream (a list; 64 articles a batch, the batched "
-        "path). `(default)`: `workers=None`, which forks one helper per further core from "
-        "the first batch when the list holds 1 MB of text or more, none below; "
-        "`2 processes`: `workers=2`, this process and one forked helper from the first "
-        "batch whatever the size; `1 process`: `workers=1`. `chunk per document`: one "
+        "path). `(default)`: `workers=None`, which shares the list's batches out over "
+        "one process per usable core (forked children claim batches as they are free) "
+        "when it holds 0.5 MB of text or more, none below; `2 processes`: `workers=2`, "
+        "this process and one forked child whatever the size; `1 process`: `workers=1`. "
+        "`chunk per document`: one "
         "`chunk()` call per article. CPU s: this process's and its workers' CPU time over the stream (on a "
         "busy machine, MB per CPU s moves less than MB/s). Set-up: the first call (a "
         "one-line text), e.g. sememe's sentence splitter and tokenizer probes; load: "

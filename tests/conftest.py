@@ -248,4 +248,32 @@ def ran_in_a_fresh_process(request: pytest.FixtureRequest) -> bool:
     return True
 
 
+@pytest.fixture
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The children each ``sememe._fork.RowSplit.fork`` started from now on (one entry
+    per call): the encoder's and the chunkers' process splits."""
+    from sememe import _fork
+
+    got: list[int] = []
+    original = _fork.RowSplit.fork
+
+    def spy(self: _fork.RowSplit) -> int:
+        got.append(original(self))
+        return got[-1]
+
+    monkeypatch.setattr(_fork.RowSplit, "fork", spy)
+    return got
+
+
+def no_children() -> bool:
+    """True when this process has no child process left (reaped or not)."""
+    import os
+
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
 from spark_fixture import spark  # noqa: E402, F401

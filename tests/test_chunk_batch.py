@@ -3,9 +3,11 @@
 - ``SemanticChunker.chunk_batch`` (``chunking/_batch.py``) analyses many documents in
   flat arrays; ``split_units_many`` splits their sentences at once. Both are compared
   with the per-document code on random documents (hypothesis) and on real articles.
-- ``chunk_stream`` batches are capped by characters; with ``workers=N`` (or by default on a large input) it
-  forks helpers (``chunking/_pool.py``): results, errors, clean-up, Ctrl-C, dead and stuck
-  helpers, threads in the parent and the no-fork fallback are checked.
+- ``chunk_stream`` batches are capped by characters; with ``workers=N`` (or by default on a
+  large input) a list is shared out over forked processes round by round
+  (``chunking/_split.py``) and a generator's batches go to forked helpers
+  (``chunking/_pool.py``): results, errors, clean-up, Ctrl-C, dead and stuck helpers,
+  threads in the parent and the no-fork fallback are checked.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ import time
 
 import numpy as np
 import pytest
-from conftest import SHARED, llama_like_tokenizer, ran_in_a_fresh_process, tiny_encoder
+from conftest import (
+    SHARED,
+    llama_like_tokenizer,
+    no_children,
+    ran_in_a_fresh_process,
+    tiny_encoder,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -307,49 +315,63 @@ def spy_pool(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 
 
 def test_default_starts_helpers_only_for_large_inputs(monkeypatch):
-    """workers=None: no pool below AUTO_CHARS characters (a list: in all), one from the
-    first batch for a large list, and for a generator once AUTO_CHARS have been chunked
-    here; SEMEME_CHUNK_WORKERS overrides (and is checked)."""
-    from sememe.chunking import _base
+    """workers=None: nothing forked below AUTO_LIST_CHARS characters (a list: in all);
+    a large list is shared out round by round (``_split``), a generator goes to helpers
+    once AUTO_CHARS have been chunked here (``_pool``); SEMEME_CHUNK_WORKERS overrides
+    (and is checked)."""
+    from sememe.chunking import _base, _split
 
-    calls: list[int] = []
+    calls: list[tuple[str, int]] = []
 
     def no_pool(chunker, batches, n_workers):
-        calls.append(n_workers)
+        calls.append(("pool", n_workers))
         raise AssertionError("a pool was started")
+
+    def no_split(chunker, batches, n_workers):
+        calls.append(("split", n_workers))
+        raise AssertionError("a split was started")
 
     monkeypatch.delenv("SEMEME_CHUNK_WORKERS", raising=False)
     monkeypatch.setattr(_pool, "pooled_stream", no_pool)
+    monkeypatch.setattr(_split, "split_stream", no_split)
     monkeypatch.setattr(_base, "auto_workers", lambda: 2)
     chunker = SemanticChunker(llama_encoder(), max_tokens=12)
     texts = stream_texts(200)
     ref = per_document(chunker, texts)
-    assert list(chunker.chunk_stream(texts)) == ref  # far below AUTO_CHARS
+    assert list(chunker.chunk_stream(texts)) == ref  # far below both sizes
     assert chunker.chunk_batch(texts) == ref
     assert list(chunker.chunk_stream(iter(texts))) == ref
     size = sum(map(len, texts))
-    monkeypatch.setattr(_base, "AUTO_CHARS", size // 2)
-    with pytest.raises(AssertionError, match="pool was started"):
-        chunker.chunk_stream(texts)  # a large list: helpers from the first batch
-    with pytest.raises(AssertionError, match="pool was started"):
+    monkeypatch.setattr(_base, "AUTO_LIST_CHARS", size // 2)
+    with pytest.raises(AssertionError, match="split was started"):
+        chunker.chunk_stream(texts)  # a large list: shared out from the start
+    with pytest.raises(AssertionError, match="split was started"):
+        chunker.chunk_stream(tuple(texts))
+    with pytest.raises(AssertionError, match="split was started"):
         chunker.chunk_batch(texts)
+    assert list(chunker.chunk_stream(iter(texts))) == ref  # the generator rule is apart
+    monkeypatch.setattr(_base, "AUTO_CHARS", size // 2)
     got = []
     with pytest.raises(AssertionError, match="pool was started"):
         for chunks in chunker.chunk_stream(iter(texts), batch_size=16):
             got.append(chunks)
     assert got == ref[: len(got)] and 0 < len(got) < len(texts)  # chunked here first
-    assert calls == [2, 2, 2]
-    # One usable core (or not Linux): never a pool.
+    assert calls == [("split", 2), ("split", 2), ("split", 2), ("pool", 2)]
+    # One usable core (or not Linux): never a helper.
     monkeypatch.setattr(_base, "auto_workers", lambda: 1)
     assert list(chunker.chunk_stream(texts)) == ref
+    assert list(chunker.chunk_stream(iter(texts))) == ref
     # The environment variable decides when set (and is checked).
     monkeypatch.setattr(_base, "auto_workers", lambda: 2)
     monkeypatch.setenv("SEMEME_CHUNK_WORKERS", "1")
     assert list(chunker.chunk_stream(texts)) == ref
     monkeypatch.setattr(_base, "AUTO_CHARS", 10**9)
+    monkeypatch.setattr(_base, "AUTO_LIST_CHARS", 10**9)
     monkeypatch.setenv("SEMEME_CHUNK_WORKERS", "2")
-    with pytest.raises(AssertionError, match="pool was started"):
+    with pytest.raises(AssertionError, match="split was started"):
         list(chunker.chunk_stream(texts))
+    with pytest.raises(AssertionError, match="pool was started"):
+        list(chunker.chunk_stream(iter(texts)))
     monkeypatch.setenv("SEMEME_CHUNK_WORKERS", "two")
     with pytest.raises(InvalidArgumentError, match="SEMEME_CHUNK_WORKERS"):
         chunker.chunk_stream(texts)
@@ -487,17 +509,19 @@ def test_chunk_stream_workers(monkeypatch, request):
 
 
 @needs_fork
-def test_no_fork_while_other_threads_run():
+@pytest.mark.parametrize("sized", [True, False])
+def test_no_fork_while_other_threads_run(sized, forks):
     chunker = SemanticChunker(llama_encoder(), max_tokens=12)
     texts = stream_texts(40)
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        gen = chunker.chunk_stream(texts, batch_size=3, workers=2)
+        gen = chunker.chunk_stream(texts if sized else iter(texts), batch_size=3, workers=2)
         assert next(gen) == chunker.chunk(texts[0])
-        assert no_children_left()  # chunked in this process
+        assert no_children_left() and no_children()  # chunked in this process
         assert [next(gen), *gen] == per_document(chunker, texts[1:])
+        assert not any(forks)
     finally:
         stop.set()
         other.join()
@@ -513,7 +537,7 @@ def test_chunk_stream_worker_error_is_the_in_process_error(monkeypatch, request)
     with pytest.raises(InvalidArgumentError) as ref:
         per_document(chunker, texts)
     with pytest.raises(InvalidArgumentError) as got:
-        list(chunker.chunk_stream(texts, batch_size=1, workers=2))
+        list(chunker.chunk_stream(iter(texts), batch_size=1, workers=2))
     assert any(p is not None for p in started)  # a helper took part
     assert type(got.value) is type(ref.value)
     assert str(got.value) == str(ref.value)
@@ -521,13 +545,16 @@ def test_chunk_stream_worker_error_is_the_in_process_error(monkeypatch, request)
 
 
 def test_chunk_stream_without_fork(monkeypatch):
+    from sememe import _fork
+
     monkeypatch.setattr(_pool, "fork_available", lambda: False)
+    monkeypatch.setattr(_fork, "can_fork", lambda: False)
     chunker = SemanticChunker(llama_encoder(), max_tokens=12)
     texts = stream_texts(30)
-    assert list(chunker.chunk_stream(texts, batch_size=4, workers=2)) == per_document(
-        chunker, texts
-    )
-    assert no_children_left()
+    ref = per_document(chunker, texts)
+    assert list(chunker.chunk_stream(iter(texts), batch_size=4, workers=2)) == ref
+    assert list(chunker.chunk_stream(texts, batch_size=4, workers=2)) == ref
+    assert no_children_left() and no_children()
 
 
 def _dying_work(texts):
@@ -555,10 +582,168 @@ def test_chunk_stream_survives_a_dead_or_stuck_worker(monkeypatch, work, request
     monkeypatch.setattr(_pool, "STALL_S", 1.0)
     chunker = SemanticChunker(llama_encoder(), max_tokens=12)
     texts = stream_texts(40)
-    got = list(chunker.chunk_stream(texts, batch_size=4, workers=2))
+    got = list(chunker.chunk_stream(iter(texts), batch_size=4, workers=2))
     assert any(p is not None for p in started)  # a helper took part
     assert got == per_document(chunker, texts)
     assert no_children_left()
+
+
+def outcome(gen):
+    """The results a generator yields before it raises, and what it raised (or None)."""
+    got = []
+    try:
+        for item in gen:
+            got.append(item)
+    except Exception as exc:
+        return got, exc
+    return got, None
+
+
+@needs_fork
+@pytest.mark.parametrize("kind", ["semantic", "token"])
+def test_list_split_gives_the_one_process_results(monkeypatch, request, forks, kind):
+    """A list with two processes is chunked round by round, its batches claimed by
+    whichever process is free: the per-document chunks in order (documents with their
+    metadata; blank texts), over several rounds, from chunk_stream and chunk_batch."""
+    if ran_in_a_fresh_process(request):
+        return
+    from langchain_core.documents import Document
+
+    from sememe.chunking import _split
+
+    monkeypatch.setattr(_split, "ROUND_CHARS", 900)
+    enc = llama_encoder()
+    chunker = SemanticChunker(enc, max_tokens=12) if kind == "semantic" else TokenChunker(enc, max_tokens=7)
+    texts = [*stream_texts(90), "", Document(page_content="the cat sat.", metadata={"i": 9})]
+    texts.append("  ")
+    ref = per_document(chunker, texts)
+    got = list(chunker.chunk_stream(texts, batch_size=5, workers=2))
+    assert got == ref
+    assert got[-2][0].metadata == {"i": 9}
+    assert len(forks) > 2 and sum(forks) >= 2  # several rounds, children in them
+    assert no_children()
+    monkeypatch.setenv("SEMEME_CHUNK_WORKERS", "2")
+    monkeypatch.setattr(_split, "ROUND_CHARS", 10**9)  # one round of two batches
+    forks.clear()
+    assert chunker.chunk_batch(texts) == ref
+    assert sum(forks) >= 1
+    assert no_children()
+
+
+@needs_fork
+def test_list_split_raises_where_one_process_raises(monkeypatch, request, forks):
+    """An item that fails the checks, or a text a chunker refuses (a character that needs
+    more tokens than max_tokens), raises the one-process exception after the same
+    results, wherever the batch was chunked."""
+    if ran_in_a_fresh_process(request):
+        return
+    from sememe.chunking import _split
+
+    monkeypatch.setattr(_split, "ROUND_CHARS", 10**9)
+    chunker = SemanticChunker(llama_encoder(), max_tokens=2)  # "日" takes 3 tokens here
+    refused = ["the cat"] * 30 + ["日本"] + ["the dog"] * 30
+    checked = ["the cat"] * 30 + [5] + ["the dog"] * 30
+    for texts in (refused, checked):
+        want, want_exc = outcome(chunker.chunk_stream(texts, batch_size=4, workers=1))
+        got, exc = outcome(chunker.chunk_stream(texts, batch_size=4, workers=2))
+        assert want_exc is not None and want
+        assert got == want
+        assert type(exc) is type(want_exc) and str(exc) == str(want_exc)
+        assert no_children()
+    assert sum(forks) >= 1  # the refused text's round was shared out
+    # The failing batch first in the child's walk (the child starts at the middle step,
+    # 8 of 16): it marks the batch, and this process chunks it again at its turn.
+    redone = []
+    decode = _split._decode
+
+    def spy(chunker, items, flat):
+        redone.append(int(flat[0]) == _split._REDO)
+        return decode(chunker, items, flat)
+
+    monkeypatch.setattr(_split, "_decode", spy)
+    original = SemanticChunker._chunk_items
+
+    def slow_here(self, items):  # this process slow: the child reaches step 8 first
+        from sememe import _fork
+
+        if not _fork.in_child():
+            time.sleep(0.1)
+        return original(self, items)
+
+    monkeypatch.setattr(SemanticChunker, "_chunk_items", slow_here)
+    middle = ["the cat"] * 32 + ["日本"] + ["the dog"] * 31
+    want, want_exc = outcome(chunker.chunk_stream(middle, batch_size=4, workers=1))
+    got, exc = outcome(chunker.chunk_stream(middle, batch_size=4, workers=2))
+    assert got == want and len(got) == 32
+    assert type(exc) is type(want_exc) and str(exc) == str(want_exc)
+    assert any(redone)
+
+
+def _dies_or_stalls_on_dogs(how):
+    """A ``_chunk_items`` that, in a forked child, dies or hangs on a batch with "dog"."""
+    original = SemanticChunker._chunk_items
+
+    def chunk_items(self, items):
+        from sememe import _fork
+
+        if _fork.in_child() and any("dog" in str(t) for t in items):
+            if how == "dies":
+                os._exit(3)  # a child killed mid-batch (out of memory, a signal)
+            time.sleep(600)  # a child deadlocked
+        return original(self, items)
+
+    return chunk_items
+
+
+@needs_fork
+@pytest.mark.parametrize("how", ["dies", "stalls"])
+def test_list_split_survives_a_dead_or_stuck_child(monkeypatch, request, forks, how):
+    if ran_in_a_fresh_process(request):
+        return
+    from sememe import _fork
+
+    monkeypatch.setattr(_fork, "STALL_S", 1.0)
+    monkeypatch.setattr(SemanticChunker, "_chunk_items", _dies_or_stalls_on_dogs(how))
+    chunker = SemanticChunker(llama_encoder(), max_tokens=12)
+    texts = stream_texts(40)
+    started = time.monotonic()
+    got = list(chunker.chunk_stream(texts, batch_size=4, workers=2))
+    assert forks == [1]
+    assert got == per_document(chunker, texts)
+    assert time.monotonic() - started < 60
+    assert no_children()
+
+
+@needs_fork
+def test_list_split_equals_one_process_on_random_input(request):
+    """Hypothesis: random texts, batch sizes and round sizes; two processes give the
+    one-process chunks."""
+    if ran_in_a_fresh_process(request):
+        return
+    from sememe.chunking import _split
+
+    chunker = SemanticChunker(llama_encoder(), max_tokens=9)
+    text = st.lists(st.sampled_from(PIECES), max_size=12).map("".join)
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        st.lists(text, min_size=2, max_size=40),
+        st.integers(1, 9),
+        st.integers(1, 400),
+    )
+    def check(texts, batch_size, round_chars):
+        saved = _split.ROUND_CHARS
+        _split.ROUND_CHARS = round_chars
+        try:
+            want = outcome(chunker.chunk_stream(texts, batch_size=batch_size, workers=1))
+            got = outcome(chunker.chunk_stream(texts, batch_size=batch_size, workers=2))
+        finally:
+            _split.ROUND_CHARS = saved
+        assert got[0] == want[0]
+        assert type(got[1]) is type(want[1]) and str(got[1]) == str(want[1])
+        assert no_children()
+
+    check()
 
 
 def test_batched_path_needs_no_per_document_fallback(monkeypatch):

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ran_in_a_fresh_process, sentences
+from conftest import no_children, ran_in_a_fresh_process, sentences
 
 import sememe
 from sememe import _fork
@@ -21,29 +21,6 @@ from sememe import encoder as encoder_module
 from sememe.errors import InvalidArgumentError, InvalidTypeError
 
 needs_fork = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
-
-
-@pytest.fixture
-def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The children each ``RowSplit.fork`` started from now on (one entry per call)."""
-    got: list[int] = []
-    original = _fork.RowSplit.fork
-
-    def spy(self: _fork.RowSplit) -> int:
-        got.append(original(self))
-        return got[-1]
-
-    monkeypatch.setattr(_fork.RowSplit, "fork", spy)
-    return got
-
-
-def no_children() -> bool:
-    """True when this process has no child process left (reaped or not)."""
-    try:
-        os.waitpid(-1, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
 
 
 def rows_of(lo: int, hi: int, rows: np.ndarray) -> None:
@@ -76,6 +53,41 @@ def test_row_split_equals_one_process_and_leaves_no_child(request):
     split = _fork.RowSplit(3, 2, 4, 1, rows_of)
     assert split.fork() == 0
     np.testing.assert_array_equal(split.run(), expected(3, 2))
+
+
+@needs_fork
+def test_row_split_reports_the_childrens_rows_as_they_finish(request):
+    """``on_rows`` hears of a child's rows while this process is still working (a
+    progress bar moves on), and of every row once in all; custom steps and dtype."""
+    if ran_in_a_fresh_process(request):
+        return
+    seen: list[int] = []
+    told_at_own_steps: list[int] = []
+
+    def compute(lo: int, hi: int, rows: np.ndarray) -> None:
+        if _fork.in_child():
+            time.sleep(0.01)
+        else:
+            time.sleep(0.05)  # this process slower than the child
+            told_at_own_steps.append(sum(seen))
+        rows[:] = np.arange(lo, hi, dtype=np.int32)[:, None]
+
+    steps = [(i, i + 1) for i in range(30)] + [(30, 40)]
+    split = _fork.RowSplit(40, 2, 2, 1, compute, steps=steps, dtype=np.int32)
+    assert split.fork() == 1
+    try:
+        out = split.run(on_rows=seen.append)
+    finally:
+        split.close()
+    assert out.dtype == np.int32
+    np.testing.assert_array_equal(out, np.repeat(np.arange(40, dtype=np.int32)[:, None], 2, 1))
+    assert sum(seen) == 40
+    own = len(told_at_own_steps)
+    assert 2 <= own < 31
+    assert told_at_own_steps[-1] > own - 1  # more than this process's own rows were told
+    with pytest.raises(ValueError, match="contiguous"):
+        _fork.RowSplit(40, 2, 2, 1, compute, steps=[(0, 10), (11, 40)])
+    assert no_children()
 
 
 @needs_fork

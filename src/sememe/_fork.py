@@ -34,7 +34,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -123,18 +124,20 @@ def bounds(n: int, parts: int) -> list[tuple[int, int]]:
 
 
 class RowSplit:
-    """An ``(n, width)`` float32 result whose rows are computed by several processes.
+    """An ``(n, width)`` result (float32 unless ``dtype`` says otherwise) whose rows are
+    computed by several processes.
 
-    The rows are cut into steps of ``step`` rows; every process (this one and each
-    forked child) walks the steps from its own starting point, claims each step no one
-    has claimed yet (a flag in shared memory), computes it with ``compute(lo, hi, rows)``
-    straight into the shared result and marks it done. A faster process so takes over
-    the steps a slower one has not reached. Two processes may both claim a step at the
-    very moment they meet and both compute it (``compute`` must give the same final rows
-    wherever it runs; rows may hold other values while it runs): no lock is needed,
-    because this process waits for every child and, if any did not exit cleanly,
-    computes every row again. So the result, and any exception, is the one-process
-    call's::
+    The rows are cut into steps of ``step`` rows (or the caller's ``steps``: contiguous
+    ``(lo, hi)`` ranges covering ``[0, n)``, such as whole documents); every process
+    (this one and each forked child) walks the steps from its own starting point, claims
+    each step no one has claimed yet (a flag in shared memory), computes it with
+    ``compute(lo, hi, rows)`` straight into the shared result and marks it done. A
+    faster process so takes over the steps a slower one has not reached. Two processes
+    may both claim a step at the very moment they meet and both compute it (``compute``
+    must give the same final rows wherever it runs; rows may hold other values while it
+    runs): no lock is needed, because this process waits for every child and, if any did
+    not exit cleanly, computes every step again here. So the result, and any exception,
+    is the one-process call's::
 
         split = RowSplit(n, width, processes, step, compute)
         try:
@@ -156,26 +159,38 @@ class RowSplit:
         processes: int,
         step: int,
         compute: Callable[[int, int, np.ndarray], None],
+        *,
+        steps: Sequence[tuple[int, int]] | None = None,
+        dtype: type[np.generic] = np.float32,
     ) -> None:
         self._compute = compute
         self._children: dict[int, int] = {}
-        self._steps = bounds(n, max(1, -(-n // max(1, step))))
+        if steps is None:
+            self._steps = bounds(n, max(1, -(-n // max(1, step))))
+        else:  # the caller's cuts (whole documents, say): contiguous, covering [0, n)
+            self._steps = [(int(lo), int(hi)) for lo, hi in steps]
+            ends = [0] + [hi for _, hi in self._steps]
+            if [lo for lo, _ in self._steps] != ends[:-1] or ends[-1] != n:
+                raise ValueError("steps must be contiguous row ranges covering [0, n)")
         k = len(self._steps)
         self._processes = processes if processes > 1 and k >= processes and can_fork() else 1
         self._started = time.monotonic()
+        #: Steps whose rows ``on_rows`` has heard of (this process's own record).
+        self._reported = np.zeros(k, bool)
         if self._processes == 1:
-            self.out = np.empty((n, width), np.float32)
+            self.out = np.empty((n, width), dtype)
             self._claimed = np.zeros(k, np.uint8)
             self._done = np.zeros(k, np.uint8)
             return
         p = self._processes
-        shared = mmap.mmap(-1, n * width * 4 + 2 * k + p)  # anonymous, MAP_SHARED
-        self.out = np.frombuffer(shared, np.float32, n * width).reshape(n, width)
-        self._claimed = np.frombuffer(shared, np.uint8, k, n * width * 4)
-        self._done = np.frombuffer(shared, np.uint8, k, n * width * 4 + k)
+        size = n * width * np.dtype(dtype).itemsize
+        shared = mmap.mmap(-1, size + 2 * k + p)  # anonymous, MAP_SHARED
+        self.out = np.frombuffer(shared, dtype, n * width).reshape(n, width)
+        self._claimed = np.frombuffer(shared, np.uint8, k, size)
+        self._done = np.frombuffer(shared, np.uint8, k, size + k)
         #: Set by child ``i`` just before its clean exit (read where ``waitpid`` cannot
         #: tell: a SIGCHLD ignored or handled elsewhere reaps children itself).
-        self._clean = np.frombuffer(shared, np.uint8, p, n * width * 4 + 2 * k)
+        self._clean = np.frombuffer(shared, np.uint8, p, size + 2 * k)
 
     def fork(self) -> int:
         """Fork the children (none where they cannot be: one process asked for, too few
@@ -232,8 +247,16 @@ class RowSplit:
             done[i] = 1
             rows += hi - lo
             if on_rows is not None:
-                on_rows(hi - lo)
+                self._report(on_rows)  # this step, and the children's finished since
         return rows
+
+    def _report(self, on_rows: Callable[[int], None], everything: bool = False) -> None:
+        """Tell ``on_rows`` of the rows of every step done (by any process) it has not
+        heard of yet; ``everything``: of every step not yet told."""
+        new = ~self._reported if everything else (self._done != 0) & ~self._reported
+        if new.any():
+            self._reported |= new
+            on_rows(sum(hi - lo for (lo, hi), n in zip(self._steps, new, strict=True) if n))
 
     def run(self, on_rows: Callable[[int], None] | None = None) -> np.ndarray:
         """Compute what is left here (this process's walk), wait for the children and
@@ -243,21 +266,22 @@ class RowSplit:
         killed. If any child did not exit cleanly, every row is computed again here: a
         child stopped while writing a step it had claimed at the same moment as another
         process may have left rows half written. ``on_rows(k)`` hears of every ``k``
-        rows done (the children's once they have exited)."""
-        n = len(self.out)
-        here = self._walk(0, on_rows)
+        rows done, the children's as they finish them (each row once)."""
+        self._walk(0, on_rows)
         if not self._children:
             return self.out
         waited = time.monotonic() - self._started
         children = dict(self._children)
-        clean = _reap(self._children, deadline=time.monotonic() + STALL_S + waited)
+        tick = None if on_rows is None else (lambda: self._report(on_rows))
+        clean = _reap(self._children, time.monotonic() + STALL_S + waited, tick)
         ok = all(
             self._clean[p] if clean.get(pid) is None else clean[pid] for pid, p in children.items()
         )
-        if not (ok and self._done.all()):
-            self._compute(0, n, self.out)  # the rare path: correct over fast
-        if on_rows is not None and n > here:
-            on_rows(n - here)
+        if not (ok and self._done.all()):  # the rare path: correct over fast
+            for lo, hi in self._steps:
+                self._compute(lo, hi, self.out[lo:hi])
+        if on_rows is not None:
+            self._report(on_rows, everything=True)
         return self.out
 
     def close(self) -> None:
@@ -273,7 +297,12 @@ def _fork_child(main: Callable[[int, int], None], p: int, start: int) -> int | N
     parent = os.getpid()
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        pid = os.fork()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns when other OS threads exist: the tokenizers library's
+            # pool (its parallelism is off in the child) and OpenBLAS's (re-created
+            # after a fork). No other Python thread runs (checked): no race on filters.
+            warnings.filterwarnings("ignore", ".*fork", DeprecationWarning)
+            pid = os.fork()
     except OSError:  # process or memory limits: the other processes do its share
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         return None
@@ -310,10 +339,13 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _reap(children: dict[int, int], deadline: float) -> dict[int, bool]:
-    """Wait for the children (polling); True for each that exited 0 (a child reaped by
-    someone else is left out: its status is unknown). Each child that has gone leaves
-    ``children``; those still running at ``deadline`` are killed (False)."""
+def _reap(
+    children: dict[int, int], deadline: float, tick: Callable[[], None] | None = None
+) -> dict[int, bool]:
+    """Wait for the children (polling; ``tick()`` between polls); True for each that
+    exited 0 (a child reaped by someone else is left out: its status is unknown). Each
+    child that has gone leaves ``children``; those still running at ``deadline`` are
+    killed (False)."""
     done: dict[int, bool] = {}
     while children:
         for pid in list(children):
@@ -330,6 +362,8 @@ def _reap(children: dict[int, int], deadline: float) -> dict[int, bool]:
                 done.update(dict.fromkeys(children, False))
                 _kill(children)
                 break
+            if tick is not None:
+                tick()
             time.sleep(POLL_S)
     return done
 

@@ -84,15 +84,22 @@ ALONE_CHARS = 256_000
 #: helper, ``N`` uses ``N`` processes from the first batch; unset: :data:`AUTO`.
 WORKERS_ENV = "SEMEME_CHUNK_WORKERS"
 #: ``stream_workers`` value for "decide from the input" (the default): one helper
-#: process per further usable core (at most :data:`AUTO_MAX` processes in all) once the
-#: input is known to hold at least :data:`AUTO_CHARS` characters beyond what is done, on
-#: Linux only; everything in this process otherwise.
+#: process per further usable core (at most :data:`AUTO_MAX` processes in all) for a
+#: list of at least :data:`AUTO_LIST_CHARS` characters, or once a generator has given
+#: :data:`AUTO_CHARS`, on Linux only; everything in this process otherwise.
 AUTO = 0
-#: Characters a stream must hold (a list: in all; a generator: read so far) before the
-#: default starts helpers. Starting one costs about 0.05-0.1 s of CPU; one process chunks
-#: never-seen articles at about 4 MB/s and two at about 7 (``benchmarks/chunk.py``), so
-#: from about 0.8 MB on the helper pays for itself.
+#: Characters a generator (or other unsized stream) must have given, chunked here,
+#: before the default starts helpers (:mod:`sememe.chunking._pool`, which sends batches
+#: as they are read). Starting them costs about 0.05-0.1 s of CPU; one process chunks
+#: never-seen articles at about 4 MB/s and two at about 6 (``benchmarks/chunk.py``), so
+#: from about 0.8 MB on they pay for themselves.
 AUTO_CHARS = 1_000_000
+#: Characters a list (or other sized input) must hold in all before the default shares
+#: it out over processes (:mod:`sememe.chunking._split`: forked per round, the batches
+#: claimed by whichever process is free). On never-seen articles two processes took
+#: 0.15 s against 0.19 s for 0.70 MB, 0.13 against 0.15 for 0.56 MB, and nothing off
+#: 0.40 MB (too few batches to share; ``benchmarks/results/chunk.md``).
+AUTO_LIST_CHARS = 500_000
 #: Most processes (this one included) the default uses.
 AUTO_MAX = 4
 
@@ -250,13 +257,13 @@ class ChunkerBase:
         path (:class:`~sememe.chunking.SemanticChunker`) process the items together,
         which is several times faster on many small documents (in groups of at most
         :data:`BATCH_CHARS` characters, so memory stays bounded). Helper processes as for
-        :meth:`chunk_stream`'s default: for an input of :data:`AUTO_CHARS` characters or
-        more, or as ``SEMEME_CHUNK_WORKERS`` sets.
+        :meth:`chunk_stream`'s default: for an input of :data:`AUTO_LIST_CHARS`
+        characters or more, or as ``SEMEME_CHUNK_WORKERS`` sets.
         """
         items = self._batch_items(texts)
         workers = stream_workers(None)
         if workers == AUTO:
-            big = sum(map(item_chars, items)) >= AUTO_CHARS
+            big = sum(map(item_chars, items)) >= AUTO_LIST_CHARS
             workers = self._auto_workers() if big else 1
         if workers > 1 and len(items) > BATCH_SIZE:
             return list(self.chunk_stream(items, workers=workers))
@@ -271,21 +278,26 @@ class ChunkerBase:
         or pyarrow column or one-column frame, as for :meth:`chunk_batch`. It is read in
         batches of at most ``batch_size`` items and :data:`BATCH_CHARS` characters, each
         chunked as :meth:`chunk_batch` chunks a list (the same batched path), so memory
-        stays bounded by a few batches and the first results come after the first batch.
+        stays bounded by a few batches and the first results come after the first batch
+        (with several processes on a list: after the first round of
+        :data:`sememe.chunking._split.ROUND_CHARS` characters).
 
         ``workers``: processes that chunk. ``1``: this process only. ``N > 1``: ``N - 1``
         helper processes are forked from the first batch. None (the default): the
         ``SEMEME_CHUNK_WORKERS`` environment variable if set, else decided from the
-        input: a stream holding at least :data:`AUTO_CHARS` characters (a list or other
-        sized input: in all; a generator: once that much has been read and chunked
-        here) on a Linux machine with several usable cores gets one helper per further
-        core (at most :data:`AUTO_MAX` processes), started then; smaller inputs never
-        start one. On never-seen Wikipedia articles a helper takes a 6 MB stream from
-        about 4 to about 7 MB/s on two cores (``benchmarks/results/chunk.md``). Helpers
-        are forked (see :mod:`sememe.chunking._pool`) only where ``fork`` exists and
-        this process runs a single thread (a threaded host, such as a notebook kernel or
-        a web server, chunks everything here); a helper that dies or stalls is replaced
-        by this process. The results equal :meth:`chunk` of each item either way.
+        input, on a Linux machine with several usable cores: a list (or other sized
+        input) holding at least :data:`AUTO_LIST_CHARS` characters, or a generator once
+        :data:`AUTO_CHARS` have been read and chunked here, gets one helper per further
+        core (at most :data:`AUTO_MAX` processes); smaller inputs never start one. A
+        list's batches are shared out round by round (:mod:`sememe.chunking._split`:
+        whichever process is free takes the next batch); a generator's are sent to
+        helpers as they are read (:mod:`sememe.chunking._pool`). On never-seen
+        Wikipedia articles two processes take a 6 MB list from about 3.5 to about 5.5
+        MB/s on two cores (``benchmarks/results/chunk.md``). Processes are forked only
+        where ``fork`` exists and this process runs a single thread (a threaded host,
+        such as a notebook kernel or a web server, chunks everything here); a helper
+        that dies or stalls is replaced by this process. The results, and any
+        exception, equal :meth:`chunk` of each item's either way.
         """
         size = check_int("batch_size", batch_size, 1)
         n_workers = stream_workers(workers)
@@ -309,13 +321,17 @@ class ChunkerBase:
             n_workers = self._auto_workers()
             if n_workers > 1:
                 known = _known_chars(texts)
-                if known is not None and known < AUTO_CHARS:
+                if known is not None and known < AUTO_LIST_CHARS:
                     n_workers = 1  # too small to pay for a helper
                 elif known is None:  # a generator: helpers once AUTO_CHARS are read
                     return self._stream_then_pool(stream_batches(iterator, size), n_workers)
         batches = stream_batches(iterator, size)
         if n_workers > 1:
-            from ._pool import pooled_stream  # only imported when asked for
+            if isinstance(texts, (list, tuple)):  # sized: batches shared out round by round
+                from ._split import split_stream  # only imported when asked for
+
+                return split_stream(self, batches, n_workers)
+            from ._pool import pooled_stream  # a generator: batches sent as they are read
 
             return pooled_stream(self, batches, n_workers)
         return self._stream_here(batches)

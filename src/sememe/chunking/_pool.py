@@ -1,6 +1,7 @@
-"""Helper processes for :meth:`ChunkerBase.chunk_stream` (``workers=N``,
-``SEMEME_CHUNK_WORKERS=N`` with N > 1, or the default on a large input, see
-:func:`sememe.chunking._base.auto_workers`); never imported otherwise.
+"""Helper processes for :meth:`ChunkerBase.chunk_stream` on a generator or other unsized
+input (``workers=N``, ``SEMEME_CHUNK_WORKERS=N`` with N > 1, or the default once a large
+input has been read, see :func:`sememe.chunking._base.auto_workers`); never imported
+otherwise. A list is shared out by :mod:`sememe.chunking._split` instead.
 
 ``N - 1`` forked helpers inherit the chunker as it is (encoder, tokenizer, warm word
 memo; nothing is pickled), chunk whole batches with the in-process code and send back
