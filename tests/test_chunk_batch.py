@@ -613,7 +613,11 @@ def test_list_split_gives_the_one_process_results(monkeypatch, request, forks, k
 
     monkeypatch.setattr(_split, "ROUND_CHARS", 900)
     enc = llama_encoder()
-    chunker = SemanticChunker(enc, max_tokens=12) if kind == "semantic" else TokenChunker(enc, max_tokens=7)
+    chunker = (
+        SemanticChunker(enc, max_tokens=12)
+        if kind == "semantic"
+        else TokenChunker(enc, max_tokens=7)
+    )
     texts = [*stream_texts(90), "", Document(page_content="the cat sat.", metadata={"i": 9})]
     texts.append("  ")
     ref = per_document(chunker, texts)
