@@ -58,6 +58,7 @@ STREAM = (
     "sememe SemanticChunker.chunk_stream (default)",
     "sememe SemanticChunker.chunk_stream, 2 processes",
     "sememe SemanticChunker.chunk_stream, 1 process",
+    "sememe SemanticChunker.chunk_stream of a generator, 2 processes",
     "sememe SemanticChunker.chunk per document",
     "sememe SemanticChunker.chunk_stream, no word table",
     "WordLlama split",
@@ -177,8 +178,10 @@ def stream_fn(name: str, max_tokens: int) -> tuple[ChunkFn, Callable[[list[str]]
         # "2 processes" asks for one helper from the first batch, "1 process" for none.
         workers = {"2 processes": 2, "1 process": 1}.get(name.rsplit(", ", 1)[-1])
 
+        lazy = "of a generator" in name  # the helper pool's path (batches sent as read)
+
         def stream(docs: list[str]) -> None:
-            for chunks in chunker.chunk_stream(docs, workers=workers):
+            for chunks in chunker.chunk_stream(iter(docs) if lazy else docs, workers=workers):
                 [c.text for c in chunks]
 
         return one, stream
@@ -234,9 +237,10 @@ def stream_table(args: argparse.Namespace) -> None:
     mb = sum(len(d.encode("utf-8")) for d in docs) / 1e6
     env = dict(os.environ)
     env["TOKENIZERS_PARALLELISM"] = "true"  # as a user's process has it
-    got: dict[str, list[dict]] = {n: [] for n in STREAM}
+    names = [n for n in STREAM if not args.only or any(o in n for o in args.only)]
+    got: dict[str, list[dict]] = {n: [] for n in names}
     for _ in range(args.repeats):
-        for name in STREAM:
+        for name in names:
             cmd = [sys.executable, __file__, "--stream-child", name]
             cmd += ["--docs", str(args.docs), "--max-tokens", str(args.max_tokens)]
             done = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -269,7 +273,9 @@ def stream_table(args: argparse.Namespace) -> None:
         "path). `(default)`: `workers=None`, which shares the list's batches out over "
         "one process per usable core (forked children claim batches as they are free) "
         "when it holds 0.5 MB of text or more, none below; `2 processes`: `workers=2`, "
-        "this process and one forked child whatever the size; `1 process`: `workers=1`. "
+        "this process and one forked child whatever the size; `1 process`: `workers=1`; "
+        "`of a generator, 2 processes`: the same list given as a generator, so batches go "
+        "to a forked helper pool as they are read. "
         "`chunk per document`: one "
         "`chunk()` call per article. CPU s: this process's and its workers' CPU time over the stream (on a "
         "busy machine, MB per CPU s moves less than MB/s). Set-up: the first call (a "
@@ -358,6 +364,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-stream", action="store_true")
     ap.add_argument("--docs", type=int, default=400, help="articles in the cold stream")
+    ap.add_argument(
+        "--only",
+        action="append",
+        default=None,
+        help="cold-stream contenders whose name holds this text (repeatable; default: all)",
+    )
     ap.add_argument("--stream-child", choices=STREAM, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.stream_child:

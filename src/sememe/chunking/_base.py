@@ -97,8 +97,9 @@ AUTO_CHARS = 1_000_000
 #: Characters a list (or other sized input) must hold in all before the default shares
 #: it out over processes (:mod:`sememe.chunking._split`: forked per round, the batches
 #: claimed by whichever process is free). On never-seen articles two processes took
-#: 0.15 s against 0.19 s for 0.70 MB, 0.13 against 0.15 for 0.56 MB, and nothing off
-#: 0.40 MB (too few batches to share; ``benchmarks/results/chunk.md``).
+#: 0.185 s against 0.219 for 698,000 characters, 0.136 against 0.195 for 555,000, and
+#: 0.135 against 0.126 for 402,000 (too few batches to share the fixed costs of a child;
+#: ``benchmarks/results/chunk.md``).
 AUTO_LIST_CHARS = 500_000
 #: Most processes (this one included) the default uses.
 AUTO_MAX = 4
@@ -292,8 +293,8 @@ class ChunkerBase:
         list's batches are shared out round by round (:mod:`sememe.chunking._split`:
         whichever process is free takes the next batch); a generator's are sent to
         helpers as they are read (:mod:`sememe.chunking._pool`). On never-seen
-        Wikipedia articles two processes take a 6 MB list from about 3.5 to about 5.5
-        MB/s on two cores (``benchmarks/results/chunk.md``). Processes are forked only
+        Wikipedia articles two processes take a 6 MB list from about 2.7-3.0 to about
+        4.9-5.4 MB/s on two cores (``benchmarks/results/chunk.md``). Processes are forked only
         where ``fork`` exists and this process runs a single thread (a threaded host,
         such as a notebook kernel or a web server, chunks everything here); a helper
         that dies or stalls is replaced by this process. The results, and any
