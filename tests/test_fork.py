@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,6 +54,36 @@ def test_row_split_equals_one_process_and_leaves_no_child(request):
     split = _fork.RowSplit(3, 2, 4, 1, rows_of)
     assert split.fork() == 0
     np.testing.assert_array_equal(split.run(), expected(3, 2))
+
+
+@needs_fork
+def test_row_split_writes_into_the_callers_array_or_hands_back_the_shared_one(request):
+    """``out=``: the rows land in the caller's array (its own steps computed there, the
+    child's copied in); ``private=False``: the shared buffer itself comes back."""
+    if ran_in_a_fresh_process(request):
+        return
+    whole = np.full((1010, 3), -7.0, np.float32)
+    split = _fork.RowSplit(1000, 3, 2, 50, rows_of, out=whole[10:])
+    assert split.fork() == 1
+    try:
+        got = split.run()
+    finally:
+        split.close()
+    assert np.shares_memory(got, whole) and not np.shares_memory(got, split.out)
+    np.testing.assert_array_equal(whole[10:], expected(1000, 3))
+    assert (whole[:10] == -7.0).all()
+    split = _fork.RowSplit(1000, 3, 2, 50, rows_of, private=False)
+    assert split.fork() == 1
+    try:
+        got = split.run()
+    finally:
+        split.close()
+    assert got is split.out
+    np.testing.assert_array_equal(got, expected(1000, 3))
+    for bad in (np.zeros((999, 3), np.float32), np.zeros((1000, 3), np.float64)):
+        with pytest.raises(ValueError, match="out must be"):
+            _fork.RowSplit(1000, 3, 2, 50, rows_of, out=bad)
+    assert no_children()
 
 
 @needs_fork
@@ -175,6 +206,31 @@ def test_encode_shared_out_gives_the_one_process_vectors(monkeypatch, request, f
         np.testing.assert_array_equal(enc.encode(tuple(texts), **kwargs), one)
         assert forks == [2, 2]
         forks.clear()
+    # A fresh encoder (no word of a text in its memo yet) forks at once, every process
+    # reading the word table itself: the same vectors as one process; and without a table.
+    a = enc.arrays
+    sizes: list[int] = []
+    make = _fork.RowSplit.__init__
+
+    def sized(self: _fork.RowSplit, n: int, *args: object, **kw: object) -> None:
+        sizes.append(n)
+        make(self, n, *args, **kw)
+
+    monkeypatch.setattr(_fork.RowSplit, "__init__", sized)
+    for kwargs in ({}, {"normalize": False}, {"dim": 64}):
+        monkeypatch.setenv(encoder_module.WORKERS_ENV, "3")
+        fresh = sememe.load(Path(sememe.__file__).parent / "models" / "sememe-base")
+        assert fresh is not enc and fresh.word_table is not None
+        bare = sememe.Encoder(
+            enc.tokenizer, a.embeddings, weights=a.weights, mapping=a.mapping, config=enc.config
+        )
+        want = enc.encode(texts, **kwargs)
+        np.testing.assert_array_equal(fresh.encode(texts, **kwargs), want)
+        np.testing.assert_array_equal(bare.encode(texts, **kwargs), want)
+        assert forks == [2, 2, 2]
+        assert sizes == [len(texts) - 1000, len(texts), len(texts)]  # no first step here
+        forks.clear()
+        sizes.clear()
     monkeypatch.setenv(encoder_module.WORKERS_ENV, "2")
     bad = [*texts[:5000], None, *texts[5000:]]
     with pytest.raises(InvalidTypeError, match=r"texts\[5000\]"):

@@ -148,8 +148,17 @@ class RowSplit:
 
     Without :meth:`fork` (or where children cannot be forked, or one process is asked
     for) ``run`` computes everything here. The caller starts no thread (a progress
-    bar's) before :meth:`fork`. ``out`` lives in anonymous shared memory when children
-    may be forked: copy it into an array of your own.
+    bar's) before :meth:`fork`.
+
+    The children write into anonymous shared memory (``MAP_SHARED``: a process the
+    caller forks later would share it too, so it must not become the caller's result).
+    ``private=True`` (the default): ``run`` returns an ordinary array of this process,
+    into which the steps computed here are written directly and only the children's
+    steps are copied, once they have exited (fresh memory is costly to touch, so the
+    result is written once where possible, not computed in shared memory and copied
+    whole); ``out``: that array, given by the caller (the rows of a larger result,
+    say), else a new one. ``private=False``: ``run`` returns the shared buffer itself, for a caller
+    that reads it and lets it go (the chunk split decodes its layouts into objects).
     """
 
     def __init__(
@@ -162,6 +171,8 @@ class RowSplit:
         *,
         steps: Sequence[tuple[int, int]] | None = None,
         dtype: type[np.generic] = np.float32,
+        private: bool = True,
+        out: np.ndarray | None = None,
     ) -> None:
         self._compute = compute
         self._children: dict[int, int] = {}
@@ -177,8 +188,10 @@ class RowSplit:
         self._started = time.monotonic()
         #: Steps whose rows ``on_rows`` has heard of (this process's own record).
         self._reported = np.zeros(k, bool)
+        #: Steps computed in this process (their rows are in :attr:`_mine` already).
+        self._here = np.zeros(k, bool)
         if self._processes == 1:
-            self.out = np.empty((n, width), dtype)
+            self.out = self._mine = _result(out, n, width, dtype)
             self._claimed = np.zeros(k, np.uint8)
             self._done = np.zeros(k, np.uint8)
             return
@@ -186,6 +199,8 @@ class RowSplit:
         size = n * width * np.dtype(dtype).itemsize
         shared = mmap.mmap(-1, size + 2 * k + p)  # anonymous, MAP_SHARED
         self.out = np.frombuffer(shared, dtype, n * width).reshape(n, width)
+        #: The result ``run`` returns: this process's own array, or the shared one.
+        self._mine = _result(out, n, width, dtype) if private else self.out
         self._claimed = np.frombuffer(shared, np.uint8, k, size)
         self._done = np.frombuffer(shared, np.uint8, k, size + k)
         #: Set by child ``i`` just before its clean exit (read where ``waitpid`` cannot
@@ -227,14 +242,17 @@ class RowSplit:
         return len(self._children)
 
     def _child_main(self, p: int, start: int) -> None:
-        """A child's work: its walk, then its clean-exit flag."""
-        self._walk(start)
+        """A child's work: its walk (into the shared rows), then its clean-exit flag."""
+        self._walk(start, self.out)
         self._clean[p] = 1
 
-    def _walk(self, start: int, on_rows: Callable[[int], None] | None = None) -> int:
-        """Claim and compute every unclaimed step, from step ``start`` on (cyclically);
-        the rows computed."""
+    def _walk(
+        self, start: int, dest: np.ndarray, on_rows: Callable[[int], None] | None = None
+    ) -> int:
+        """Claim and compute every unclaimed step, from step ``start`` on (cyclically),
+        into ``dest``; the rows computed."""
         claimed, done, steps = self._claimed, self._done, self._steps
+        here = dest is self._mine
         k = len(steps)
         rows = 0
         for j in range(k):
@@ -243,8 +261,9 @@ class RowSplit:
                 continue
             claimed[i] = 1
             lo, hi = steps[i]
-            self._compute(lo, hi, self.out[lo:hi])
+            self._compute(lo, hi, dest[lo:hi])
             done[i] = 1
+            self._here[i] = here
             rows += hi - lo
             if on_rows is not None:
                 self._report(on_rows)  # this step, and the children's finished since
@@ -260,16 +279,17 @@ class RowSplit:
 
     def run(self, on_rows: Callable[[int], None] | None = None) -> np.ndarray:
         """Compute what is left here (this process's walk), wait for the children and
-        return :attr:`out`.
+        return the result (see ``private`` in the class notes).
 
         After :data:`STALL_S` plus the time taken so far, a child still running is
         killed. If any child did not exit cleanly, every row is computed again here: a
         child stopped while writing a step it had claimed at the same moment as another
         process may have left rows half written. ``on_rows(k)`` hears of every ``k``
         rows done, the children's as they finish them (each row once)."""
-        self._walk(0, on_rows)
+        mine = self._mine
+        self._walk(0, mine, on_rows)
         if not self._children:
-            return self.out
+            return mine
         waited = time.monotonic() - self._started
         children = dict(self._children)
         tick = None if on_rows is None else (lambda: self._report(on_rows))
@@ -279,14 +299,33 @@ class RowSplit:
         )
         if not (ok and self._done.all()):  # the rare path: correct over fast
             for lo, hi in self._steps:
-                self._compute(lo, hi, self.out[lo:hi])
+                self._compute(lo, hi, mine[lo:hi])
+        elif mine is not self.out:  # the children's steps, in runs of consecutive ones
+            for a, b in _runs(~self._here):
+                lo, hi = self._steps[a][0], self._steps[b - 1][1]
+                mine[lo:hi] = self.out[lo:hi]
         if on_rows is not None:
             self._report(on_rows, everything=True)
-        return self.out
+        return mine
 
     def close(self) -> None:
         """Kill any child still running (idempotent)."""
         _kill(self._children)
+
+
+def _result(out: np.ndarray | None, n: int, width: int, dtype: type[np.generic]) -> np.ndarray:
+    """The caller's result array ``out`` (checked), or a new one (not touched yet)."""
+    if out is None:
+        return np.empty((n, width), dtype)
+    if out.shape != (n, width) or out.dtype != np.dtype(dtype):
+        raise ValueError(f"out must be a {np.dtype(dtype)} array of shape {(n, width)}")
+    return out
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``(a, b)`` for each run ``mask[a:b]`` of True values."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.view(np.int8), [0]))))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
 def _fork_child(main: Callable[[int, int], None], p: int, start: int) -> int | None:

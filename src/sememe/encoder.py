@@ -592,24 +592,36 @@ class Encoder:
         show_progress: bool | None,
         threaded: bool,
     ) -> np.ndarray:
-        """The vectors of ``texts``, the same as one process's: the first
-        :data:`FORK_STEP` texts here, then, when they brought many new words (or
-        ``asked``: :data:`WORKERS_ENV` asks for processes), the rest shared out over forked children
-        (:class:`sememe._fork.RowSplit`), else the rest here as usual."""
+        """The vectors of ``texts``, the same as one process's, shared out over forked
+        children (:class:`sememe._fork.RowSplit`) when that pays.
+
+        On an encoder whose memo holds no word of a text yet (none encoded: every word
+        is new) the children are forked at once, and each process reads the shipped word
+        table itself, in parallel, rather than one reading it while the other cores
+        wait. Otherwise the first :data:`FORK_STEP` texts are encoded here, and the rest
+        is shared out only when they brought many new words (or ``asked``:
+        :data:`WORKERS_ENV` asks for processes), else encoded here as usual."""
         from . import _fork
 
         n = len(texts)
         out = np.empty((n, table.shape[1]), np.float32)
-        memo = self._memo()  # the word table read before forking: the children share it
-        grown = len(memo)
-        head = min(FORK_STEP, n)
-        batches = _text.iter_batches(texts[:head], batch_size)  # checks them (names the row)
-        self._encode_batches(
-            batches, head, table, normalize, _progress_mod.NULL_BAR, False, dest=out[:head]
-        )
-        # Children pay only while many words are new: a warm memo's work is look-ups and
-        # sparse products, which two processes share badly (memory bandwidth).
-        if not (asked or len(self._memo()) - grown >= FORK_NEW_WORDS * head) or n == head:
+        head = 0
+        if self._cache is not None and len(self._cache.index) > 1:  # it has seen words
+            grown = len(self._cache)
+            head = min(FORK_STEP, n)
+            self._encode_batches(
+                _text.iter_batches(texts[:head], batch_size),  # checks them (names the row)
+                head,
+                table,
+                normalize,
+                _progress_mod.NULL_BAR,
+                False,
+                dest=out[:head],
+            )
+            # Children pay only while many words are new: a warm memo's work is look-ups
+            # and sparse products, which two processes share badly (memory bandwidth).
+            many_new = len(self._memo()) - grown >= FORK_NEW_WORDS * head
+        if head and (not (asked or many_new) or n == head):
             with _progress(n, show_progress, "encode") as bar:
                 bar.update(head)
                 rest = _text.iter_batches(texts[head:], batch_size)
@@ -624,12 +636,14 @@ class Encoder:
                 part, hi - lo, table, normalize, _progress_mod.NULL_BAR, False, dest=rows
             )
 
-        split = _fork.RowSplit(n - head, table.shape[1], processes, FORK_STEP, compute)
+        split = _fork.RowSplit(
+            n - head, table.shape[1], processes, FORK_STEP, compute, out=out[head:]
+        )
         try:
             split.fork()  # before the bar exists: a bar may start a thread
             with _progress(n, show_progress, "encode") as bar:
                 bar.update(head)
-                out[head:] = split.run(on_rows=bar.update)  # a private copy of shared rows
+                split.run(on_rows=bar.update)  # into out: its rows, then the children's
         finally:
             split.close()
         return out

@@ -117,7 +117,7 @@ def _round(
         flat[0] = _OK
 
     split = _fork.RowSplit(
-        int(ends[-1]), _WIDTH, n_workers, 1, compute, steps=steps, dtype=np.int32
+        int(ends[-1]), _WIDTH, n_workers, 1, compute, steps=steps, dtype=np.int32, private=False
     )
     try:
         split.fork()
