@@ -267,3 +267,33 @@ def test_ubinary_has_the_hamming_distances_of_encode_binary(default) -> None:
         return (bits[:, None, :] != bits[None, :, :]).sum(-1)
 
     np.testing.assert_array_equal(hamming(st_codes), hamming(faiss_codes))
+
+
+class _Text(str):
+    """A str subclass (as numpy.str_ is): a valid text."""
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=5),
+            st.text(max_size=5).map(_Text),
+            st.text(max_size=5).map(np.str_),
+            st.none(),
+            st.integers(),
+            st.binary(max_size=3),
+        ),
+        max_size=12,
+    ),
+    st.integers(0, 1000),
+)
+def test_check_texts_accepts_every_str_and_names_the_first_other_item(items, offset):
+    """The fast all-``str`` path and the per-item loop agree: ``str`` subclasses pass,
+    anything else raises naming its global row, and a valid list comes back as is."""
+    bad = [i for i, item in enumerate(items) if not isinstance(item, str)]
+    if not bad:
+        assert _inputs.check_texts(items, offset) is items
+        return
+    with pytest.raises(InvalidTypeError, match=rf"^texts\[{offset + bad[0]}\] "):
+        _inputs.check_texts(items, offset)

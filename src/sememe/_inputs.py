@@ -58,12 +58,18 @@ def describe(value: Any) -> str:
     return f"of type {type(value).__name__}"
 
 
+#: The item types of a list that needs no per-item check (subclasses of str take the loop).
+_JUST_STR = frozenset({str})
+
+
 def check_texts(batch: list[Any], offset: int = 0, name: str = "texts") -> list[str]:
     """Return ``batch`` unchanged if every item is a ``str``, else raise InvalidTypeError.
 
     ``offset`` is the position of ``batch[0]`` in the caller's whole input, so the
     error names the global index.
     """
+    if set(map(type, batch)) <= _JUST_STR:  # the usual case, checked in C: all plain str
+        return batch
     for i, item in enumerate(batch):
         if not isinstance(item, str):
             raise InvalidTypeError(f"{name}[{offset + i}] is {describe(item)}; expected str")
