@@ -220,8 +220,12 @@ def warm_table(args: argparse.Namespace, texts: list[str], mb: float) -> None:
         enc.encode(texts)
     runs = warm_contenders(enc, texts)
     times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(args.repeats):
-        for name, fn in runs.items():
+    names = list(runs)
+    for r in range(args.repeats):
+        # The order turns each repeat: the run after a peer's (WordLlama's, say) large
+        # allocations was measured slower, whoever it was.
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            fn = runs[name]
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
