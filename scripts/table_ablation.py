@@ -53,23 +53,12 @@ def concat(out: Path, dim: int, alphas: tuple[float, float]) -> None:
     import sememe
     from sememe.training import binarize, merge
     from sememe.training.corpus import training_sentences
-    from sememe.training.student import to_encoder
 
     base, wordllama = sememe.load(), sememe.load("wordllama-256")
     sample = training_sentences(SHARED / "corpus" / "sentences")[:50_000]
     table = merge.merge_tables([base, wordllama], alphas, sample, dim)
     dims = tuple(dict.fromkeys((*(d for d in (64, 128, 256) if d < dim), dim)))
-    plain = to_encoder(
-        base.tokenizer,
-        table,
-        None,
-        name="concat",
-        description="",
-        provenance={},
-        license="",
-        max_tokens=base.config.max_tokens,
-    )
-    pooled = plain.with_options(normalize=False).encode(sample)
+    pooled = merge.pooled_vectors(base, table, sample)
     rotated = binarize.center_and_rotate(table, pooled, dims, center=False, rotate=True)
     _save(base, rotated, None, out, f"concat wordllama-256 alphas={alphas} dim={dim}")
 

@@ -28,7 +28,11 @@ def _plain_table(encoder: Encoder) -> np.ndarray:
     return table if w is None else table * (w / w.mean())[:, None]
 
 
-def _pooled(encoder: Encoder, table: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+def pooled_vectors(encoder: Encoder, table: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    """Unnormalised plain-mean pooled vectors of ``texts`` over ``table``.
+
+    ``encoder`` gives the tokenizer and the token limit; its own table and weights are unused.
+    """
     plain = to_encoder(
         encoder.tokenizer,
         table,
@@ -57,11 +61,11 @@ def merge_tables(
     parts = []
     for model, alpha in zip(models, alphas, strict=True):
         table = _plain_table(model)
-        norms = np.linalg.norm(_pooled(model, table, sample), axis=1)
+        norms = np.linalg.norm(pooled_vectors(model, table, sample), axis=1)
         scale = float(np.median(norms[norms > 0])) if np.any(norms > 0) else 1.0
         parts.append(table * (alpha / scale))
     merged = np.concatenate(parts, axis=1)
     if dim > merged.shape[1]:
         raise InvalidArgumentError(f"cannot merge into {dim} dimensions from {merged.shape[1]}")
-    pca = fit_pca(_pooled(models[0], merged, sample), dim, center=False)
+    pca = fit_pca(pooled_vectors(models[0], merged, sample), dim, center=False)
     return (merged @ pca.components.T).astype(np.float32)
