@@ -8,7 +8,7 @@ paragraphs, text the current model never saw the teacher on?
 
 Stages (cached under ``build/mixed/``, a git-ignored folder):
 
-1. ``pairs``: (title [+ heading], first paragraph of the section) pairs from
+1. pairs (built on every run): (title [+ heading], first paragraph of the section) pairs from
    ``../shared/corpus/documents/wikipedia_articles.jsonl.gz``, minus any pair holding a text
    the quality harness scores (``sememe.training.pairs.scored_texts``), plus the STS-B/SICK
    (score >= 4), MRPC and Quora positive pairs the pipeline uses (same decontamination).
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-wiki", action="store_true", help="only the eval-train pairs")
     parser.add_argument("--no-rotate", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--stages", default="pairs,teacher,train")
+    parser.add_argument("--stages", default="teacher,train", help="teacher, train or both")
     args = parser.parse_args(argv)
     if not ARTICLES.is_file():
         print(f"{ARTICLES} not found; nothing to do")
@@ -133,8 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     if "train" not in stages:
         return 0
     t_texts, t_vectors = TeacherCache(folder).load()
-    if len(t_texts) < len(texts):
-        raise SystemExit(f"teacher cache {folder} holds {len(t_texts)} of {len(texts)} texts")
+    if t_texts != texts:  # built from other articles or another blocklist: not these texts
+        raise SystemExit(
+            f"teacher cache {folder} holds other texts ({len(t_texts)}, not these "
+            f"{len(texts)}); run --stages teacher again after removing it"
+        )
     base = sememe.load()
     table, weights = encoder_arrays(base)
     student = Student(table, weights)

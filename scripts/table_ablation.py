@@ -28,12 +28,17 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 
+def _dims(width: int) -> tuple[int, ...]:
+    """The Matryoshka prefixes of a ``width``-column table: 64, 128, 256 below it, and it."""
+    return (*(d for d in (64, 128, 256) if d < width), width)
+
+
 def _save(
     base: object, table: np.ndarray, weights: np.ndarray | None, out: Path, what: str
 ) -> None:
     from sememe.training.student import to_encoder
 
-    dims = (64, 128, 256, table.shape[1]) if table.shape[1] > 256 else (64, 128, 256)
+    dims = _dims(table.shape[1])
     encoder = to_encoder(
         base.tokenizer,  # type: ignore[attr-defined]
         table,
@@ -42,7 +47,7 @@ def _save(
         description=f"scripts/table_ablation.py {what}",
         provenance={"stage": "table-ablation", "init": "sememe-base + " + what},
         license="see src/sememe/models/sememe-base/MODEL_CARD.md",
-        matryoshka_dims=tuple(dict.fromkeys(dims)),
+        matryoshka_dims=dims,
         max_tokens=base.config.max_tokens,  # type: ignore[attr-defined]
     )
     encoder.save(out, overwrite=True)
@@ -57,7 +62,7 @@ def concat(out: Path, dim: int, alphas: tuple[float, float]) -> None:
     base, wordllama = sememe.load(), sememe.load("wordllama-256")
     sample = training_sentences(SHARED / "corpus" / "sentences")[:50_000]
     table = merge.merge_tables([base, wordllama], alphas, sample, dim)
-    dims = tuple(dict.fromkeys((*(d for d in (64, 128, 256) if d < dim), dim)))
+    dims = _dims(dim)
     pooled = merge.pooled_vectors(base, table, sample)
     rotated = binarize.center_and_rotate(table, pooled, dims, center=False, rotate=True)
     _save(base, rotated, None, out, f"concat wordllama-256 alphas={alphas} dim={dim}")

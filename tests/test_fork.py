@@ -29,6 +29,12 @@ def rows_of(lo: int, hi: int, rows: np.ndarray) -> None:
     rows[:] = np.arange(lo, hi, dtype=np.float32)[:, None] * np.ones(rows.shape[1], np.float32)
 
 
+def slow_rows_of(lo: int, hi: int, rows: np.ndarray) -> None:
+    """:func:`rows_of` at 10 ms a step: a child forked a few ms late still gets steps."""
+    time.sleep(0.01)
+    rows_of(lo, hi, rows)
+
+
 def expected(n: int, width: int) -> np.ndarray:
     out = np.empty((n, width), np.float32)
     rows_of(0, n, out)
@@ -63,13 +69,14 @@ def test_row_split_writes_into_the_callers_array_or_hands_back_the_shared_one(re
     if ran_in_a_fresh_process(request):
         return
     whole = np.full((1010, 3), -7.0, np.float32)
-    split = _fork.RowSplit(1000, 3, 2, 50, rows_of, out=whole[10:])
+    split = _fork.RowSplit(1000, 3, 2, 50, slow_rows_of, out=whole[10:])
     assert split.fork() == 1
     try:
         got = split.run()
     finally:
         split.close()
     assert np.shares_memory(got, whole) and not np.shares_memory(got, split.out)
+    assert split.child_steps > 0 and not split.recomputed  # the child's rows were copied
     np.testing.assert_array_equal(whole[10:], expected(1000, 3))
     assert (whole[:10] == -7.0).all()
     split = _fork.RowSplit(1000, 3, 2, 50, rows_of, private=False)
@@ -83,6 +90,8 @@ def test_row_split_writes_into_the_callers_array_or_hands_back_the_shared_one(re
     for bad in (np.zeros((999, 3), np.float32), np.zeros((1000, 3), np.float64)):
         with pytest.raises(ValueError, match="out must be"):
             _fork.RowSplit(1000, 3, 2, 50, rows_of, out=bad)
+    with pytest.raises(ValueError, match="out is only for private=True"):
+        _fork.RowSplit(1000, 3, 2, 50, rows_of, out=np.zeros((1000, 3), np.float32), private=False)
     assert no_children()
 
 
@@ -210,10 +219,12 @@ def test_encode_shared_out_gives_the_one_process_vectors(monkeypatch, request, f
     # reading the word table itself: the same vectors as one process; and without a table.
     a = enc.arrays
     sizes: list[int] = []
+    splits: list[_fork.RowSplit] = []
     make = _fork.RowSplit.__init__
 
     def sized(self: _fork.RowSplit, n: int, *args: object, **kw: object) -> None:
         sizes.append(n)
+        splits.append(self)
         make(self, n, *args, **kw)
 
     monkeypatch.setattr(_fork.RowSplit, "__init__", sized)
@@ -229,8 +240,19 @@ def test_encode_shared_out_gives_the_one_process_vectors(monkeypatch, request, f
         np.testing.assert_array_equal(bare.encode(texts, **kwargs), want)
         assert forks == [2, 2, 2]
         assert sizes == [len(texts) - 1000, len(texts), len(texts)]  # no first step here
+        # The children delivered rows (a failing child would be hidden by the recompute).
+        assert all(s.child_steps > 0 and not s.recomputed for s in splits)
         forks.clear()
         sizes.clear()
+        splits.clear()
+    # Where the split cannot use several processes after all (fewer steps than processes),
+    # a fresh encoder encodes here, threaded as usual: the same vectors, nothing forked.
+    monkeypatch.setattr(encoder_module, "FORK_STEP", 5000)  # 2 steps for 3 processes
+    fresh = sememe.load(Path(sememe.__file__).parent / "models" / "sememe-base")
+    got = fresh.encode(texts)
+    assert not forks and splits[-1].processes == 1 and sizes[-1] == len(texts)
+    np.testing.assert_array_equal(got, enc.encode(texts))
+    monkeypatch.setattr(encoder_module, "FORK_STEP", 1000)
     monkeypatch.setenv(encoder_module.WORKERS_ENV, "2")
     bad = [*texts[:5000], None, *texts[5000:]]
     with pytest.raises(InvalidTypeError, match=r"texts\[5000\]"):

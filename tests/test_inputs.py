@@ -297,3 +297,29 @@ def test_check_texts_accepts_every_str_and_names_the_first_other_item(items, off
         return
     with pytest.raises(InvalidTypeError, match=rf"^texts\[{offset + bad[0]}\] "):
         _inputs.check_texts(items, offset)
+
+
+class _Unhashable(type):
+    __hash__ = None  # type: ignore[assignment]
+
+
+class _PosesAsStr(type):
+    def __eq__(cls, other: object) -> bool:
+        return True
+
+    def __hash__(cls) -> int:
+        return hash(str)
+
+
+def test_check_texts_judges_item_types_by_identity():
+    """A type whose metaclass cannot be hashed, or claims to equal ``str``, is still not
+    ``str``: the clear error naming the row, never a TypeError or a pass."""
+    unhashable = _Unhashable("Unhashable", (), {})()
+    poser = _PosesAsStr("Poser", (), {})()
+    for items, row in (
+        (["a", unhashable], 1),
+        (["a", poser], 1),
+        ([poser, "b"], 0),
+    ):
+        with pytest.raises(InvalidTypeError, match=rf"^texts\[{row + 3}\] "):
+            _inputs.check_texts(items, 3)

@@ -3,8 +3,10 @@
 The encoder embeds a large list of never-seen texts faster on several cores: each forked
 child inherits the encoder as it is (table, tokenizer, warm word memo; nothing is
 pickled). The rows are cut into steps; every process claims the next step no one has
-taken and writes its rows into an anonymous shared memory buffer (:class:`RowSplit`),
-which the caller copies into its own array at the end. A child's words do not reach this
+taken. A child writes its rows into an anonymous shared memory buffer
+(:class:`RowSplit`); this process writes its own steps straight into the caller's array
+and copies only the children's steps out of the shared buffer at the end (or, for a caller
+that reads the buffer and lets it go, works in the buffer too). A child's words do not reach this
 process's memo (a later call on the same words tokenizes them here).
 
 Safety, since this runs inside a library call:
@@ -131,7 +133,8 @@ class RowSplit:
     ``(lo, hi)`` ranges covering ``[0, n)``, such as whole documents); every process
     (this one and each forked child) walks the steps from its own starting point, claims
     each step no one has claimed yet (a flag in shared memory), computes it with
-    ``compute(lo, hi, rows)`` straight into the shared result and marks it done. A
+    ``compute(lo, hi, rows)`` (a child into the shared rows, this process into the
+    result ``run`` returns) and marks it done. A
     faster process so takes over the steps a slower one has not reached. Two processes
     may both claim a step at the very moment they meet and both compute it (``compute``
     must give the same final rows wherever it runs; rows may hold other values while it
@@ -157,8 +160,14 @@ class RowSplit:
     steps are copied, once they have exited (fresh memory is costly to touch, so the
     result is written once where possible, not computed in shared memory and copied
     whole); ``out``: that array, given by the caller (the rows of a larger result,
-    say), else a new one. ``private=False``: ``run`` returns the shared buffer itself, for a caller
-    that reads it and lets it go (the chunk split decodes its layouts into objects).
+    say), else a new one; if ``run`` raises, ``out`` may hold some rows already.
+    ``private=False``: ``run`` returns the shared buffer itself, for a caller that reads
+    it and lets it go (the chunk split decodes its layouts into objects); ``out`` is then
+    refused.
+
+    After ``run``, :attr:`recomputed` says whether the rare path ran (a child failed, so
+    every step was computed again here) and :attr:`child_steps` how many steps of the
+    result came from children.
     """
 
     def __init__(
@@ -174,8 +183,12 @@ class RowSplit:
         private: bool = True,
         out: np.ndarray | None = None,
     ) -> None:
+        if out is not None and not private:
+            raise ValueError("out is only for private=True: private=False returns the shared rows")
         self._compute = compute
         self._children: dict[int, int] = {}
+        #: True once ``run`` has computed every step again here (a child failed).
+        self.recomputed = False
         if steps is None:
             self._steps = bounds(n, max(1, -(-n // max(1, step))))
         else:  # the caller's cuts (whole documents, say): contiguous, covering [0, n)
@@ -235,6 +248,19 @@ class RowSplit:
                 os.environ[key] = saved
         self._started = time.monotonic()
         return len(self._children)
+
+    @property
+    def processes(self) -> int:
+        """Processes this split may use, this one included (1: it cannot fork)."""
+        return self._processes
+
+    @property
+    def child_steps(self) -> int:
+        """Steps of the result whose rows a child computed (0 before ``run``, and after a
+        recompute)."""
+        if self.recomputed or not self._done.all():
+            return 0
+        return int((~self._here).sum())
 
     @property
     def forked(self) -> int:
@@ -298,6 +324,7 @@ class RowSplit:
             self._clean[p] if clean.get(pid) is None else clean[pid] for pid, p in children.items()
         )
         if not (ok and self._done.all()):  # the rare path: correct over fast
+            self.recomputed = True
             for lo, hi in self._steps:
                 self._compute(lo, hi, mine[lo:hi])
         elif mine is not self.out:  # the children's steps, in runs of consecutive ones

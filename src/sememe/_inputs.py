@@ -22,7 +22,9 @@ when its library is already imported, so the checks look the classes up in
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
@@ -58,17 +60,16 @@ def describe(value: Any) -> str:
     return f"of type {type(value).__name__}"
 
 
-#: The item types of a list that needs no per-item check (subclasses of str take the loop).
-_JUST_STR = frozenset({str})
-
-
 def check_texts(batch: list[Any], offset: int = 0, name: str = "texts") -> list[str]:
     """Return ``batch`` unchanged if every item is a ``str``, else raise InvalidTypeError.
 
     ``offset`` is the position of ``batch[0]`` in the caller's whole input, so the
     error names the global index.
     """
-    if set(map(type, batch)) <= _JUST_STR:  # the usual case, checked in C: all plain str
+    # The usual case, checked in C: every item's type *is* str (identity, not equality or
+    # hashing, which a type's metaclass defines and may make raise or pretend to be str;
+    # subclasses of str take the loop).
+    if all(map(operator.is_, map(type, batch), itertools.repeat(str))):
         return batch
     for i, item in enumerate(batch):
         if not isinstance(item, str):

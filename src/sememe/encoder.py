@@ -66,8 +66,9 @@ THREADS_ENV = "SEMEME_ENCODE_THREADS"
 WORKERS_ENV = "SEMEME_ENCODE_WORKERS"
 #: By default a list (or other sized input) of at least this many characters is encoded
 #: by one process per usable core (at most :data:`FORK_MAX`), on Linux, from a process
-#: running one thread: this process takes the first part and forked children, which
-#: inherit the encoder unpickled, the others (:mod:`sememe._fork`). Forking costs a few
+#: running one thread: this process and forked children, which inherit the encoder
+#: unpickled, share the steps (:mod:`sememe._fork`; see :data:`FORK_NEW_WORDS` for when a
+#: call forks at all). Forking costs a few
 #: tens of milliseconds; one process encodes never-seen text at about 6 MB/s
 #: (``benchmarks/encode.py``), so from about 1 MB on a child pays for itself.
 FORK_MIN_CHARS = 2_000_000
@@ -78,8 +79,10 @@ FORK_MIN_TEXTS = 1024
 #: Texts per step of a shared-out call: each process claims the next step not yet
 #: taken, so a faster process takes over a slower one's work.
 FORK_STEP = 4096
-#: Children are forked only when the call's first step (encoded here) added at least
-#: this many new words per text to the memo: on a warm memo (100k lines seen before)
+#: An encoder whose memo holds no word yet (its first call, or the first after the memo
+#: was emptied on reaching its capacity) forks at once. Otherwise children are forked
+#: only when the call's first step (encoded here) added at least this many new words per
+#: text to the memo: on a warm memo (100k lines seen before)
 #: two processes were slower than one (1.19 s against 0.88 s, ``benchmarks/encode.py``),
 #: on never-seen text faster (1.16 s against 1.53 s), where the first step adds about
 #: 1.5 new words per text. :data:`WORKERS_ENV` set to ``N > 1`` always forks.
@@ -621,7 +624,8 @@ class Encoder:
             # Children pay only while many words are new: a warm memo's work is look-ups
             # and sparse products, which two processes share badly (memory bandwidth).
             many_new = len(self._memo()) - grown >= FORK_NEW_WORDS * head
-        if head and (not (asked or many_new) or n == head):
+
+        def here() -> np.ndarray:  # the rest in this process, threaded as usual
             with _progress(n, show_progress, "encode") as bar:
                 bar.update(head)
                 rest = _text.iter_batches(texts[head:], batch_size)
@@ -629,6 +633,9 @@ class Encoder:
                     rest, n - head, table, normalize, bar, threaded, dest=out[head:]
                 )
             return out
+
+        if head and (not (asked or many_new) or n == head):
+            return here()
 
         def compute(lo: int, hi: int, rows: np.ndarray) -> None:
             part = _text.iter_batches(texts[head + lo : head + hi], batch_size)  # checked
@@ -639,6 +646,8 @@ class Encoder:
         split = _fork.RowSplit(
             n - head, table.shape[1], processes, FORK_STEP, compute, out=out[head:]
         )
+        if split.processes == 1:  # it cannot fork after all (too few steps, a thread)
+            return here()
         try:
             split.fork()  # before the bar exists: a bar may start a thread
             with _progress(n, show_progress, "encode") as bar:
