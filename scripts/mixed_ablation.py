@@ -32,7 +32,6 @@ Torch runs on ``--threads`` threads; every figure it prints is CPU time of this 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 import time
@@ -49,27 +48,6 @@ ARTICLES = SHARED / "corpus" / "documents" / "wikipedia_articles.jsonl.gz"
 
 def _log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def wiki_pairs(exclude: set[str]) -> tuple[list[str], list[str]]:
-    """(title [+ heading], first paragraph) pairs of every section, none holding a scored text."""
-    from sememe.training.pairs import text_key
-
-    anchors, positives = [], []
-    with gzip.open(ARTICLES, "rt", encoding="utf-8") as f:
-        for line in f:
-            article = json.loads(line)
-            for section in article["sections"]:
-                if not section["paragraphs"]:
-                    continue
-                heading = section["heading"]
-                query = article["title"] if heading is None else f"{article['title']} {heading}"
-                para = section["paragraphs"][0]
-                if text_key(query) in exclude or text_key(para) in exclude:
-                    continue
-                anchors.append(query)
-                positives.append(para)
-    return anchors, positives
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,14 +79,20 @@ def main(argv: list[str] | None = None) -> int:
     from sememe.training import binarize
     from sememe.training.contrastive import ContrastiveConfig, fine_tune
     from sememe.training.corpus import training_sentences
-    from sememe.training.pairs import Pairs, eval_pairs, scored_pairs, scored_texts
+    from sememe.training.pairs import (
+        Pairs,
+        eval_pairs,
+        scored_pairs,
+        scored_texts,
+        wikipedia_pairs,
+    )
     from sememe.training.student import Student, encoder_arrays, to_encoder, tokenize, torch
     from sememe.training.teacher import Teacher, TeacherCache, encode_cached
 
     torch.set_num_threads(args.threads)
     summary: dict[str, Any] = {"args": vars(args)}
     exclude = scored_texts(SHARED / "eval")
-    anchors, positives = wiki_pairs(exclude)
+    anchors, positives = wikipedia_pairs(ARTICLES, exclude)
     found = Pairs()
     if not args.no_wiki:
         for a, p in zip(anchors, positives, strict=True):

@@ -246,24 +246,11 @@ def teacher_rows(
 
 
 def wiki_pairs(exclude: set[str], limit: int | None) -> tuple[list[str], list[str]]:
-    """(title [+ heading], first paragraph) pairs, none holding a scored text."""
-    from sememe.training.pairs import text_key
+    """(title [+ heading], first paragraph) pairs, none holding a scored text; a random
+    ``limit`` of them (in file order) if given."""
+    from sememe.training.pairs import wikipedia_pairs
 
-    anchors, positives = [], []
-    with gzip.open(ARTICLES, "rt", encoding="utf-8") as f:
-        for line in f:
-            article = json.loads(line)
-            title = article["title"]
-            for section in article["sections"]:
-                if not section["paragraphs"]:
-                    continue
-                heading = section["heading"]
-                query = title if heading is None else f"{title} {heading}"
-                para = section["paragraphs"][0]
-                if text_key(query) in exclude or text_key(para) in exclude:
-                    continue
-                anchors.append(query)
-                positives.append(para)
+    anchors, positives = wikipedia_pairs(ARTICLES, exclude)
     if limit and limit < len(anchors):
         keep = np.sort(np.random.default_rng(0).permutation(len(anchors))[:limit])
         anchors = [anchors[i] for i in keep]

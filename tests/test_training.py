@@ -478,3 +478,26 @@ def test_itq_rotation_is_orthogonal_and_lowers_quantisation_error() -> None:
 
     assert error(r) < error(np.eye(8))
     assert block_bounds(256, (64, 128, 256)) == [(0, 64), (64, 128), (128, 256)]
+
+
+def test_wikipedia_pairs_title_heading_first_paragraph_and_blocklist(tmp_path):
+    """(title or "title heading", the section's first paragraph) for every section with a
+    paragraph, texts as in the file; a pair holding a blocked text is dropped."""
+    articles = [
+        {
+            "title": "Ada Lovelace",
+            "sections": [
+                {"heading": None, "paragraphs": ["She wrote the first program.", "More."]},
+                {"heading": "Early life", "paragraphs": []},
+                {"heading": "Work", "paragraphs": [" Notes on the engine. "]},
+            ],
+        },
+        {"title": "Blocked", "sections": [{"heading": None, "paragraphs": ["A scored TEXT"]}]},
+    ]
+    path = tmp_path / "articles.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.writelines(json.dumps(a) + "\n" for a in articles)
+    queries, paragraphs = pairs.wikipedia_pairs(path, {pairs.text_key("a  scored text")})
+    assert queries == ["Ada Lovelace", "Ada Lovelace Work"]
+    assert paragraphs == ["She wrote the first program.", " Notes on the engine. "]
+    assert len(pairs.wikipedia_pairs(path)[0]) == 3  # nothing blocked without a blocklist

@@ -6,8 +6,8 @@ pickled). The rows are cut into steps; every process claims the next step no one
 taken. A child writes its rows into an anonymous shared memory buffer
 (:class:`RowSplit`); this process writes its own steps straight into the caller's array
 and copies only the children's steps out of the shared buffer at the end (or, for a caller
-that reads the buffer and lets it go, works in the buffer too). A child's words do not reach this
-process's memo (a later call on the same words tokenizes them here).
+that reads the buffer and lets it go, works in the buffer too). A child's words do not
+reach this process's memo (a later call on the same words tokenizes them here).
 
 Safety, since this runs inside a library call:
 
@@ -134,8 +134,8 @@ class RowSplit:
     (this one and each forked child) walks the steps from its own starting point, claims
     each step no one has claimed yet (a flag in shared memory), computes it with
     ``compute(lo, hi, rows)`` (a child into the shared rows, this process into the
-    result ``run`` returns) and marks it done. A
-    faster process so takes over the steps a slower one has not reached. Two processes
+    result ``run`` returns) and marks it done. A faster process so takes over the steps
+    a slower one has not reached. Two processes
     may both claim a step at the very moment they meet and both compute it (``compute``
     must give the same final rows wherever it runs; rows may hold other values while it
     runs): no lock is needed, because this process waits for every child and, if any did

@@ -22,12 +22,11 @@ when its library is already imported, so the checks look the classes up in
 
 from __future__ import annotations
 
-import itertools
 import math
 import operator
 import sys
 from collections.abc import Iterable, Iterator, Mapping
-from itertools import islice
+from itertools import islice, repeat
 from typing import Any
 
 from ._validate import check_positive_int
@@ -69,7 +68,7 @@ def check_texts(batch: list[Any], offset: int = 0, name: str = "texts") -> list[
     # The usual case, checked in C: every item's type *is* str (identity, not equality or
     # hashing, which a type's metaclass defines and may make raise or pretend to be str;
     # subclasses of str take the loop).
-    if all(map(operator.is_, map(type, batch), itertools.repeat(str))):
+    if all(map(operator.is_, map(type, batch), repeat(str))):
         return batch
     for i, item in enumerate(batch):
         if not isinstance(item, str):

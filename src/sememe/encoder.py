@@ -68,9 +68,9 @@ WORKERS_ENV = "SEMEME_ENCODE_WORKERS"
 #: by one process per usable core (at most :data:`FORK_MAX`), on Linux, from a process
 #: running one thread: this process and forked children, which inherit the encoder
 #: unpickled, share the steps (:mod:`sememe._fork`; see :data:`FORK_NEW_WORDS` for when a
-#: call forks at all). Forking costs a few
-#: tens of milliseconds; one process encodes never-seen text at about 6 MB/s
-#: (``benchmarks/encode.py``), so from about 1 MB on a child pays for itself.
+#: call forks at all). Forking costs a few tens of milliseconds; one process encodes
+#: never-seen text at about 6 MB/s (``benchmarks/encode.py``), so from about 1 MB on a
+#: child pays for itself.
 FORK_MIN_CHARS = 2_000_000
 #: Most processes (this one included) of one call.
 FORK_MAX = 4
@@ -82,10 +82,10 @@ FORK_STEP = 4096
 #: An encoder whose memo holds no word yet (its first call, or the first after the memo
 #: was emptied on reaching its capacity) forks at once. Otherwise children are forked
 #: only when the call's first step (encoded here) added at least this many new words per
-#: text to the memo: on a warm memo (100k lines seen before)
-#: two processes were slower than one (1.19 s against 0.88 s, ``benchmarks/encode.py``),
-#: on never-seen text faster (1.16 s against 1.53 s), where the first step adds about
-#: 1.5 new words per text. :data:`WORKERS_ENV` set to ``N > 1`` always forks.
+#: text to the memo: on a warm memo (100k lines seen before) two processes were slower
+#: than one (1.19 s against 0.88 s, ``benchmarks/encode.py``), on never-seen text faster
+#: (1.16 s against 1.53 s), where the first step adds about 1.5 new words per text.
+#: :data:`WORKERS_ENV` set to ``N > 1`` always forks.
 FORK_NEW_WORDS = 0.25
 
 #: Set by :func:`single_threaded` for the calls made inside it (per thread and per

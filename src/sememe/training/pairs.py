@@ -130,6 +130,34 @@ def _blocked(a: str, b: str, exclude: set[str] | None) -> bool:
     return bool(exclude) and (text_key(a) in exclude or text_key(b) in exclude)  # type: ignore[operator]
 
 
+def wikipedia_pairs(
+    path: str | os.PathLike[str], exclude: set[str] | None = None
+) -> tuple[list[str], list[str]]:
+    """Retrieval-style (queries, paragraphs) from a gzipped JSON-lines file of articles
+    (``title`` and ``sections`` of ``heading`` and ``paragraphs``, as
+    ``shared/corpus/documents`` has them): for every section with a paragraph, the title
+    (or "title heading") and the section's first paragraph.
+
+    Pairs with a text in ``exclude`` (see :func:`scored_texts`) are dropped; the texts are
+    as in the file (:meth:`Pairs.add` strips them and drops empty or identical pairs).
+    """
+    queries: list[str] = []
+    paragraphs: list[str] = []
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            article = json.loads(line)
+            for section in article["sections"]:
+                if not section["paragraphs"]:
+                    continue
+                heading = section["heading"]
+                query = article["title"] if heading is None else f"{article['title']} {heading}"
+                para = section["paragraphs"][0]
+                if not _blocked(query, para, exclude):
+                    queries.append(query)
+                    paragraphs.append(para)
+    return queries, paragraphs
+
+
 def wordnet_pairs(path: str | os.PathLike[str], *, seed: int = 0) -> Pairs:
     """(lemma, gloss), (lemma, synonym) and (example, gloss) pairs from a WordNet JSONL dump."""
     out = Pairs()
